@@ -1,0 +1,346 @@
+//! `module.yaml`: what a module is, without loading its code.
+//!
+//! The host reads every manifest before it loads any library, so `--help`, argument
+//! parsing and routing tables all come from here. Unknown keys are errors (a typo must not
+//! silently drop a setting), and [`Manifest::parse`] checks the rules a manifest must
+//! keep, naming the file and the rule.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+/// The parsed `module.yaml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The module's name: the namespace of its commands (`[a-z][a-z0-9-]*`).
+    pub name: String,
+    /// The module's version (semver).
+    pub version: String,
+    /// The library file's stem: `scheduler` means `libscheduler.so` on Linux.
+    pub library: String,
+    /// One line saying what the module is for.
+    #[serde(default)]
+    pub description: String,
+    /// Modules that must be started before this one (and stopped after it).
+    #[serde(default)]
+    pub requires: Vec<String>,
+    /// The commands the module owns.
+    #[serde(default)]
+    pub commands: Vec<CommandSpec>,
+    /// The events the module publishes and the ones it receives.
+    #[serde(default)]
+    pub events: EventsSpec,
+    /// Config defaults; overrides must use these keys with the same types.
+    #[serde(default = "empty_object")]
+    pub config: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// One command of a module.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    /// The name inside the module's namespace (`list` for `scheduler:list`).
+    pub name: String,
+    /// One line for `--help` and `systemprompt modules`.
+    pub summary: String,
+    /// Longer help text.
+    #[serde(default)]
+    pub help: Option<String>,
+    /// The arguments, in the order `--help` shows them.
+    #[serde(default)]
+    pub args: Vec<ArgSpec>,
+    /// How long a caller waits by default, in milliseconds.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// A boolean argument that confirms a destructive command: on a terminal the CLI asks
+    /// when it is absent; elsewhere it refuses to run without it.
+    #[serde(default)]
+    pub confirm: Option<String>,
+    /// Example invocations (shown in help).
+    #[serde(default)]
+    pub examples: Vec<String>,
+}
+
+/// The JSON type of an argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArgType {
+    /// Text.
+    String,
+    /// A whole number.
+    Integer,
+    /// Any number.
+    Number,
+    /// A flag: present means `true`.
+    Boolean,
+    /// A JSON document given as text.
+    Json,
+}
+
+impl ArgType {
+    /// The name used in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArgType::String => "string",
+            ArgType::Integer => "integer",
+            ArgType::Number => "number",
+            ArgType::Boolean => "boolean",
+            ArgType::Json => "json",
+        }
+    }
+}
+
+/// One argument of a command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArgSpec {
+    /// The JSON key (snake_case); the CLI flag is `--name` with `_` as `-`.
+    pub name: String,
+    /// The JSON type.
+    #[serde(rename = "type")]
+    pub ty: ArgType,
+    /// Help text.
+    #[serde(default)]
+    pub help: String,
+    /// Whether the argument must be given.
+    #[serde(default)]
+    pub required: bool,
+    /// The value used when the argument is absent.
+    #[serde(default)]
+    pub default: Option<serde_json::Value>,
+    /// The only values allowed.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// A one-letter short flag.
+    #[serde(default)]
+    pub short: Option<char>,
+}
+
+impl ArgSpec {
+    /// The CLI flag without dashes.
+    pub fn flag(&self) -> String {
+        self.name.replace('_', "-")
+    }
+}
+
+/// Events a module publishes and receives.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSpec {
+    /// Local names of the events the module publishes (seen as `module:event`).
+    #[serde(default)]
+    pub emits: Vec<String>,
+    /// Patterns of full event names: exact (`scheduler:task-created`) or a prefix ending in
+    /// `*` (`scheduler:task-*`, `*`).
+    #[serde(default)]
+    pub subscribes: Vec<String>,
+}
+
+/// Why a manifest was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The YAML does not parse or does not fit the schema (unknown key, wrong type).
+    #[error("{file}: {message}")]
+    Syntax {
+        /// The manifest's path.
+        file: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// The YAML parses but breaks a rule.
+    #[error("{file}: {rule}")]
+    Rule {
+        /// The manifest's path.
+        file: String,
+        /// The rule broken.
+        rule: String,
+    },
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+impl Manifest {
+    /// Parses and checks a manifest; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest =
+            serde_saphyr::from_str(text).map_err(|error| ManifestError::Syntax {
+                file: file.to_owned(),
+                message: error.to_string(),
+            })?;
+        manifest.check().map_err(|rule| ManifestError::Rule {
+            file: file.to_owned(),
+            rule,
+        })?;
+        Ok(manifest)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !valid_name(&self.name) {
+            return Err(format!(
+                "module name must be lowercase letters, digits, '-' or '_', starting with a letter, got '{}'",
+                self.name
+            ));
+        }
+        if self.library.trim().is_empty() {
+            return Err(
+                "library must name the module's library file stem, got an empty string".into(),
+            );
+        }
+        if !self.config.is_object() {
+            return Err("config must be a mapping of keys to default values".into());
+        }
+        let mut seen = HashSet::new();
+        for command in &self.commands {
+            if !valid_name(&command.name) {
+                return Err(format!(
+                    "command name must be lowercase letters, digits, '-' or '_' without a namespace, got '{}'",
+                    command.name
+                ));
+            }
+            if !seen.insert(command.name.as_str()) {
+                return Err(format!(
+                    "command {}:{} is declared twice",
+                    self.name, command.name
+                ));
+            }
+            let mut args = HashSet::new();
+            for arg in &command.args {
+                if !args.insert(arg.name.as_str()) {
+                    return Err(format!(
+                        "argument '{}' of {}:{} is declared twice",
+                        arg.name, self.name, command.name
+                    ));
+                }
+                if let Some(default) = &arg.default
+                    && !fits(arg.ty, default)
+                {
+                    return Err(format!(
+                        "default of argument '{}' of {}:{} must be {}, got {default}",
+                        arg.name,
+                        self.name,
+                        command.name,
+                        arg.ty.as_str()
+                    ));
+                }
+            }
+            if let Some(confirm) = &command.confirm
+                && !command
+                    .args
+                    .iter()
+                    .any(|a| &a.name == confirm && a.ty == ArgType::Boolean)
+            {
+                return Err(format!(
+                    "confirm of {}:{} must name one of its boolean arguments, got '{confirm}'",
+                    self.name, command.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The full bus names of the commands, in manifest order.
+    pub fn command_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.commands
+            .iter()
+            .map(|c| format!("{}:{}", self.name, c.name))
+    }
+
+    /// The command with local name `name`.
+    pub fn command(&self, name: &str) -> Option<&CommandSpec> {
+        self.commands.iter().find(|c| c.name == name)
+    }
+}
+
+/// Whether `value` has JSON type `ty`.
+pub fn fits(ty: ArgType, value: &serde_json::Value) -> bool {
+    match ty {
+        ArgType::String => value.is_string(),
+        ArgType::Integer => value.is_i64() || value.is_u64(),
+        ArgType::Number => value.is_number(),
+        ArgType::Boolean => value.is_boolean(),
+        ArgType::Json => true,
+    }
+}
+
+/// Whether a full event name matches a subscription pattern.
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "
+name: demo
+version: 0.1.0
+library: demo
+commands:
+  - name: echo
+    summary: Returns its message.
+    args:
+      - { name: message, type: string, default: hi }
+events:
+  emits: [said]
+  subscribes: ['system:*']
+config:
+  limit: 3
+";
+
+    #[test]
+    fn a_good_manifest_parses() {
+        let manifest = Manifest::parse("demo/module.yaml", GOOD).unwrap();
+        assert_eq!(manifest.command_names().collect::<Vec<_>>(), ["demo:echo"]);
+        assert_eq!(manifest.config["limit"], 3);
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_with_the_file_and_key() {
+        let text = GOOD.replace("library: demo", "library: demo\nlibary: typo");
+        let error = Manifest::parse("demo/module.yaml", &text)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("demo/module.yaml:"), "{error}");
+        assert!(error.contains("libary"), "{error}");
+    }
+
+    #[test]
+    fn a_duplicate_command_is_refused() {
+        let text = GOOD.replace("events:", "  - name: echo\n    summary: Again.\nevents:");
+        let error = Manifest::parse("m.yaml", &text).unwrap_err().to_string();
+        assert_eq!(error, "m.yaml: command demo:echo is declared twice");
+    }
+
+    #[test]
+    fn a_default_of_the_wrong_type_is_refused() {
+        let text = GOOD.replace("default: hi", "default: 3");
+        let error = Manifest::parse("m.yaml", &text).unwrap_err().to_string();
+        assert!(
+            error.contains("default of argument 'message' of demo:echo must be string, got 3"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn patterns_match_exact_names_and_prefixes() {
+        assert!(pattern_matches(
+            "scheduler:task-*",
+            "scheduler:task-created"
+        ));
+        assert!(pattern_matches("*", "anything:at-all"));
+        assert!(pattern_matches("system:tick", "system:tick"));
+        assert!(!pattern_matches("system:tick", "system:tock"));
+    }
+}

@@ -1,0 +1,16 @@
+//! `system:echo`: returns its message. The no-op the bus benchmark measures.
+
+use systemprompt_module_sdk::api::system::{EchoOutput, EchoParams};
+use systemprompt_module_sdk::{Call, CommandError};
+
+use crate::System;
+
+pub(crate) fn run(
+    _module: &System,
+    params: EchoParams,
+    _call: &Call,
+) -> Result<EchoOutput, CommandError> {
+    Ok(EchoOutput {
+        message: params.message,
+    })
+}
