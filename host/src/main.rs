@@ -1,1 +1,5 @@
-fn main() {}
+//! The `systemprompt` binary.
+
+fn main() -> std::process::ExitCode {
+    systemprompt::cli::main()
+}

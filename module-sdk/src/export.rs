@@ -462,7 +462,7 @@ impl StaticTable {
 
 /// Exports a [`Module`] from a `cdylib`: defines the library's entry symbol.
 ///
-/// ```ignore
+/// ```text
 /// systemprompt_module_sdk::export_module!(MyModule);
 /// ```
 #[macro_export]

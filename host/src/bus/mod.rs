@@ -1,0 +1,230 @@
+//! The command bus: routes `namespace:command` calls with JSON payloads to the module that
+//! owns them, or to the host's own `host:*` commands.
+//!
+//! Per call: a deadline, a cancellation token, a caller and a correlation id. At the
+//! deadline the caller gets a `timeout` error and the module is told to cancel the handler;
+//! a late reply is dropped harmlessly. A handler that completes during the call (the
+//! common, synchronous case) never touches a timer.
+
+pub mod events;
+pub mod suggest;
+
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use systemprompt_module_sdk::CommandError;
+use systemprompt_module_sdk::abi::{self, RawBytes, RawCallContext, RawReply};
+use systemprompt_module_sdk::error::code;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use crate::loader::{LoadedModule, ModuleState};
+
+/// The result of a call: JSON bytes or an error.
+pub type CallResult = Result<Vec<u8>, CommandError>;
+
+/// A command the host answers itself.
+pub type BuiltinFn = Arc<dyn Fn(&[u8]) -> CallResult + Send + Sync>;
+
+#[derive(Clone)]
+enum Route {
+    Module { module: Arc<LoadedModule>, timeout: Option<Duration> },
+    Builtin(BuiltinFn),
+}
+
+/// One call on the bus.
+#[derive(Debug, Clone, Default)]
+pub struct CallRequest<'a> {
+    /// Full command name.
+    pub command: &'a str,
+    /// JSON payload (empty means `{}`).
+    pub payload: &'a [u8],
+    /// Who calls: a module name, `cli`, `host`.
+    pub caller: &'a str,
+    /// Ties calls of one piece of work together.
+    pub correlation_id: &'a str,
+    /// The deadline; `None` uses the command's declared timeout or the host default.
+    pub timeout: Option<Duration>,
+    /// Cancels the call early (the handler is told, the caller gets `cancelled`).
+    pub cancel: Option<CancellationToken>,
+}
+
+/// The command bus. Routes are fixed once the host has loaded its modules.
+pub struct CommandBus {
+    routes: HashMap<String, Route>,
+    next_request: AtomicU64,
+    default_timeout: Duration,
+}
+
+/// A call that did not complete synchronously.
+pub struct PendingCall {
+    rx: oneshot::Receiver<CallResult>,
+    module: Arc<LoadedModule>,
+    request_id: u64,
+    timeout: Duration,
+    command: String,
+    cancel: Option<CancellationToken>,
+}
+
+/// How a call started.
+pub enum Started {
+    /// Completed during the call.
+    Ready(CallResult),
+    /// Completes later; await [`PendingCall::wait`].
+    Pending(PendingCall),
+}
+
+unsafe extern "C" fn complete_oneshot(token: *mut c_void, status: u32, payload: RawBytes) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: made by `Box::into_raw` in `CommandBus::start`; the module completes once.
+        let tx = unsafe { Box::from_raw(token.cast::<oneshot::Sender<CallResult>>()) };
+        // SAFETY: valid for the duration of this call.
+        let bytes = unsafe { payload.as_slice() };
+        let result =
+            if status == abi::STATUS_OK { Ok(bytes.to_vec()) } else { Err(CommandError::from_json_bytes(bytes)) };
+        // The receiver is gone when the caller timed out: the late reply is dropped.
+        let _ = tx.send(result);
+    }));
+}
+
+impl PendingCall {
+    /// Waits for the result, the deadline, or cancellation.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future abandons the call without telling the module;
+    /// use `CallRequest::cancel` to stop a call.
+    pub async fn wait(self) -> CallResult {
+        let PendingCall { rx, module, request_id, timeout, command, cancel } = self;
+        let cancelled = async {
+            match &cancel {
+                Some(token) => token.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = tokio::time::timeout(timeout, rx) => match result {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err(CommandError::internal(format!("{command}: the module dropped the call"))),
+                Err(_) => {
+                    module.cancel(request_id);
+                    Err(CommandError::new(code::TIMEOUT, format!("{command} timed out after {}", humanize(timeout))))
+                }
+            },
+            () = cancelled => {
+                module.cancel(request_id);
+                Err(CommandError::new(code::CANCELLED, format!("{command} was cancelled by its caller")))
+            }
+        }
+    }
+}
+
+/// `1.5s`, `250ms`: how deadlines are shown.
+pub fn humanize(duration: Duration) -> String {
+    if duration.as_millis() < 1000 {
+        format!("{}ms", duration.as_millis())
+    } else {
+        format!("{}s", duration.as_secs_f64())
+    }
+}
+
+impl CommandBus {
+    /// A bus over the commands of `modules` (as declared in their manifests) and `builtins`.
+    pub fn new(modules: &[Arc<LoadedModule>], builtins: Vec<(String, BuiltinFn)>, default_timeout: Duration) -> Self {
+        let mut routes = HashMap::new();
+        for module in modules {
+            for spec in &module.manifest.commands {
+                let name = format!("{}:{}", module.name(), spec.name);
+                let timeout = spec.timeout_ms.map(Duration::from_millis);
+                routes.insert(name, Route::Module { module: module.clone(), timeout });
+            }
+        }
+        for (name, builtin) in builtins {
+            routes.insert(name, Route::Builtin(builtin));
+        }
+        CommandBus { routes, next_request: AtomicU64::new(1), default_timeout }
+    }
+
+    /// Every routed command name, sorted.
+    pub fn command_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.routes.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Whether a command is routed.
+    pub fn has_command(&self, name: &str) -> bool {
+        self.routes.contains_key(name)
+    }
+
+    /// Starts a call. Never blocks and needs no runtime; only a pending call needs one.
+    pub fn start(&self, request: &CallRequest<'_>) -> Started {
+        let Some(route) = self.routes.get(request.command) else {
+            return Started::Ready(Err(suggest::unknown_command(
+                request.command,
+                self.routes.keys().map(String::as_str),
+            )));
+        };
+        let (module, declared) = match route {
+            Route::Builtin(builtin) => return Started::Ready(builtin(request.payload)),
+            Route::Module { module, timeout } => (module, *timeout),
+        };
+        if module.state() != ModuleState::Started {
+            return Started::Ready(Err(CommandError::new(
+                code::UNAVAILABLE,
+                format!("module {} is {}, not serving {}", module.name(), module.state().as_str(), request.command),
+            )));
+        }
+        let timeout = request.timeout.or(declared).unwrap_or(self.default_timeout);
+        let request_id = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let (tx, mut rx) = oneshot::channel::<CallResult>();
+        let token = Box::into_raw(Box::new(tx)).cast::<c_void>();
+        let context = RawCallContext {
+            request_id,
+            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1),
+            caller: RawBytes::from_slice(request.caller.as_bytes()),
+            correlation_id: RawBytes::from_slice(request.correlation_id.as_bytes()),
+        };
+        let payload: &[u8] = if request.payload.is_empty() { b"{}" } else { request.payload };
+        module.call(&context, request.command, payload, RawReply { token, complete: complete_oneshot });
+        match rx.try_recv() {
+            Ok(result) => Started::Ready(result),
+            Err(oneshot::error::TryRecvError::Closed) => {
+                Started::Ready(Err(CommandError::internal(format!("{}: the module dropped the call", request.command))))
+            }
+            Err(oneshot::error::TryRecvError::Empty) => Started::Pending(PendingCall {
+                rx,
+                module: module.clone(),
+                request_id,
+                timeout,
+                command: request.command.to_owned(),
+                cancel: request.cancel.clone(),
+            }),
+        }
+    }
+
+    /// Calls a command and waits for its result.
+    pub async fn call(&self, request: CallRequest<'_>) -> CallResult {
+        match self.start(&request) {
+            Started::Ready(result) => result,
+            Started::Pending(pending) => pending.wait().await,
+        }
+    }
+
+    /// Calls a command with a JSON value and decodes the JSON result.
+    pub async fn call_json(
+        &self,
+        command: &str,
+        payload: &serde_json::Value,
+        caller: &str,
+        timeout: Option<Duration>,
+    ) -> Result<serde_json::Value, CommandError> {
+        let payload = serde_json::to_vec(payload).map_err(|error| CommandError::invalid_params(error.to_string()))?;
+        let bytes = self.call(CallRequest { command, payload: &payload, caller, timeout, ..CallRequest::default() }).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|error| CommandError::internal(format!("{command} returned malformed JSON: {error}")))
+    }
+}

@@ -1,0 +1,171 @@
+//! Module commands on the command line: a clap command built from a manifest's
+//! [`CommandSpec`], and the JSON payload built from what was parsed.
+//!
+//! So `systemprompt scheduler:list --status active` works the moment a module declares
+//! it, with `--help`, types, allowed values and defaults straight from `module.yaml`.
+
+use clap::{Arg, ArgAction, ArgMatches};
+use serde_json::{Map, Value};
+use systemprompt_module_sdk::manifest::{ArgSpec, ArgType, CommandSpec};
+
+use super::output::Format;
+
+/// The options every module command takes besides its own.
+pub(crate) mod common {
+    /// `--format`.
+    pub(crate) const FORMAT: &str = "format";
+    /// `--timeout`.
+    pub(crate) const TIMEOUT: &str = "timeout";
+}
+
+fn arg_for(spec: &ArgSpec) -> Arg {
+    let flag = spec.flag();
+    let mut arg = Arg::new(spec.name.clone()).long(flag).help(spec.help.clone());
+    if let Some(short) = spec.short {
+        arg = arg.short(short);
+    }
+    arg = match spec.ty {
+        ArgType::Boolean => arg.action(ArgAction::SetTrue),
+        ArgType::Integer => arg.value_parser(clap::value_parser!(i64)).value_name("INTEGER"),
+        ArgType::Number => arg.value_parser(clap::value_parser!(f64)).value_name("NUMBER"),
+        ArgType::String if !spec.values.is_empty() => {
+            arg.value_parser(clap::builder::PossibleValuesParser::new(spec.values.clone())).value_name("VALUE")
+        }
+        ArgType::String => arg.value_name("TEXT"),
+        ArgType::Json => arg.value_name("JSON"),
+    };
+    if spec.required {
+        arg = arg.required(true);
+    }
+    if let Some(default) = &spec.default
+        && spec.ty != ArgType::Boolean
+    {
+        let shown = match default {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        arg = arg.help(format!("{} [default: {shown}]", spec.help).trim().to_owned());
+    }
+    arg
+}
+
+/// The clap command for `namespace:command`.
+pub(crate) fn clap_command(full_name: &str, spec: &CommandSpec) -> clap::Command {
+    let mut command = clap::Command::new(full_name.to_owned()).about(spec.summary.clone());
+    if let Some(help) = &spec.help {
+        command = command.long_about(help.clone());
+    }
+    if !spec.examples.is_empty() {
+        command = command.after_help(format!("Examples:\n  {}", spec.examples.join("\n  ")));
+    }
+    for arg in &spec.args {
+        command = command.arg(arg_for(arg));
+    }
+    command
+        .arg(
+            Arg::new(common::FORMAT)
+                .long("format")
+                .value_parser(clap::value_parser!(Format))
+                .default_value("table")
+                .help("Output format"),
+        )
+        .arg(
+            Arg::new(common::TIMEOUT)
+                .long("timeout")
+                .value_name("MS")
+                .value_parser(clap::value_parser!(u64).range(1..))
+                .help("How long to wait for the command, in milliseconds"),
+        )
+}
+
+/// Builds the JSON payload from parsed arguments; manifest defaults fill the gaps.
+pub(crate) fn payload(spec: &CommandSpec, matches: &ArgMatches) -> Result<Value, String> {
+    let mut payload = Map::new();
+    for arg in &spec.args {
+        let given = matches.value_source(&arg.name) == Some(clap::parser::ValueSource::CommandLine);
+        let value = match arg.ty {
+            ArgType::Boolean => {
+                if matches.get_flag(&arg.name) {
+                    Some(Value::Bool(true))
+                } else {
+                    None
+                }
+            }
+            ArgType::Integer => matches.get_one::<i64>(&arg.name).map(|n| Value::from(*n)),
+            ArgType::Number => matches.get_one::<f64>(&arg.name).map(|n| Value::from(*n)),
+            ArgType::String => matches.get_one::<String>(&arg.name).map(|s| Value::String(s.clone())),
+            ArgType::Json => match matches.get_one::<String>(&arg.name) {
+                None => None,
+                Some(text) => Some(serde_json::from_str(text).map_err(|error| {
+                    format!("--{} must be valid JSON: {error} (got '{text}')", arg.flag())
+                })?),
+            },
+        };
+        match value {
+            Some(value) if given || arg.ty != ArgType::Boolean => {
+                payload.insert(arg.name.clone(), value);
+            }
+            _ => {
+                if let Some(default) = &arg.default {
+                    payload.insert(arg.name.clone(), default.clone());
+                }
+            }
+        }
+    }
+    Ok(Value::Object(payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use systemprompt_module_sdk::manifest::Manifest;
+
+    use super::{clap_command, payload};
+
+    const MANIFEST: &str = "
+name: demo
+version: 0.1.0
+library: demo
+commands:
+  - name: create
+    summary: Creates.
+    args:
+      - { name: name, type: string, required: true }
+      - { name: retries, type: integer, default: 3 }
+      - { name: data, type: json }
+      - { name: run_now, type: boolean }
+      - { name: status, type: string, values: [active, paused] }
+";
+
+    fn parse(args: &[&str]) -> Result<serde_json::Value, String> {
+        let manifest = Manifest::parse("m", MANIFEST).unwrap();
+        let spec = &manifest.commands[0];
+        let matches = clap_command("demo:create", spec)
+            .try_get_matches_from(std::iter::once("demo:create").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        payload(spec, &matches)
+    }
+
+    #[test]
+    fn flags_become_typed_json_with_defaults_filled_in() {
+        let got = parse(&["--name", "b", "--data", r#"{"type":"full"}"#, "--run-now"]).unwrap();
+        assert_eq!(got, json!({"name": "b", "retries": 3, "data": {"type": "full"}, "run_now": true}));
+    }
+
+    #[test]
+    fn malformed_json_names_the_flag() {
+        let error = parse(&["--name", "b", "--data", "{oops"]).unwrap_err();
+        assert!(error.starts_with("--data must be valid JSON: key must be a string"), "{error}");
+    }
+
+    #[test]
+    fn values_outside_the_declared_set_are_refused() {
+        let error = parse(&["--name", "b", "--status", "gone"]).unwrap_err();
+        assert!(error.contains("invalid value 'gone' for '--status <VALUE>'"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_flag_is_refused() {
+        assert!(parse(&["--name", "b", "--colour", "red"]).unwrap_err().contains("unexpected argument '--colour'"));
+    }
+}

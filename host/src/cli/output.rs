@@ -1,0 +1,120 @@
+//! Printing results: `--format table` (default, for people), `json` (the stable interface),
+//! `yaml`.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// Pretty JSON: the stable interface.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => "-".to_owned(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
+            items.iter().map(cell).collect::<Vec<_>>().join(", ")
+        }
+        other => other.to_string(),
+    }
+}
+
+fn columns(rows: &[Value]) -> Vec<String> {
+    let mut columns: Vec<String> = Vec::new();
+    for row in rows {
+        if let Value::Object(map) = row {
+            for key in map.keys() {
+                if !columns.contains(key) {
+                    columns.push(key.clone());
+                }
+            }
+        }
+    }
+    columns
+}
+
+fn render_rows(rows: &[Value]) -> String {
+    if rows.is_empty() {
+        return "(none)\n".to_owned();
+    }
+    if !rows.iter().all(Value::is_object) {
+        return rows.iter().map(|r| format!("{}\n", cell(r))).collect();
+    }
+    let columns = columns(rows);
+    let table: Vec<Vec<String>> =
+        rows.iter().map(|row| columns.iter().map(|c| cell(row.get(c).unwrap_or(&Value::Null))).collect()).collect();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| table.iter().map(|r| r[i].chars().count()).chain([c.chars().count()]).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    let line = |out: &mut String, cells: &[String]| {
+        let text: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let _ = writeln!(out, "{}", text.join("  ").trim_end());
+    };
+    line(&mut out, &columns.iter().map(|c| c.to_uppercase()).collect::<Vec<_>>());
+    for row in &table {
+        line(&mut out, row);
+    }
+    out
+}
+
+fn render_table(value: &Value) -> String {
+    match value {
+        Value::Array(rows) => render_rows(rows),
+        Value::Object(map) => {
+            // An object whose one list field holds the rows (e.g. `{"tasks": [...]}`) prints as
+            // those rows; other objects print as key/value lines.
+            let lists: Vec<&Vec<Value>> = map.values().filter_map(Value::as_array).collect();
+            if map.len() == 1
+                && let Some(rows) = lists.first()
+            {
+                return render_rows(rows);
+            }
+            let width = map.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+            let mut out = String::new();
+            for (key, value) in map {
+                let _ = writeln!(out, "{key:<width$}  {}", cell(value));
+            }
+            out
+        }
+        Value::Null => String::new(),
+        other => format!("{}\n", cell(other)),
+    }
+}
+
+/// Renders a result in `format`.
+pub fn render(value: &Value, format: Format) -> String {
+    match format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())),
+        Format::Yaml => serde_saphyr::to_string(value).unwrap_or_else(|_| value.to_string()),
+        Format::Table => render_table(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{Format, render};
+
+    #[test]
+    fn a_list_of_objects_prints_as_aligned_columns() {
+        let out = render(&json!([{"id": 1, "name": "backup"}, {"id": 22, "name": "x", "extra": null}]), Format::Table);
+        assert_eq!(out, "ID  NAME    EXTRA\n1   backup  -\n22  x       -\n");
+    }
+
+    #[test]
+    fn an_object_prints_as_key_value_lines() {
+        assert_eq!(render(&json!({"message": "hi"}), Format::Table), "message  hi\n");
+    }
+}

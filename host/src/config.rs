@@ -1,0 +1,184 @@
+//! The host's configuration: `config/systemprompt.yaml`, then environment overrides.
+//!
+//! Relative paths in the file resolve against the file's own directory, so the same file
+//! works from any working directory. Every key is checked: an unknown key or a wrong type
+//! is an error naming the file and the key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The config file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    data_dir: Option<PathBuf>,
+    log_level: Option<String>,
+    autostart: Option<bool>,
+    call_timeout_ms: Option<u64>,
+    event_queue_capacity: Option<usize>,
+    #[serde(default)]
+    module_paths: Vec<PathBuf>,
+    #[serde(default)]
+    library_paths: Vec<PathBuf>,
+    #[serde(default)]
+    disabled_modules: Vec<String>,
+    #[serde(default)]
+    modules: BTreeMap<String, serde_json::Value>,
+}
+
+/// The resolved configuration of one host.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// The file it came from, if any (named in error messages).
+    pub file: Option<PathBuf>,
+    /// Where the socket, lock, logs and module data live.
+    pub data_dir: PathBuf,
+    /// `error` … `trace`.
+    pub log_level: String,
+    /// Whether the CLI starts a host in the background when none runs.
+    pub autostart: bool,
+    /// The deadline for calls whose command declares none.
+    pub call_timeout: Duration,
+    /// Capacity of each event subscriber's queue.
+    pub event_queue_capacity: usize,
+    /// Directories searched for `module.yaml` (the directory itself and its children).
+    pub module_paths: Vec<PathBuf>,
+    /// Directories searched for module libraries after the manifest's own directory.
+    pub library_paths: Vec<PathBuf>,
+    /// Modules not loaded even when found.
+    pub disabled_modules: Vec<String>,
+    /// Per-module config overrides, by module name.
+    pub module_overrides: BTreeMap<String, serde_json::Value>,
+}
+
+/// Where the CLI flags point.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    /// `--config` / `SYSTEMPROMPT_CONFIG`.
+    pub config_file: Option<PathBuf>,
+    /// `--data-dir` / `SYSTEMPROMPT_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The environment variables the host reads, in one place.
+pub mod env {
+    /// The data directory.
+    pub const DATA_DIR: &str = "SYSTEMPROMPT_DATA_DIR";
+    /// The config file.
+    pub const CONFIG: &str = "SYSTEMPROMPT_CONFIG";
+    /// Extra module directories, `:`-separated, searched before the configured ones.
+    pub const MODULE_PATH: &str = "SYSTEMPROMPT_MODULE_PATH";
+    /// Extra library directories, `:`-separated, searched before the configured ones.
+    pub const LIBRARY_PATH: &str = "SYSTEMPROMPT_LIBRARY_PATH";
+    /// `0`/`false` switches CLI auto-start off.
+    pub const AUTOSTART: &str = "SYSTEMPROMPT_AUTOSTART";
+    /// The log level.
+    pub const LOG: &str = "SYSTEMPROMPT_LOG";
+    /// Prefix of per-module overrides: `SYSTEMPROMPT__<MODULE>__<KEY>`.
+    pub const MODULE_OVERRIDE_PREFIX: &str = "SYSTEMPROMPT__";
+}
+
+const DEFAULT_CONFIG: &str = "config/systemprompt.yaml";
+
+fn split_paths(value: &str) -> Vec<PathBuf> {
+    value.split(':').filter(|p| !p.is_empty()).map(PathBuf::from).collect()
+}
+
+fn parse_bool(name: &str, value: &str) -> anyhow::Result<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => anyhow::bail!("{name} must be true or false, got '{value}'"),
+    }
+}
+
+impl HostConfig {
+    /// Loads the config named by `source`, the environment, or the default file when it
+    /// exists; no file at all gives the built-in defaults.
+    pub fn load(source: &ConfigSource) -> anyhow::Result<HostConfig> {
+        let file = source
+            .config_file
+            .clone()
+            .or_else(|| std::env::var_os(env::CONFIG).map(PathBuf::from))
+            .or_else(|| Path::new(DEFAULT_CONFIG).is_file().then(|| PathBuf::from(DEFAULT_CONFIG)));
+        let (parsed, base) = match &file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|error| anyhow::anyhow!("cannot read config file {}: {error}", path.display()))?;
+                let parsed: ConfigFile = serde_saphyr::from_str(&text)
+                    .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+                let base = std::path::absolute(path)?.parent().map(Path::to_path_buf).unwrap_or_default();
+                (parsed, base)
+            }
+            None => (ConfigFile::default(), std::env::current_dir()?),
+        };
+        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+
+        let data_dir = match source.data_dir.clone().or_else(|| std::env::var_os(env::DATA_DIR).map(PathBuf::from)) {
+            Some(dir) => dir,
+            None => match &parsed.data_dir {
+                Some(dir) => resolve(dir),
+                None => dirs::data_dir()
+                    .ok_or_else(|| anyhow::anyhow!("no platform data directory; pass --data-dir"))?
+                    .join("systemprompt"),
+            },
+        };
+        let data_dir = std::path::absolute(data_dir)?;
+
+        let mut module_paths: Vec<PathBuf> =
+            std::env::var(env::MODULE_PATH).map(|v| split_paths(&v)).unwrap_or_default();
+        module_paths.extend(parsed.module_paths.iter().map(|p| resolve(p)));
+        let mut library_paths: Vec<PathBuf> =
+            std::env::var(env::LIBRARY_PATH).map(|v| split_paths(&v)).unwrap_or_default();
+        library_paths.extend(parsed.library_paths.iter().map(|p| resolve(p)));
+
+        let autostart = match std::env::var(env::AUTOSTART) {
+            Ok(value) => parse_bool(env::AUTOSTART, &value)?,
+            Err(_) => parsed.autostart.unwrap_or(true),
+        };
+        let log_level = std::env::var(env::LOG).ok().or(parsed.log_level).unwrap_or_else(|| "info".to_owned());
+        for (name, overrides) in &parsed.modules {
+            if !overrides.is_object() {
+                anyhow::bail!(
+                    "{}: modules.{name} must be a mapping of config keys, got {overrides}",
+                    file.as_deref().unwrap_or(Path::new("config")).display()
+                );
+            }
+        }
+        Ok(HostConfig {
+            file,
+            data_dir,
+            log_level,
+            autostart,
+            call_timeout: Duration::from_millis(parsed.call_timeout_ms.unwrap_or(30_000)),
+            event_queue_capacity: parsed.event_queue_capacity.unwrap_or(1024).max(1),
+            module_paths,
+            library_paths,
+            disabled_modules: parsed.disabled_modules,
+            module_overrides: parsed.modules,
+        })
+    }
+
+    /// The name used for the config file in messages.
+    pub fn file_name(&self) -> String {
+        self.file.as_ref().map_or_else(|| "(no config file)".to_owned(), |f| f.display().to_string())
+    }
+
+    /// The Unix socket the host serves the CLI on.
+    pub fn socket_path(&self) -> PathBuf {
+        self.data_dir.join("host.sock")
+    }
+
+    /// The lock file that makes one host per data dir.
+    pub fn lock_path(&self) -> PathBuf {
+        self.data_dir.join("host.lock")
+    }
+
+    /// The host's log directory.
+    pub fn log_dir(&self) -> PathBuf {
+        self.data_dir.join("logs")
+    }
+}
