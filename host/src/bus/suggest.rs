@@ -7,11 +7,22 @@ use systemprompt_module_sdk::error::code;
 /// Builds the `unknown_command` error for `name` given every known command name.
 pub fn unknown_command<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> CommandError {
     let known: Vec<&str> = known.into_iter().collect();
-    let mut scored: Vec<(f64, &str)> =
-        known.iter().map(|k| (strsim::jaro_winkler(name, k), *k)).filter(|(score, _)| *score >= 0.8).collect();
+    let (namespace, local) = name.split_once(':').unwrap_or((name, ""));
+    // Within the same namespace compare the command parts (the shared prefix would make
+    // everything look close); across namespaces only near-identical names count.
+    let score = |known: &str| match known.split_once(':') {
+        Some((ns, known_local)) if ns == namespace => {
+            let score = strsim::normalized_damerau_levenshtein(local, known_local);
+            (score >= 0.6).then_some(score)
+        }
+        _ => {
+            let score = strsim::jaro_winkler(name, known);
+            (score >= 0.92).then_some(score)
+        }
+    };
+    let mut scored: Vec<(f64, &str)> = known.iter().filter_map(|k| score(k).map(|s| (s, *k))).collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
     let suggestions: Vec<&str> = scored.into_iter().take(3).map(|(_, k)| k).collect();
-    let namespace = name.split_once(':').map_or(name, |(ns, _)| ns);
     let mut namespaces: Vec<&str> = known.iter().filter_map(|k| k.split_once(':').map(|(ns, _)| ns)).collect();
     namespaces.sort_unstable();
     namespaces.dedup();

@@ -34,7 +34,9 @@ fn normalise(key: &str) -> String {
 }
 
 fn known_keys(defaults: &Map<String, Value>) -> String {
-    defaults.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+    let mut keys: Vec<&str> = defaults.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    keys.join(", ")
 }
 
 fn apply(
