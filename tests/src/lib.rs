@@ -1,1 +1,305 @@
-//! Black-box test harness.
+//! Black-box test support: build the real binary and module libraries, run hosts on
+//! temporary data dirs, and drive them through the CLI.
+//!
+//! Every test gets its own data dir and config file, so hosts never share a socket, lock,
+//! log or database. A [`TestHost`] kills its host process when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("invariant: tests/ sits in the workspace root")
+        .to_path_buf()
+}
+
+/// The target profile directory the running test was built into (`target/debug`, …).
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("invariant: a test knows its own path");
+    let deps = exe
+        .parent()
+        .expect("invariant: test binaries live in target/<profile>/deps");
+    deps.parent()
+        .expect("invariant: deps sits in the profile directory")
+        .to_path_buf()
+}
+
+/// The packages black-box tests need built: the host binary and every module library.
+const PACKAGES: [&str; 5] = ["systemprompt", "system", "scheduler", "recorder", "bad-abi"];
+
+/// Builds the binary and the module libraries once per test process (cargo makes this a
+/// no-op when they are fresh). `SYSTEMPROMPT_TEST_PREBUILT=1` skips it when the runner
+/// built the workspace already.
+pub fn ensure_built() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        if std::env::var_os("SYSTEMPROMPT_TEST_PREBUILT").is_some() {
+            return;
+        }
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut command = Command::new(cargo);
+        command
+            .current_dir(workspace_root())
+            .arg("build")
+            .arg("--quiet");
+        for package in PACKAGES {
+            command.args(["-p", package]);
+        }
+        if profile_dir().ends_with("release") {
+            command.arg("--release");
+        }
+        let output = command.output().expect("cargo runs");
+        assert!(
+            output.status.success(),
+            "building the binary and modules failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
+}
+
+/// The `systemprompt` binary.
+pub fn binary() -> PathBuf {
+    ensure_built();
+    profile_dir().join("systemprompt")
+}
+
+/// A module directory of the repository (`modules/system`) or of the fixtures
+/// (`tests/fixtures/recorder`).
+pub fn module_dir(relative: &str) -> PathBuf {
+    workspace_root().join(relative)
+}
+
+/// What a CLI invocation returned.
+#[derive(Debug)]
+pub struct CliOutput {
+    /// Exit code (`-1` when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl CliOutput {
+    fn from(output: Output) -> CliOutput {
+        CliOutput {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Standard output parsed as JSON; panics with both streams when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|error| {
+            panic!(
+                "stdout is not JSON ({error}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Panics with both streams unless the exit code is `code`.
+    pub fn assert_code(&self, code: i32) -> &CliOutput {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// A host on its own temporary data dir, with its own config file.
+pub struct TestHost {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    extra_env: Vec<(String, String)>,
+}
+
+/// What a test host loads and how.
+#[derive(Debug, Clone)]
+pub struct HostSpec {
+    /// Module directories (relative to the workspace root).
+    pub modules: Vec<String>,
+    /// Extra lines for the config file (YAML, top level).
+    pub extra_config: String,
+    /// Whether the CLI may start the host by itself.
+    pub autostart: bool,
+}
+
+impl Default for HostSpec {
+    fn default() -> Self {
+        HostSpec {
+            modules: vec!["modules/system".into()],
+            extra_config: String::new(),
+            autostart: false,
+        }
+    }
+}
+
+impl TestHost {
+    /// A host that is not started yet.
+    pub fn new(spec: HostSpec) -> TestHost {
+        ensure_built();
+        let dir = tempfile::Builder::new()
+            .prefix("sp-")
+            .tempdir()
+            .expect("a temp dir");
+        let modules: Vec<String> = spec
+            .modules
+            .iter()
+            .map(|m| format!("  - {}", module_dir(m).display()))
+            .collect();
+        let config = format!(
+            "log_level: debug\nautostart: {}\nmodule_paths:\n{}\nlibrary_paths:\n  - {}\n{}\n",
+            spec.autostart,
+            modules.join("\n"),
+            profile_dir().display(),
+            spec.extra_config
+        );
+        std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
+        std::fs::write(dir.path().join("systemprompt.yaml"), config).expect("config file");
+        TestHost {
+            dir,
+            child: None,
+            extra_env: Vec::new(),
+        }
+    }
+
+    /// Sets an environment variable for the host and every CLI call.
+    pub fn env(&mut self, name: &str, value: &str) -> &mut TestHost {
+        self.extra_env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The data dir.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The config file.
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.path().join("systemprompt.yaml")
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(binary());
+        command
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .arg("--config")
+            .arg(self.config_file())
+            .env_remove("SYSTEMPROMPT_DATA_DIR")
+            .env_remove("SYSTEMPROMPT_CONFIG")
+            .env_remove("SYSTEMPROMPT_AUTOSTART")
+            .env_remove("SYSTEMPROMPT_MODULE_PATH")
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::null());
+        for (name, value) in &self.extra_env {
+            command.env(name, value);
+        }
+        command
+    }
+
+    /// Starts `systemprompt serve` and waits until it answers.
+    pub fn start(&mut self) -> &mut TestHost {
+        let log = std::fs::File::create(self.dir.path().join("serve.out")).expect("log file");
+        let err = log.try_clone().expect("log file");
+        let child = self
+            .command()
+            .arg("serve")
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .expect("serve starts");
+        self.child = Some(child);
+        self.wait_until_serving();
+        self
+    }
+
+    /// Waits until the socket accepts connections (or the host died).
+    pub fn wait_until_serving(&mut self) {
+        let started = Instant::now();
+        let socket = self.data_dir().join("host.sock");
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            if let Some(child) = &mut self.child
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!(
+                    "the host exited with {status} before serving:\n{}",
+                    self.serve_output()
+                );
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the host did not serve within 30s:\n{}",
+                self.serve_output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What `serve` printed.
+    pub fn serve_output(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.out")).unwrap_or_default()
+    }
+
+    /// The host's log file.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("logs").join("systemprompt.log"))
+            .unwrap_or_default()
+    }
+
+    /// Runs the CLI with `args`.
+    pub fn cli(&self, args: &[&str]) -> CliOutput {
+        CliOutput::from(self.command().args(args).output().expect("the CLI runs"))
+    }
+
+    /// Runs the CLI and parses `--format json` output, asserting success.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--format", "json"]);
+        let out = self.cli(&all);
+        out.assert_code(0);
+        out.json()
+    }
+
+    /// The serving process, when started by [`TestHost::start`].
+    pub fn child(&mut self) -> Option<&mut Child> {
+        self.child.as_mut()
+    }
+
+    /// Kills the host with SIGKILL and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the host through the CLI and waits for the process to exit.
+    pub fn stop(&mut self) -> CliOutput {
+        let out = self.cli(&["stop"]);
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+        out
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        self.kill();
+        // A host started by CLI auto-start is not our child: stop it through its pid file.
+        if let Ok(pid) = std::fs::read_to_string(self.data_dir().join("host.pid"))
+            && let Ok(pid) = pid.trim().parse::<i32>()
+        {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+    }
+}

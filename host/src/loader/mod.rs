@@ -42,9 +42,14 @@ fn manifest_files(dir: &Path) -> Vec<PathBuf> {
     if direct.is_file() {
         return vec![direct];
     }
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut files: Vec<PathBuf> =
-        entries.filter_map(Result::ok).map(|e| e.path().join(MANIFEST)).filter(|p| p.is_file()).collect();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path().join(MANIFEST))
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     files
 }
@@ -58,7 +63,9 @@ pub fn discover(config: &HostConfig) -> Discovery {
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
                 Err(error) => {
-                    discovery.skipped.push(format!("{}: cannot read: {error}", path.display()));
+                    discovery
+                        .skipped
+                        .push(format!("{}: cannot read: {error}", path.display()));
                     continue;
                 }
             };
@@ -96,7 +103,10 @@ fn library_candidates(found: &FoundModule, config: &HostConfig) -> Vec<PathBuf> 
         dirs.push(dir.to_path_buf());
     }
     // The host's own build directory first: a release host loads release modules.
-    if let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
         dirs.push(dir.clone());
         if dir.ends_with("deps") {
             dirs.extend(dir.parent().map(Path::to_path_buf));
@@ -109,14 +119,20 @@ fn library_candidates(found: &FoundModule, config: &HostConfig) -> Vec<PathBuf> 
 /// Orders modules so every module comes after the ones it requires. Modules whose
 /// requirements are missing or circular are refused.
 fn order(modules: Vec<FoundModule>, skipped: &mut Vec<String>) -> Vec<FoundModule> {
-    let mut pending: BTreeMap<String, FoundModule> =
-        modules.into_iter().map(|m| (m.manifest.name.clone(), m)).collect();
+    let mut pending: BTreeMap<String, FoundModule> = modules
+        .into_iter()
+        .map(|m| (m.manifest.name.clone(), m))
+        .collect();
     // Drop modules whose requirements are absent, repeatedly (a drop can orphan others).
     loop {
         let missing: Vec<(String, String)> = pending
             .values()
             .filter_map(|m| {
-                m.manifest.requires.iter().find(|r| !pending.contains_key(*r)).map(|r| (m.manifest.name.clone(), r.clone()))
+                m.manifest
+                    .requires
+                    .iter()
+                    .find(|r| !pending.contains_key(*r))
+                    .map(|r| (m.manifest.name.clone(), r.clone()))
             })
             .collect();
         if missing.is_empty() {
@@ -170,12 +186,18 @@ pub struct Loaded {
 
 /// Discovers, orders and loads every module.
 pub fn load_all(config: &HostConfig) -> Loaded {
-    let Discovery { modules, mut skipped } = discover(config);
+    let Discovery {
+        modules,
+        mut skipped,
+    } = discover(config);
     let ordered = order(modules, &mut skipped);
     let mut loaded: Vec<Arc<LoadedModule>> = Vec::new();
     for found in ordered {
-        if let Some(requirement) =
-            found.manifest.requires.iter().find(|r| !loaded.iter().any(|m| m.name() == r.as_str()))
+        if let Some(requirement) = found
+            .manifest
+            .requires
+            .iter()
+            .find(|r| !loaded.iter().any(|m| m.name() == r.as_str()))
         {
             skipped.push(format!(
                 "{}: requires module '{requirement}', which failed to load; skipped",
@@ -199,5 +221,8 @@ pub fn load_all(config: &HostConfig) -> Loaded {
             Err(message) => skipped.push(message),
         }
     }
-    Loaded { modules: loaded, skipped }
+    Loaded {
+        modules: loaded,
+        skipped,
+    }
 }
