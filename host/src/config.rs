@@ -84,11 +84,7 @@ pub mod env {
 const DEFAULT_CONFIG: &str = "config/systemprompt.yaml";
 
 fn split_paths(value: &str) -> Vec<PathBuf> {
-    value
-        .split(':')
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .collect()
+    value.split(':').filter(|p| !p.is_empty()).map(PathBuf::from).collect()
 }
 
 fn parse_bool(name: &str, value: &str) -> anyhow::Result<bool> {
@@ -107,39 +103,23 @@ impl HostConfig {
             .config_file
             .clone()
             .or_else(|| std::env::var_os(env::CONFIG).map(PathBuf::from))
-            .or_else(|| {
-                Path::new(DEFAULT_CONFIG)
-                    .is_file()
-                    .then(|| PathBuf::from(DEFAULT_CONFIG))
-            });
+            .or_else(|| Path::new(DEFAULT_CONFIG).is_file().then(|| PathBuf::from(DEFAULT_CONFIG)));
         let (parsed, base) = match &file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|error| {
-                    anyhow::anyhow!("cannot read config file {}: {error}", path.display())
-                })?;
-                let parsed: ConfigFile = serde_saphyr::from_str(&text)
-                    .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
-                let base = std::path::absolute(path)?
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default();
+                let text = std::fs::read_to_string(path)
+                    .map_err(|error| anyhow::anyhow!("cannot read config file {}: {error}", path.display()))?;
+                let parsed: ConfigFile =
+                    serde_saphyr::from_str(&text).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+                let base = std::path::absolute(path)?.parent().map(Path::to_path_buf).unwrap_or_default();
                 (parsed, base)
             }
             None => (ConfigFile::default(), std::env::current_dir()?),
         };
         let resolve = |p: &Path| {
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                base.join(p)
-            }
+            if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
         };
 
-        let data_dir = match source
-            .data_dir
-            .clone()
-            .or_else(|| std::env::var_os(env::DATA_DIR).map(PathBuf::from))
-        {
+        let data_dir = match source.data_dir.clone().or_else(|| std::env::var_os(env::DATA_DIR).map(PathBuf::from)) {
             Some(dir) => dir,
             None => match &parsed.data_dir {
                 Some(dir) => resolve(dir),
@@ -150,23 +130,18 @@ impl HostConfig {
         };
         let data_dir = std::path::absolute(data_dir)?;
 
-        let mut module_paths: Vec<PathBuf> = std::env::var(env::MODULE_PATH)
-            .map(|v| split_paths(&v))
-            .unwrap_or_default();
+        let mut module_paths: Vec<PathBuf> =
+            std::env::var(env::MODULE_PATH).map(|v| split_paths(&v)).unwrap_or_default();
         module_paths.extend(parsed.module_paths.iter().map(|p| resolve(p)));
-        let mut library_paths: Vec<PathBuf> = std::env::var(env::LIBRARY_PATH)
-            .map(|v| split_paths(&v))
-            .unwrap_or_default();
+        let mut library_paths: Vec<PathBuf> =
+            std::env::var(env::LIBRARY_PATH).map(|v| split_paths(&v)).unwrap_or_default();
         library_paths.extend(parsed.library_paths.iter().map(|p| resolve(p)));
 
         let autostart = match std::env::var(env::AUTOSTART) {
             Ok(value) => parse_bool(env::AUTOSTART, &value)?,
             Err(_) => parsed.autostart.unwrap_or(true),
         };
-        let log_level = std::env::var(env::LOG)
-            .ok()
-            .or(parsed.log_level)
-            .unwrap_or_else(|| "info".to_owned());
+        let log_level = std::env::var(env::LOG).ok().or(parsed.log_level).unwrap_or_else(|| "info".to_owned());
         for (name, overrides) in &parsed.modules {
             if !overrides.is_object() {
                 anyhow::bail!(
@@ -191,10 +166,7 @@ impl HostConfig {
 
     /// The name used for the config file in messages.
     pub fn file_name(&self) -> String {
-        self.file.as_ref().map_or_else(
-            || "(no config file)".to_owned(),
-            |f| f.display().to_string(),
-        )
+        self.file.as_ref().map_or_else(|| "(no config file)".to_owned(), |f| f.display().to_string())
     }
 
     /// The Unix socket the host serves the CLI on.

@@ -22,11 +22,7 @@ impl Drop for DataDirLock {
 
 fn lock_data_dir(config: &HostConfig) -> anyhow::Result<DataDirLock> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(config.lock_path())?;
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(config.lock_path())?;
     let pid_path = config.data_dir.join("host.pid");
     if file.try_lock().is_err() {
         let pid = std::fs::read_to_string(&pid_path).unwrap_or_default();
@@ -38,20 +34,14 @@ fn lock_data_dir(config: &HostConfig) -> anyhow::Result<DataDirLock> {
     }
     let mut pid_file = File::create(&pid_path)?;
     writeln!(pid_file, "{}", std::process::id())?;
-    Ok(DataDirLock {
-        _file: file,
-        pid_path,
-    })
+    Ok(DataDirLock { _file: file, pid_path })
 }
 
 /// Runs the host until it is asked to stop.
 pub fn serve(config: HostConfig) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&config)?;
     crate::logging::init_host(&config.log_level, &config.log_dir())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .thread_name("host")
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().thread_name("host").enable_all().build()?;
     runtime.block_on(async move {
         let host = Host::start(config.clone()).await?;
         let listener = ipc::server::bind(&config.socket_path())?;

@@ -18,8 +18,7 @@ use crate::loader::{self, LoadedModule, ModuleState, module_config};
 
 /// The host's own commands, as a manifest.
 pub fn builtin_manifest() -> Manifest {
-    Manifest::parse("host/host.yaml", include_str!("../host.yaml"))
-        .expect("invariant: the built-in manifest is valid")
+    Manifest::parse("host/host.yaml", include_str!("../host.yaml")).expect("invariant: the built-in manifest is valid")
 }
 
 /// A running host.
@@ -67,10 +66,7 @@ fn builtins(shared: Arc<Shared>, shutdown: CancellationToken) -> Vec<(String, Bu
     let modules = shared.clone();
     let status = shared;
     vec![
-        (
-            "host:modules".to_owned(),
-            Arc::new(move |_: &[u8]| json_result(&modules_report(&modules))) as BuiltinFn,
-        ),
+        ("host:modules".to_owned(), Arc::new(move |_: &[u8]| json_result(&modules_report(&modules))) as BuiltinFn),
         (
             "host:status".to_owned(),
             Arc::new(move |_: &[u8]| {
@@ -101,10 +97,7 @@ impl Host {
     pub async fn start(config: HostConfig) -> anyhow::Result<Arc<Host>> {
         std::fs::create_dir_all(&config.data_dir)?;
         let started = Instant::now();
-        let loader::Loaded {
-            modules,
-            mut skipped,
-        } = loader::load_all(&config);
+        let loader::Loaded { modules, mut skipped } = loader::load_all(&config);
         let events = Arc::new(EventBus::new(config.event_queue_capacity));
         let shutdown = CancellationToken::new();
         let shared = Arc::new(Shared {
@@ -114,33 +107,21 @@ impl Host {
             config: config.clone(),
             started,
         });
-        let bus = Arc::new(CommandBus::new(
-            &modules,
-            builtins(shared.clone(), shutdown.clone()),
-            config.call_timeout,
-        ));
-        let emits: HashMap<String, Vec<String>> = modules
-            .iter()
-            .map(|m| (m.name().to_owned(), m.manifest.events.emits.clone()))
-            .collect();
-        let table = crate::host_table::host_table(
-            bus.clone(),
-            events.clone(),
-            tokio::runtime::Handle::current(),
-            emits,
-        );
+        let bus = Arc::new(CommandBus::new(&modules, builtins(shared.clone(), shutdown.clone()), config.call_timeout));
+        let emits: HashMap<String, Vec<String>> =
+            modules.iter().map(|m| (m.name().to_owned(), m.manifest.events.emits.clone())).collect();
+        let table =
+            crate::host_table::host_table(bus.clone(), events.clone(), tokio::runtime::Handle::current(), emits);
 
         for module in &modules {
-            if let Some(failed) = module.manifest.requires.iter().find(|r| {
-                modules
-                    .iter()
-                    .any(|m| m.name() == r.as_str() && m.state() == ModuleState::Failed)
-            }) {
+            if let Some(failed) = module
+                .manifest
+                .requires
+                .iter()
+                .find(|r| modules.iter().any(|m| m.name() == r.as_str() && m.state() == ModuleState::Failed))
+            {
                 module.set_state(ModuleState::Failed);
-                skipped.push(format!(
-                    "module {}: requires module '{failed}', which failed to start",
-                    module.name()
-                ));
+                skipped.push(format!("module {}: requires module '{failed}', which failed to start", module.name()));
                 continue;
             }
             if let Err(message) = Host::init_and_start(&config, module, table).await {
@@ -153,28 +134,18 @@ impl Host {
             if !patterns.is_empty() {
                 let mut subscription = events.subscribe(module.name(), patterns);
                 let module = module.clone();
-                std::thread::Builder::new()
-                    .name(format!("events-{}", module.name()))
-                    .spawn(move || {
-                        while let Some(event) = subscription.rx.blocking_recv() {
-                            module.deliver(&event.name, &event.payload);
-                        }
-                    })?;
+                std::thread::Builder::new().name(format!("events-{}", module.name())).spawn(move || {
+                    while let Some(event) = subscription.rx.blocking_recv() {
+                        module.deliver(&event.name, &event.payload);
+                    }
+                })?;
             }
         }
         for message in &skipped {
             tracing::warn!(%message, "Module skipped.");
         }
         let _ = shared.skipped.set(skipped.clone());
-        let host = Host {
-            config,
-            modules,
-            skipped,
-            bus,
-            events,
-            shutdown,
-            started,
-        };
+        let host = Host { config, modules, skipped, bus, events, shutdown, started };
         tracing::info!(
             modules = ?host.modules.iter().filter(|m| m.state() == ModuleState::Started).map(|m| m.name()).collect::<Vec<_>>(),
             skipped = host.skipped.len(),
@@ -199,24 +170,16 @@ impl Host {
         let request = InitRequest {
             config: merged,
             data_dir: config.data_dir.display().to_string(),
-            module_dir: module
-                .manifest_path
-                .parent()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
+            module_dir: module.manifest_path.parent().map(|p| p.display().to_string()).unwrap_or_default(),
             log_level: config.log_level.clone(),
         };
         let request = serde_json::to_vec(&request).map_err(|error| error.to_string())?;
         let blocking = module.clone();
         let outcome = tokio::task::spawn_blocking(move || -> Result<(), String> {
             let name = blocking.name().to_owned();
-            blocking
-                .init(table.get(), &request)
-                .map_err(|error| format!("module {name}: init failed: {error}"))?;
+            blocking.init(table.get(), &request).map_err(|error| format!("module {name}: init failed: {error}"))?;
             blocking.set_state(ModuleState::Initialised);
-            blocking
-                .start()
-                .map_err(|error| format!("module {name}: start failed: {error}"))?;
+            blocking.start().map_err(|error| format!("module {name}: start failed: {error}"))?;
             blocking.set_state(ModuleState::Started);
             Ok(())
         })

@@ -73,36 +73,21 @@ unsafe extern "C" fn host_dispatch(
         match state.bus.start(&request) {
             Started::Ready(result) => reply.send(result),
             Started::Pending(pending) => {
-                state
-                    .runtime
-                    .spawn(async move { reply.send(pending.wait().await) });
+                state.runtime.spawn(async move { reply.send(pending.wait().await) });
             }
         }
     }));
 }
 
-unsafe extern "C" fn host_publish(
-    ctx: *const c_void,
-    source: RawBytes,
-    name: RawBytes,
-    payload: RawBytes,
-) {
+unsafe extern "C" fn host_publish(ctx: *const c_void, source: RawBytes, name: RawBytes, payload: RawBytes) {
     let _ = std::panic::catch_unwind(|| {
         // SAFETY: `ctx` is the leaked `HostState`.
         let state = unsafe { &*ctx.cast::<HostState>() };
         let (source, name) = (text(source), text(name));
-        let declared = state
-            .emits
-            .get(&source)
-            .is_some_and(|emits| emits.iter().any(|p| pattern_matches(p, &name)));
+        let declared = state.emits.get(&source).is_some_and(|emits| emits.iter().any(|p| pattern_matches(p, &name)));
         if !declared {
             let key = format!("{source}:{name}");
-            if state
-                .warned
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(key)
-            {
+            if state.warned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key) {
                 tracing::warn!(module = %source, event = %name, "Module publishes an event its manifest does not declare under events.emits.");
             }
         }
@@ -112,12 +97,7 @@ unsafe extern "C" fn host_publish(
     });
 }
 
-unsafe extern "C" fn host_log(
-    _ctx: *const c_void,
-    level: u32,
-    target: RawBytes,
-    message: RawBytes,
-) {
+unsafe extern "C" fn host_log(_ctx: *const c_void, level: u32, target: RawBytes, message: RawBytes) {
     let _ = std::panic::catch_unwind(|| {
         let (module, message) = (text(target), text(message));
         match level {
@@ -152,13 +132,8 @@ pub(crate) fn host_table(
     runtime: tokio::runtime::Handle,
     emits: HashMap<String, Vec<String>>,
 ) -> HostTable {
-    let state: &'static HostState = Box::leak(Box::new(HostState {
-        bus,
-        events,
-        runtime,
-        emits,
-        warned: Mutex::new(HashSet::new()),
-    }));
+    let state: &'static HostState =
+        Box::leak(Box::new(HostState { bus, events, runtime, emits, warned: Mutex::new(HashSet::new()) }));
     HostTable(Box::leak(Box::new(HostVTable {
         abi_version: abi::ABI_VERSION,
         size: u32::try_from(std::mem::size_of::<HostVTable>()).unwrap_or(u32::MAX),

@@ -14,24 +14,14 @@ fn filter(level: &str) -> EnvFilter {
 
 /// For CLI invocations: warnings and errors only, on stderr.
 pub fn init_cli() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter("warn"))
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter("warn")).with_writer(std::io::stderr).try_init();
 }
 
 /// For a serving host: `level` and up, on stderr and in the log file.
 pub fn init_host(level: &str, log_dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(log_dir)?;
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_dir.join("systemprompt.log"))?;
+    let file = OpenOptions::new().create(true).append(true).open(log_dir.join("systemprompt.log"))?;
     let writer = std::io::stderr.and(Mutex::new(file));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter(level))
-        .with_ansi(false)
-        .with_writer(writer)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter(level)).with_ansi(false).with_writer(writer).try_init();
     Ok(())
 }

@@ -58,10 +58,7 @@ pub struct RawBytes {
 impl RawBytes {
     /// Borrows a slice for the duration of a call.
     pub fn from_slice(bytes: &[u8]) -> RawBytes {
-        RawBytes {
-            ptr: bytes.as_ptr(),
-            len: bytes.len(),
-        }
+        RawBytes { ptr: bytes.as_ptr(), len: bytes.len() }
     }
 
     /// Views the bytes again.
@@ -139,15 +136,9 @@ pub struct HostVTable {
         reply: RawReply,
     ),
     /// Publishes event `name` (local to module `source`) with a JSON payload. Never blocks.
-    pub publish: unsafe extern "C" fn(
-        ctx: *const c_void,
-        source: RawBytes,
-        name: RawBytes,
-        payload: RawBytes,
-    ),
+    pub publish: unsafe extern "C" fn(ctx: *const c_void, source: RawBytes, name: RawBytes, payload: RawBytes),
     /// Logs through the host's `tracing` subscriber.
-    pub log:
-        unsafe extern "C" fn(ctx: *const c_void, level: u32, target: RawBytes, message: RawBytes),
+    pub log: unsafe extern "C" fn(ctx: *const c_void, level: u32, target: RawBytes, message: RawBytes),
 }
 
 /// What a module library offers the host.
@@ -171,12 +162,7 @@ pub struct ModuleVTable {
     /// Stops background work; completes when the module is quiet.
     pub stop: unsafe extern "C" fn(reply: RawReply),
     /// Runs a command. Completes through `reply`, now or later.
-    pub call: unsafe extern "C" fn(
-        call: *const RawCallContext,
-        command: RawBytes,
-        payload: RawBytes,
-        reply: RawReply,
-    ),
+    pub call: unsafe extern "C" fn(call: *const RawCallContext, command: RawBytes, payload: RawBytes, reply: RawReply),
     /// Asks the handler of `request_id` to stop; its reply is no longer awaited.
     pub cancel: unsafe extern "C" fn(request_id: u64),
     /// Delivers an event the module subscribed to (full name `module:event`).

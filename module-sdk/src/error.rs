@@ -46,11 +46,7 @@ pub struct CommandError {
 impl CommandError {
     /// An error with a code and a message.
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> CommandError {
-        CommandError {
-            code: code.into(),
-            message: message.into(),
-            details: None,
-        }
+        CommandError { code: code.into(), message: message.into(), details: None }
     }
 
     /// Attaches machine-readable details.
@@ -91,18 +87,14 @@ impl CommandError {
 
     /// Encodes the error for the wire. Never fails: the fields are plain strings and JSON.
     pub fn to_json_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self)
-            .unwrap_or_else(|_| br#"{"code":"internal","message":"unencodable error"}"#.to_vec())
+        serde_json::to_vec(self).unwrap_or_else(|_| br#"{"code":"internal","message":"unencodable error"}"#.to_vec())
     }
 
     /// Decodes a wire error; bytes that are not a `CommandError` become an `internal` error
     /// carrying them as text.
     pub fn from_json_bytes(bytes: &[u8]) -> CommandError {
         serde_json::from_slice(bytes).unwrap_or_else(|_| {
-            CommandError::internal(format!(
-                "malformed error payload: {}",
-                String::from_utf8_lossy(bytes)
-            ))
+            CommandError::internal(format!("malformed error payload: {}", String::from_utf8_lossy(bytes)))
         })
     }
 }

@@ -9,6 +9,7 @@
 //! - A library holds at most one initialised instance (libraries are never unloaded).
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -61,9 +62,7 @@ impl Reply {
         match to {
             // SAFETY: `raw` is taken out of the option, so it completes once; the bytes outlive
             // the call.
-            ReplyTo::Raw(raw) => unsafe {
-                (raw.complete)(raw.token, status, RawBytes::from_slice(&bytes))
-            },
+            ReplyTo::Raw(raw) => unsafe { (raw.complete)(raw.token, status, RawBytes::from_slice(&bytes)) },
             ReplyTo::Closure(done) => done(status, &bytes),
         }
     }
@@ -71,9 +70,7 @@ impl Reply {
 
 impl Drop for Reply {
     fn drop(&mut self) {
-        self.complete(Err(CommandError::internal(
-            "the handler dropped its reply without a result",
-        )));
+        self.complete(Err(CommandError::internal("the handler dropped its reply without a result")));
     }
 }
 
@@ -101,12 +98,12 @@ impl Future for CatchUnwind {
     }
 }
 
-/// The per-call facts the host passes.
-pub(crate) struct CallMeta {
+/// The per-call facts the host passes, borrowed for the duration of the call.
+pub(crate) struct CallMeta<'a> {
     pub(crate) request_id: u64,
     pub(crate) timeout: Option<Duration>,
-    pub(crate) caller: String,
-    pub(crate) correlation_id: String,
+    pub(crate) caller: Cow<'a, str>,
+    pub(crate) correlation_id: Cow<'a, str>,
 }
 
 type Inflight = Arc<Mutex<HashMap<u64, CancellationToken>>>;
@@ -136,21 +133,15 @@ pub(crate) fn router_of<M: Module>() -> Router<M> {
 }
 
 impl<M: Module> Instance<M> {
-    pub(crate) fn new(
-        request: InitRequest,
-        api: Arc<dyn HostApi>,
-    ) -> Result<Instance<M>, ModuleError> {
-        let config: M::Config = serde_json::from_value(request.config).map_err(|error| {
-            ModuleError::new(format!("invalid config for module {}: {error}", M::NAME))
-        })?;
+    pub(crate) fn new(request: InitRequest, api: Arc<dyn HostApi>) -> Result<Instance<M>, ModuleError> {
+        let config: M::Config = serde_json::from_value(request.config)
+            .map_err(|error| ModuleError::new(format!("invalid config for module {}: {error}", M::NAME)))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name(format!("{}-rt", M::NAME))
             .enable_all()
             .build()
-            .map_err(|error| {
-                ModuleError::new(format!("cannot start the module runtime: {error}"))
-            })?;
+            .map_err(|error| ModuleError::new(format!("cannot start the module runtime: {error}")))?;
         let cx = ModuleContext {
             host: Host::new(api, M::NAME),
             runtime: runtime.handle().clone(),
@@ -163,25 +154,18 @@ impl<M: Module> Instance<M> {
             let _guard = runtime.enter();
             M::init(config, cx)?
         };
-        Ok(Instance {
-            module: Arc::new(module),
-            router,
-            runtime: Some(runtime),
-            inflight: Arc::default(),
-        })
+        Ok(Instance { module: Arc::new(module), router, runtime: Some(runtime), inflight: Arc::default() })
     }
 
     fn runtime(&self) -> &tokio::runtime::Runtime {
-        self.runtime
-            .as_ref()
-            .expect("invariant: the runtime lives as long as the instance")
+        self.runtime.as_ref().expect("invariant: the runtime lives as long as the instance")
     }
 
     pub(crate) fn module(&self) -> &Arc<M> {
         &self.module
     }
 
-    pub(crate) fn call(&self, meta: CallMeta, command: &str, payload: &[u8], reply: Reply) {
+    pub(crate) fn call(&self, meta: CallMeta<'_>, command: &str, payload: &[u8], reply: Reply) {
         let Some(handler) = self.router.routes.get(command) else {
             reply.send(Err(CommandError::new(
                 code::UNKNOWN_COMMAND,
@@ -189,51 +173,28 @@ impl<M: Module> Instance<M> {
             )));
             return;
         };
-        let CallMeta {
-            request_id,
-            timeout,
-            caller,
-            correlation_id,
-        } = meta;
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let CallMeta { request_id, timeout, caller, correlation_id } = meta;
         match handler {
             Handler::Sync(handler) => {
-                let call = Call {
-                    request_id,
-                    deadline,
-                    caller,
-                    correlation_id,
-                    cancel: CancellationToken::new(),
-                };
-                let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    handler(&self.module, payload, &call)
-                }))
-                .unwrap_or_else(|payload| Err(panic_error(command, payload)));
+                let call = Call { request_id, deadline: None, caller, correlation_id, cancel: None };
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| handler(&self.module, payload, &call)))
+                    .unwrap_or_else(|payload| Err(panic_error(command, payload)));
                 reply.send(result);
             }
             Handler::Async(handler) => {
                 let cancel = CancellationToken::new();
-                let call = Call {
-                    request_id,
-                    deadline,
-                    caller,
-                    correlation_id,
-                    cancel: cancel.clone(),
-                };
-                let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    handler(self.module.clone(), payload, call)
-                }));
+                let deadline = timeout.map(|t| Instant::now() + t);
+                let call =
+                    Call { request_id, deadline, caller, correlation_id, cancel: Some(cancel.clone()) }.into_owned();
+                let started =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| handler(self.module.clone(), payload, call)));
                 let future = match started {
                     Ok(Ok(future)) => future,
                     Ok(Err(error)) => return reply.send(Err(error)),
                     Err(payload) => return reply.send(Err(panic_error(command, payload))),
                 };
-                let name: &'static str = self
-                    .router
-                    .routes
-                    .get_key_value(command)
-                    .map(|(name, _)| *name)
-                    .unwrap_or("command");
+                let name: &'static str =
+                    self.router.routes.get_key_value(command).map(|(name, _)| *name).unwrap_or("command");
                 let inflight = self.inflight.clone();
                 if request_id != 0 {
                     lock(&inflight).insert(request_id, cancel);
@@ -271,19 +232,14 @@ impl<M: Module> Instance<M> {
     pub(crate) fn on_event(&self, name: &str, payload: &[u8]) {
         let payload = serde_json::from_slice(payload).unwrap_or(serde_json::Value::Null);
         let _guard = self.runtime().enter();
-        self.module.on_event(Event {
-            name: name.to_owned(),
-            payload,
-        });
+        self.module.on_event(Event { name: name.to_owned(), payload });
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding this lock cannot leave the map inconsistent (single inserts and
     // removes), so a poisoned lock is still usable.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 // ---- The library's one instance and the `extern "C"` functions over it. ----
@@ -294,17 +250,11 @@ fn instance<M: Module>() -> Result<&'static Instance<M>, CommandError> {
     INSTANCE
         .get()
         .and_then(|it| it.downcast_ref::<Instance<M>>())
-        .ok_or_else(|| {
-            CommandError::new(
-                code::UNAVAILABLE,
-                format!("module {} is not initialised", M::NAME),
-            )
-        })
+        .ok_or_else(|| CommandError::new(code::UNAVAILABLE, format!("module {} is not initialised", M::NAME)))
 }
 
 fn guarded(reply: Reply, context: &str, body: impl FnOnce() -> CallResult) {
-    let result = std::panic::catch_unwind(AssertUnwindSafe(body))
-        .unwrap_or_else(|p| Err(panic_error(context, p)));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|p| Err(panic_error(context, p)));
     reply.send(result);
 }
 
@@ -316,45 +266,33 @@ unsafe extern "C" fn describe<M: Module>(reply: RawReply) {
     guarded(Reply::raw(reply), "describe", || {
         let response = DescribeResponse {
             name: M::NAME.to_owned(),
-            commands: router_of::<M>()
-                .names()
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
+            commands: router_of::<M>().names().into_iter().map(str::to_owned).collect(),
             sdk_version: env!("CARGO_PKG_VERSION").to_owned(),
         };
         serde_json::to_vec(&response).map_err(|error| CommandError::internal(error.to_string()))
     });
 }
 
-unsafe extern "C" fn init<M: Module>(
-    host: *const abi::HostVTable,
-    config: RawBytes,
-    reply: RawReply,
-) {
+unsafe extern "C" fn init<M: Module>(host: *const abi::HostVTable, config: RawBytes, reply: RawReply) {
     guarded(Reply::raw(reply), "init", || {
         // SAFETY: the host passes a valid slice for the duration of the call.
         let config = unsafe { config.as_slice() };
-        let request: InitRequest = serde_json::from_slice(config).map_err(|error| {
-            CommandError::invalid_params(format!("malformed init request: {error}"))
-        })?;
+        let request: InitRequest = serde_json::from_slice(config)
+            .map_err(|error| CommandError::invalid_params(format!("malformed init request: {error}")))?;
         // SAFETY: the ABI contract: the host table outlives every module.
         let api: Arc<dyn HostApi> = Arc::new(unsafe { CHost::new(host) });
         crate::logging::install(api.clone(), &request.log_level);
-        let instance =
-            Instance::<M>::new(request, api).map_err(|error| CommandError::failed(error.0))?;
-        INSTANCE.set(Box::new(instance)).map_err(|_| {
-            CommandError::failed(format!("module {} is already initialised", M::NAME))
-        })?;
+        let instance = Instance::<M>::new(request, api).map_err(|error| CommandError::failed(error.0))?;
+        INSTANCE
+            .set(Box::new(instance))
+            .map_err(|_| CommandError::failed(format!("module {} is already initialised", M::NAME)))?;
         ok_empty()
     });
 }
 
 unsafe extern "C" fn start<M: Module>(reply: RawReply) {
     guarded(Reply::raw(reply), "start", || {
-        instance::<M>()?
-            .start()
-            .map_err(|error| CommandError::failed(error.0))?;
+        instance::<M>()?.start().map_err(|error| CommandError::failed(error.0))?;
         ok_empty()
     });
 }
@@ -375,25 +313,21 @@ unsafe extern "C" fn call<M: Module>(
     let reply = Reply::raw(reply);
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(move || {
         // SAFETY: the host passes valid pointers for the duration of the call.
-        let (context, command, payload) =
-            unsafe { (&*context, command.as_slice(), payload.as_slice()) };
+        let (context, command, payload) = unsafe { (&*context, command.as_slice(), payload.as_slice()) };
         let instance = match instance::<M>() {
             Ok(instance) => instance,
             Err(error) => return reply.send(Err(error)),
         };
         let Ok(command) = std::str::from_utf8(command) else {
-            return reply.send(Err(CommandError::invalid_params(
-                "command name is not UTF-8",
-            )));
+            return reply.send(Err(CommandError::invalid_params("command name is not UTF-8")));
         };
         // SAFETY: as above.
-        let (caller, correlation_id) =
-            unsafe { (context.caller.as_slice(), context.correlation_id.as_slice()) };
+        let (caller, correlation_id) = unsafe { (context.caller.as_slice(), context.correlation_id.as_slice()) };
         let meta = CallMeta {
             request_id: context.request_id,
             timeout: (context.timeout_ms > 0).then(|| Duration::from_millis(context.timeout_ms)),
-            caller: String::from_utf8_lossy(caller).into_owned(),
-            correlation_id: String::from_utf8_lossy(correlation_id).into_owned(),
+            caller: String::from_utf8_lossy(caller),
+            correlation_id: String::from_utf8_lossy(correlation_id),
         };
         instance.call(meta, command, payload, reply);
     }));
@@ -436,14 +370,8 @@ impl StaticTable {
         StaticTable(ModuleVTable {
             abi_version: abi::ABI_VERSION,
             size: std::mem::size_of::<ModuleVTable>() as u32,
-            name: RawBytes {
-                ptr: M::NAME.as_ptr(),
-                len: M::NAME.len(),
-            },
-            sdk_version: RawBytes {
-                ptr: SDK_VERSION.as_ptr(),
-                len: SDK_VERSION.len(),
-            },
+            name: RawBytes { ptr: M::NAME.as_ptr(), len: M::NAME.len() },
+            sdk_version: RawBytes { ptr: SDK_VERSION.as_ptr(), len: SDK_VERSION.len() },
             describe: describe::<M>,
             init: init::<M>,
             start: start::<M>,
@@ -471,8 +399,7 @@ macro_rules! export_module {
         /// The library's entry point: returns the module's ABI table.
         #[unsafe(no_mangle)]
         pub extern "C" fn systemprompt_module_entry() -> *const $crate::abi::ModuleVTable {
-            static TABLE: $crate::export::StaticTable =
-                $crate::export::StaticTable::of::<$module>();
+            static TABLE: $crate::export::StaticTable = $crate::export::StaticTable::of::<$module>();
             TABLE.as_ptr()
         }
     };

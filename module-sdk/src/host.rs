@@ -59,9 +59,7 @@ pub struct Host {
 
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Host")
-            .field("module", &self.module)
-            .finish_non_exhaustive()
+        f.debug_struct("Host").field("module", &self.module).finish_non_exhaustive()
     }
 }
 
@@ -101,11 +99,7 @@ impl Host {
                 let _ = tx.send(result);
             }),
         );
-        rx.await.unwrap_or_else(|_| {
-            Err(CommandError::internal(
-                "the host dropped a call without a result",
-            ))
-        })
+        rx.await.unwrap_or_else(|_| Err(CommandError::internal("the host dropped a call without a result")))
     }
 
     /// Dispatches `command` with a JSON value and waits for the JSON result.
@@ -115,13 +109,11 @@ impl Host {
         payload: &serde_json::Value,
         options: &CallOptions,
     ) -> Result<serde_json::Value, CommandError> {
-        let payload = serde_json::to_vec(payload).map_err(|error| {
-            CommandError::invalid_params(format!("payload is not JSON: {error}"))
-        })?;
+        let payload = serde_json::to_vec(payload)
+            .map_err(|error| CommandError::invalid_params(format!("payload is not JSON: {error}")))?;
         let bytes = self.dispatch_bytes(command, &payload, options).await?;
-        serde_json::from_slice(&bytes).map_err(|error| {
-            CommandError::internal(format!("{command} returned malformed JSON: {error}"))
-        })
+        serde_json::from_slice(&bytes)
+            .map_err(|error| CommandError::internal(format!("{command} returned malformed JSON: {error}")))
     }
 
     /// Calls a typed command.
@@ -138,9 +130,8 @@ impl Host {
         let payload = serde_json::to_vec(params)
             .map_err(|error| CommandError::invalid_params(format!("{}: {error}", C::NAME)))?;
         let bytes = self.dispatch_bytes(C::NAME, &payload, options).await?;
-        serde_json::from_slice(&bytes).map_err(|error| {
-            CommandError::internal(format!("{} returned unexpected JSON: {error}", C::NAME))
-        })
+        serde_json::from_slice(&bytes)
+            .map_err(|error| CommandError::internal(format!("{} returned unexpected JSON: {error}", C::NAME)))
     }
 
     /// Publishes event `name` (local to this module; subscribers see `module:name`).
@@ -188,11 +179,8 @@ unsafe extern "C" fn complete_boxed(token: *mut std::ffi::c_void, status: u32, p
         let done = unsafe { Box::from_raw(token.cast::<Completion>()) };
         // SAFETY: the host keeps the payload alive for the duration of this call.
         let bytes = unsafe { payload.as_slice() };
-        let result = if status == abi::STATUS_OK {
-            Ok(bytes.to_vec())
-        } else {
-            Err(CommandError::from_json_bytes(bytes))
-        };
+        let result =
+            if status == abi::STATUS_OK { Ok(bytes.to_vec()) } else { Err(CommandError::from_json_bytes(bytes)) };
         done(result);
     }));
 }
@@ -200,9 +188,7 @@ unsafe extern "C" fn complete_boxed(token: *mut std::ffi::c_void, status: u32, p
 impl HostApi for CHost {
     fn dispatch(&self, call: OutgoingCall<'_>, done: Completion) {
         let token = Box::into_raw(Box::new(done)).cast::<std::ffi::c_void>();
-        let timeout_ms = call.timeout.map_or(0, |t| {
-            u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)
-        });
+        let timeout_ms = call.timeout.map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
         let context = RawCallContext {
             request_id: 0,
             timeout_ms,
@@ -217,10 +203,7 @@ impl HostApi for CHost {
                 &context,
                 RawBytes::from_slice(call.command.as_bytes()),
                 RawBytes::from_slice(call.payload),
-                RawReply {
-                    token,
-                    complete: complete_boxed,
-                },
+                RawReply { token, complete: complete_boxed },
             );
         }
     }

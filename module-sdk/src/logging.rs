@@ -68,8 +68,7 @@ impl Subscriber for HostSubscriber {
         let mut fields = Fields(String::new());
         event.record(&mut fields);
         let metadata = event.metadata();
-        self.api
-            .log(to_abi_level(metadata.level()), metadata.target(), &fields.0);
+        self.api.log(to_abi_level(metadata.level()), metadata.target(), &fields.0);
     }
 
     fn enter(&self, _span: &Id) {}
@@ -81,10 +80,6 @@ impl Subscriber for HostSubscriber {
 /// instance in the same library) keeps the first.
 pub(crate) fn install(api: Arc<dyn HostApi>, max_level: &str) {
     let max = max_level.parse::<Level>().unwrap_or(Level::INFO);
-    let subscriber = HostSubscriber {
-        api,
-        max,
-        next_span: AtomicU64::new(1),
-    };
+    let subscriber = HostSubscriber { api, max, next_span: AtomicU64::new(1) };
     let _ = tracing::subscriber::set_global_default(subscriber);
 }

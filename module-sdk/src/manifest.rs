@@ -171,15 +171,9 @@ fn valid_name(name: &str) -> bool {
 impl Manifest {
     /// Parses and checks a manifest; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Manifest, ManifestError> {
-        let manifest: Manifest =
-            serde_saphyr::from_str(text).map_err(|error| ManifestError::Syntax {
-                file: file.to_owned(),
-                message: error.to_string(),
-            })?;
-        manifest.check().map_err(|rule| ManifestError::Rule {
-            file: file.to_owned(),
-            rule,
-        })?;
+        let manifest: Manifest = serde_saphyr::from_str(text)
+            .map_err(|error| ManifestError::Syntax { file: file.to_owned(), message: error.to_string() })?;
+        manifest.check().map_err(|rule| ManifestError::Rule { file: file.to_owned(), rule })?;
         Ok(manifest)
     }
 
@@ -191,9 +185,7 @@ impl Manifest {
             ));
         }
         if self.library.trim().is_empty() {
-            return Err(
-                "library must name the module's library file stem, got an empty string".into(),
-            );
+            return Err("library must name the module's library file stem, got an empty string".into());
         }
         if !self.config.is_object() {
             return Err("config must be a mapping of keys to default values".into());
@@ -207,18 +199,12 @@ impl Manifest {
                 ));
             }
             if !seen.insert(command.name.as_str()) {
-                return Err(format!(
-                    "command {}:{} is declared twice",
-                    self.name, command.name
-                ));
+                return Err(format!("command {}:{} is declared twice", self.name, command.name));
             }
             let mut args = HashSet::new();
             for arg in &command.args {
                 if !args.insert(arg.name.as_str()) {
-                    return Err(format!(
-                        "argument '{}' of {}:{} is declared twice",
-                        arg.name, self.name, command.name
-                    ));
+                    return Err(format!("argument '{}' of {}:{} is declared twice", arg.name, self.name, command.name));
                 }
                 if let Some(default) = &arg.default
                     && !fits(arg.ty, default)
@@ -233,10 +219,7 @@ impl Manifest {
                 }
             }
             if let Some(confirm) = &command.confirm
-                && !command
-                    .args
-                    .iter()
-                    .any(|a| &a.name == confirm && a.ty == ArgType::Boolean)
+                && !command.args.iter().any(|a| &a.name == confirm && a.ty == ArgType::Boolean)
             {
                 return Err(format!(
                     "confirm of {}:{} must name one of its boolean arguments, got '{confirm}'",
@@ -249,9 +232,7 @@ impl Manifest {
 
     /// The full bus names of the commands, in manifest order.
     pub fn command_names(&self) -> impl Iterator<Item = String> + '_ {
-        self.commands
-            .iter()
-            .map(|c| format!("{}:{}", self.name, c.name))
+        self.commands.iter().map(|c| format!("{}:{}", self.name, c.name))
     }
 
     /// The command with local name `name`.
@@ -309,9 +290,7 @@ config:
     #[test]
     fn an_unknown_key_is_refused_with_the_file_and_key() {
         let text = GOOD.replace("library: demo", "library: demo\nlibary: typo");
-        let error = Manifest::parse("demo/module.yaml", &text)
-            .unwrap_err()
-            .to_string();
+        let error = Manifest::parse("demo/module.yaml", &text).unwrap_err().to_string();
         assert!(error.starts_with("demo/module.yaml:"), "{error}");
         assert!(error.contains("libary"), "{error}");
     }
@@ -327,18 +306,12 @@ config:
     fn a_default_of_the_wrong_type_is_refused() {
         let text = GOOD.replace("default: hi", "default: 3");
         let error = Manifest::parse("m.yaml", &text).unwrap_err().to_string();
-        assert!(
-            error.contains("default of argument 'message' of demo:echo must be string, got 3"),
-            "{error}"
-        );
+        assert!(error.contains("default of argument 'message' of demo:echo must be string, got 3"), "{error}");
     }
 
     #[test]
     fn patterns_match_exact_names_and_prefixes() {
-        assert!(pattern_matches(
-            "scheduler:task-*",
-            "scheduler:task-created"
-        ));
+        assert!(pattern_matches("scheduler:task-*", "scheduler:task-created"));
         assert!(pattern_matches("*", "anything:at-all"));
         assert!(pattern_matches("system:tick", "system:tick"));
         assert!(!pattern_matches("system:tick", "system:tock"));

@@ -5,6 +5,7 @@
 //! fast path: no allocation beyond JSON); `spawn` runs a future on the module's runtime and
 //! can be cancelled through [`Call::cancelled`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -22,9 +23,8 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// The JSON bytes a handler produces, or its error.
 pub(crate) type CallResult = Result<Vec<u8>, CommandError>;
 
-type SyncFn<M> = dyn Fn(&M, &[u8], &Call) -> CallResult + Send + Sync;
-type AsyncFn<M> =
-    dyn Fn(Arc<M>, &[u8], Call) -> Result<BoxFuture<CallResult>, CommandError> + Send + Sync;
+type SyncFn<M> = dyn Fn(&M, &[u8], &Call<'_>) -> CallResult + Send + Sync;
+type AsyncFn<M> = dyn Fn(Arc<M>, &[u8], Call<'static>) -> Result<BoxFuture<CallResult>, CommandError> + Send + Sync;
 
 pub(crate) enum Handler<M> {
     Sync(Box<SyncFn<M>>),
@@ -32,22 +32,28 @@ pub(crate) enum Handler<M> {
 }
 
 /// Who is calling, until when, and whether the call was cancelled.
+///
+/// A `sync` handler sees a `Call` borrowing the host's bytes (no allocation on the fast
+/// path); a `spawn` handler gets an owned `Call<'static>`.
 #[derive(Debug, Clone)]
-pub struct Call {
+pub struct Call<'a> {
     pub(crate) request_id: u64,
     pub(crate) deadline: Option<Instant>,
-    pub(crate) caller: String,
-    pub(crate) correlation_id: String,
-    pub(crate) cancel: CancellationToken,
+    pub(crate) caller: Cow<'a, str>,
+    pub(crate) correlation_id: Cow<'a, str>,
+    // Invariant: `Some` for `spawn` handlers; `None` for `sync` handlers, which run to
+    // completion inline and so cannot be cancelled (this keeps the fast path allocation-free).
+    pub(crate) cancel: Option<CancellationToken>,
 }
 
-impl Call {
+impl Call<'_> {
     /// Unique per host process.
     pub fn request_id(&self) -> u64 {
         self.request_id
     }
 
-    /// When the caller stops waiting, if it said.
+    /// When the caller stops waiting. `None` for `sync` handlers (they run to completion
+    /// inline) and for callers without a deadline.
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
@@ -64,7 +70,7 @@ impl Call {
 
     /// True once the host cancelled the call (deadline passed or caller gave up).
     pub fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
+        self.cancel.as_ref().is_some_and(CancellationToken::is_cancelled)
     }
 
     /// Completes when the call is cancelled; use it in `tokio::select!`.
@@ -73,12 +79,27 @@ impl Call {
     ///
     /// Cancel safe: dropping the future loses nothing.
     pub async fn cancelled(&self) {
-        self.cancel.cancelled().await
+        match &self.cancel {
+            Some(token) => token.cancelled().await,
+            None => std::future::pending().await,
+        }
     }
 
-    /// The token itself, to hand to spawned work.
-    pub fn cancellation_token(&self) -> &CancellationToken {
-        &self.cancel
+    /// An owned copy, to move into spawned work.
+    pub fn into_owned(self) -> Call<'static> {
+        Call {
+            request_id: self.request_id,
+            deadline: self.deadline,
+            caller: Cow::Owned(self.caller.into_owned()),
+            correlation_id: Cow::Owned(self.correlation_id.into_owned()),
+            cancel: self.cancel,
+        }
+    }
+
+    /// The token itself, to hand to spawned work (`spawn` handlers only; a `sync` handler
+    /// gets a token that is never cancelled).
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.cancel.clone().unwrap_or_default()
     }
 }
 
@@ -89,33 +110,24 @@ pub struct Router<M> {
 
 impl<M: Module> Default for Router<M> {
     fn default() -> Self {
-        Router {
-            routes: HashMap::new(),
-        }
+        Router { routes: HashMap::new() }
     }
 }
 
 fn decode<P: serde::de::DeserializeOwned>(name: &str, payload: &[u8]) -> Result<P, CommandError> {
     let payload: &[u8] = if payload.is_empty() { b"{}" } else { payload };
-    serde_json::from_slice(payload)
-        .map_err(|error| CommandError::invalid_params(format!("{name}: {error}")))
+    serde_json::from_slice(payload).map_err(|error| CommandError::invalid_params(format!("{name}: {error}")))
 }
 
 fn encode<O: serde::Serialize>(name: &str, output: &O) -> CallResult {
-    serde_json::to_vec(output)
-        .map_err(|error| CommandError::internal(format!("{name}: output is not JSON: {error}")))
+    serde_json::to_vec(output).map_err(|error| CommandError::internal(format!("{name}: output is not JSON: {error}")))
 }
 
 impl<M: Module> Router<M> {
     fn insert(&mut self, name: &'static str, handler: Handler<M>) {
-        let namespace_ok = name
-            .split_once(':')
-            .is_some_and(|(namespace, command)| namespace == M::NAME && !command.is_empty());
-        assert!(
-            namespace_ok,
-            "command {name} must be named `{}:<command>`",
-            M::NAME
-        );
+        let namespace_ok =
+            name.split_once(':').is_some_and(|(namespace, command)| namespace == M::NAME && !command.is_empty());
+        assert!(namespace_ok, "command {name} must be named `{}:<command>`", M::NAME);
         let previous = self.routes.insert(name, handler);
         assert!(previous.is_none(), "command {name} is routed twice");
     }
@@ -128,9 +140,9 @@ impl<M: Module> Router<M> {
     pub fn sync<C, F>(&mut self, handler: F) -> &mut Self
     where
         C: Command,
-        F: Fn(&M, C::Params, &Call) -> Result<C::Output, CommandError> + Send + Sync + 'static,
+        F: Fn(&M, C::Params, &Call<'_>) -> Result<C::Output, CommandError> + Send + Sync + 'static,
     {
-        let handler = move |module: &M, payload: &[u8], call: &Call| {
+        let handler = move |module: &M, payload: &[u8], call: &Call<'_>| {
             let params = decode::<C::Params>(C::NAME, payload)?;
             encode(C::NAME, &handler(module, params, call)?)
         };
@@ -146,10 +158,10 @@ impl<M: Module> Router<M> {
     pub fn spawn<C, F, Fut>(&mut self, handler: F) -> &mut Self
     where
         C: Command,
-        F: Fn(Arc<M>, C::Params, Call) -> Fut + Send + Sync + 'static,
+        F: Fn(Arc<M>, C::Params, Call<'static>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<C::Output, CommandError>> + Send + 'static,
     {
-        let handler = move |module: Arc<M>, payload: &[u8], call: Call| {
+        let handler = move |module: Arc<M>, payload: &[u8], call: Call<'static>| {
             let params = decode::<C::Params>(C::NAME, payload)?;
             let fut = handler(module, params, call);
             let fut: BoxFuture<CallResult> = Box::pin(async move { encode(C::NAME, &fut.await?) });

@@ -12,8 +12,7 @@ use crate::host::{Completion, HostApi, OutgoingCall};
 use crate::module::{Command, Module};
 use crate::wire::InitRequest;
 
-type FakeHandler =
-    Box<dyn Fn(serde_json::Value) -> Result<serde_json::Value, CommandError> + Send + Sync>;
+type FakeHandler = Box<dyn Fn(serde_json::Value) -> Result<serde_json::Value, CommandError> + Send + Sync>;
 
 /// A host that records what a module publishes and logs, and answers its calls with
 /// handlers registered by the test.
@@ -29,10 +28,7 @@ impl FakeHost {
     pub fn on(
         &self,
         command: &str,
-        handler: impl Fn(serde_json::Value) -> Result<serde_json::Value, CommandError>
-        + Send
-        + Sync
-        + 'static,
+        handler: impl Fn(serde_json::Value) -> Result<serde_json::Value, CommandError> + Send + Sync + 'static,
     ) {
         lock(&self.handlers).insert(command.to_owned(), Box::new(handler));
     }
@@ -49,19 +45,14 @@ impl FakeHost {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl HostApi for FakeHost {
     fn dispatch(&self, call: OutgoingCall<'_>, done: Completion) {
         let handlers = lock(&self.handlers);
         let result = match handlers.get(call.command) {
-            None => Err(CommandError::new(
-                code::UNKNOWN_COMMAND,
-                format!("unknown command {}", call.command),
-            )),
+            None => Err(CommandError::new(code::UNKNOWN_COMMAND, format!("unknown command {}", call.command))),
             Some(handler) => serde_json::from_slice(call.payload)
                 .map_err(|error| CommandError::invalid_params(error.to_string()))
                 .and_then(handler)
@@ -125,10 +116,7 @@ impl<M: Module> ModuleTest<M> {
     }
 
     /// Builds the module against a prepared fake host.
-    pub fn with_host(
-        config: serde_json::Value,
-        host: FakeHost,
-    ) -> Result<ModuleTest<M>, ModuleError> {
+    pub fn with_host(config: serde_json::Value, host: FakeHost) -> Result<ModuleTest<M>, ModuleError> {
         let data_dir = tempdir::TempDir::new().map_err(ModuleError::new)?;
         let request = InitRequest {
             config,
@@ -138,12 +126,7 @@ impl<M: Module> ModuleTest<M> {
         };
         let host = Arc::new(host);
         let instance = Instance::new(request, host.clone())?;
-        Ok(ModuleTest {
-            instance,
-            host,
-            next_request: AtomicU64::new(1),
-            _data_dir: Some(data_dir),
-        })
+        Ok(ModuleTest { instance, host, next_request: AtomicU64::new(1), _data_dir: Some(data_dir) })
     }
 
     /// The fake host.
@@ -174,13 +157,8 @@ impl<M: Module> ModuleTest<M> {
 
     /// Calls a typed command and waits up to `timeout`, cancelling the handler at the
     /// deadline as the host does.
-    pub async fn call<C: Command>(
-        &self,
-        params: &C::Params,
-        timeout: Duration,
-    ) -> Result<C::Output, CommandError> {
-        let payload = serde_json::to_value(params)
-            .map_err(|error| CommandError::invalid_params(error.to_string()))?;
+    pub async fn call<C: Command>(&self, params: &C::Params, timeout: Duration) -> Result<C::Output, CommandError> {
+        let payload = serde_json::to_value(params).map_err(|error| CommandError::invalid_params(error.to_string()))?;
         let value = self.call_json(C::NAME, &payload, timeout).await?;
         serde_json::from_value(value).map_err(|error| CommandError::internal(error.to_string()))
     }
@@ -202,24 +180,15 @@ impl<M: Module> ModuleTest<M> {
             };
             let _ = tx.send(result);
         });
-        let meta = CallMeta {
-            request_id,
-            timeout: Some(timeout),
-            caller: "test".to_owned(),
-            correlation_id: String::new(),
-        };
-        let bytes = serde_json::to_vec(payload)
-            .map_err(|error| CommandError::invalid_params(error.to_string()))?;
+        let meta = CallMeta { request_id, timeout: Some(timeout), caller: "test".into(), correlation_id: "".into() };
+        let bytes = serde_json::to_vec(payload).map_err(|error| CommandError::invalid_params(error.to_string()))?;
         self.instance.call(meta, command, &bytes, reply);
         let bytes = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(result)) => result?,
             Ok(Err(_)) => return Err(CommandError::internal("reply lost")),
             Err(_) => {
                 self.instance.cancel(request_id);
-                return Err(CommandError::new(
-                    code::TIMEOUT,
-                    format!("{command} timed out after {timeout:?}"),
-                ));
+                return Err(CommandError::new(code::TIMEOUT, format!("{command} timed out after {timeout:?}")));
             }
         };
         serde_json::from_slice(&bytes).map_err(|error| CommandError::internal(error.to_string()))

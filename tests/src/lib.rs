@@ -11,21 +11,14 @@ use std::time::{Duration, Instant};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("invariant: tests/ sits in the workspace root")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("invariant: tests/ sits in the workspace root").to_path_buf()
 }
 
 /// The target profile directory the running test was built into (`target/debug`, …).
 pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("invariant: a test knows its own path");
-    let deps = exe
-        .parent()
-        .expect("invariant: test binaries live in target/<profile>/deps");
-    deps.parent()
-        .expect("invariant: deps sits in the profile directory")
-        .to_path_buf()
+    let deps = exe.parent().expect("invariant: test binaries live in target/<profile>/deps");
+    deps.parent().expect("invariant: deps sits in the profile directory").to_path_buf()
 }
 
 /// The packages black-box tests need built: the host binary and every module library.
@@ -42,10 +35,7 @@ pub fn ensure_built() {
         }
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(cargo);
-        command
-            .current_dir(workspace_root())
-            .arg("build")
-            .arg("--quiet");
+        command.current_dir(workspace_root()).arg("build").arg("--quiet");
         for package in PACKAGES {
             command.args(["-p", package]);
         }
@@ -95,21 +85,13 @@ impl CliOutput {
 
     /// Standard output parsed as JSON; panics with both streams when it is not.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|error| {
-            panic!(
-                "stdout is not JSON ({error}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 
     /// Panics with both streams unless the exit code is `code`.
     pub fn assert_code(&self, code: i32) -> &CliOutput {
-        assert_eq!(
-            self.code, code,
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }
 }
@@ -134,11 +116,7 @@ pub struct HostSpec {
 
 impl Default for HostSpec {
     fn default() -> Self {
-        HostSpec {
-            modules: vec!["modules/system".into()],
-            extra_config: String::new(),
-            autostart: false,
-        }
+        HostSpec { modules: vec!["modules/system".into()], extra_config: String::new(), autostart: false }
     }
 }
 
@@ -146,15 +124,8 @@ impl TestHost {
     /// A host that is not started yet.
     pub fn new(spec: HostSpec) -> TestHost {
         ensure_built();
-        let dir = tempfile::Builder::new()
-            .prefix("sp-")
-            .tempdir()
-            .expect("a temp dir");
-        let modules: Vec<String> = spec
-            .modules
-            .iter()
-            .map(|m| format!("  - {}", module_dir(m).display()))
-            .collect();
+        let dir = tempfile::Builder::new().prefix("sp-").tempdir().expect("a temp dir");
+        let modules: Vec<String> = spec.modules.iter().map(|m| format!("  - {}", module_dir(m).display())).collect();
         let config = format!(
             "log_level: debug\nautostart: {}\nmodule_paths:\n{}\nlibrary_paths:\n  - {}\n{}\n",
             spec.autostart,
@@ -164,11 +135,7 @@ impl TestHost {
         );
         std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
         std::fs::write(dir.path().join("systemprompt.yaml"), config).expect("config file");
-        TestHost {
-            dir,
-            child: None,
-            extra_env: Vec::new(),
-        }
+        TestHost { dir, child: None, extra_env: Vec::new() }
     }
 
     /// Sets an environment variable for the host and every CLI call.
@@ -210,13 +177,7 @@ impl TestHost {
     pub fn start(&mut self) -> &mut TestHost {
         let log = std::fs::File::create(self.dir.path().join("serve.out")).expect("log file");
         let err = log.try_clone().expect("log file");
-        let child = self
-            .command()
-            .arg("serve")
-            .stdout(log)
-            .stderr(err)
-            .spawn()
-            .expect("serve starts");
+        let child = self.command().arg("serve").stdout(log).stderr(err).spawn().expect("serve starts");
         self.child = Some(child);
         self.wait_until_serving();
         self
@@ -230,10 +191,7 @@ impl TestHost {
             if let Some(child) = &mut self.child
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!(
-                    "the host exited with {status} before serving:\n{}",
-                    self.serve_output()
-                );
+                panic!("the host exited with {status} before serving:\n{}", self.serve_output());
             }
             assert!(
                 started.elapsed() < Duration::from_secs(30),
@@ -251,8 +209,7 @@ impl TestHost {
 
     /// The host's log file.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.data_dir().join("logs").join("systemprompt.log"))
-            .unwrap_or_default()
+        std::fs::read_to_string(self.data_dir().join("logs").join("systemprompt.log")).unwrap_or_default()
     }
 
     /// Runs the CLI with `args`.

@@ -12,38 +12,20 @@ fn a_panicking_handler_returns_an_error_and_the_host_serves_the_next_call() {
     let out = host.cli(&["system:panic", "--message", "kaboom"]);
     out.assert_code(1);
     assert_eq!(out.stderr.trim(), "error: system:panic panicked: kaboom");
-    assert_eq!(
-        host.json(&["system:echo", "--message", "alive"])["message"],
-        "alive"
-    );
+    assert_eq!(host.json(&["system:echo", "--message", "alive"])["message"], "alive");
 }
 
 #[test]
 fn sleep_past_its_deadline_times_out_and_the_handler_sees_cancellation() {
     let mut host = TestHost::new(HostSpec::default());
     host.start();
-    let out = host.cli(&[
-        "system:sleep",
-        "--ms",
-        "60000",
-        "--timeout",
-        "300",
-        "--format",
-        "json",
-    ]);
+    let out = host.cli(&["system:sleep", "--ms", "60000", "--timeout", "300", "--format", "json"]);
     out.assert_code(1);
     assert_eq!(out.json()["error"]["code"], "timeout");
-    assert_eq!(
-        out.stderr.trim(),
-        "error: system:sleep timed out after 300ms"
-    );
+    assert_eq!(out.stderr.trim(), "error: system:sleep timed out after 300ms");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !host.log().contains("Sleep cancelled.") {
-        assert!(
-            Instant::now() < deadline,
-            "the handler never logged its cancellation:\n{}",
-            host.log()
-        );
+        assert!(Instant::now() < deadline, "the handler never logged its cancellation:\n{}", host.log());
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -56,13 +38,7 @@ fn events_published_by_one_module_reach_a_subscribed_module_in_order() {
     });
     host.start();
     for n in 0..20 {
-        host.json(&[
-            "system:emit",
-            "--event",
-            "ping",
-            "--payload",
-            &format!("{{\"n\":{n}}}"),
-        ]);
+        host.json(&["system:emit", "--event", "ping", "--payload", &format!("{{\"n\":{n}}}")]);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -75,11 +51,7 @@ fn events_published_by_one_module_reach_a_subscribed_module_in_order() {
             }
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "only {} of 20 events arrived",
-            events.len()
-        );
+        assert!(Instant::now() < deadline, "only {} of 20 events arrived", events.len());
         std::thread::sleep(Duration::from_millis(20));
     }
 }

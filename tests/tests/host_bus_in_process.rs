@@ -21,38 +21,17 @@ struct Shared {
 
 static SHARED: LazyLock<Shared> = LazyLock::new(|| {
     let dir = TestHost::new(HostSpec::default());
-    let config = HostConfig::load(&ConfigSource {
-        config_file: Some(dir.config_file()),
-        data_dir: Some(dir.data_dir()),
-    })
-    .unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let config =
+        HostConfig::load(&ConfigSource { config_file: Some(dir.config_file()), data_dir: Some(dir.data_dir()) })
+            .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let host = runtime.block_on(Host::start(config)).unwrap();
     assert!(host.skipped().is_empty(), "{:?}", host.skipped());
-    Shared {
-        runtime,
-        host,
-        _dir: dir,
-    }
+    Shared { runtime, host, _dir: dir }
 });
 
-fn sleep_call(
-    payload: &[u8],
-    timeout: Option<Duration>,
-    cancel: Option<CancellationToken>,
-) -> CallRequest<'_> {
-    CallRequest {
-        command: "system:sleep",
-        payload,
-        caller: "test",
-        timeout,
-        cancel,
-        ..CallRequest::default()
-    }
+fn sleep_call(payload: &[u8], timeout: Option<Duration>, cancel: Option<CancellationToken>) -> CallRequest<'_> {
+    CallRequest { command: "system:sleep", payload, caller: "test", timeout, cancel, ..CallRequest::default() }
 }
 
 #[test]
@@ -62,19 +41,12 @@ fn a_deadline_returns_timeout_within_100ms_of_it() {
         for deadline_ms in [50, 200, 500] {
             let started = Instant::now();
             let deadline = Duration::from_millis(deadline_ms);
-            let error = shared
-                .host
-                .bus()
-                .call(sleep_call(br#"{"ms": 60000}"#, Some(deadline), None))
-                .await
-                .unwrap_err();
+            let error =
+                shared.host.bus().call(sleep_call(br#"{"ms": 60000}"#, Some(deadline), None)).await.unwrap_err();
             let elapsed = started.elapsed();
             assert_eq!(error.code, "timeout");
             assert!(elapsed >= deadline, "{elapsed:?}");
-            assert!(
-                elapsed < deadline + Duration::from_millis(100),
-                "{elapsed:?} for a {deadline_ms}ms deadline"
-            );
+            assert!(elapsed < deadline + Duration::from_millis(100), "{elapsed:?} for a {deadline_ms}ms deadline");
         }
     });
 }
@@ -90,12 +62,7 @@ fn a_caller_can_cancel_a_call() {
             trigger.cancel();
         });
         let started = Instant::now();
-        let error = shared
-            .host
-            .bus()
-            .call(sleep_call(br#"{"ms": 60000}"#, None, Some(cancel)))
-            .await
-            .unwrap_err();
+        let error = shared.host.bus().call(sleep_call(br#"{"ms": 60000}"#, None, Some(cancel))).await.unwrap_err();
         assert_eq!(error.code, "cancelled");
         assert!(started.elapsed() < Duration::from_secs(5));
     });

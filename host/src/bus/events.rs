@@ -65,27 +65,15 @@ pub struct EventBus {
 impl EventBus {
     /// A bus whose subscribers each queue up to `capacity` events.
     pub fn new(capacity: usize) -> EventBus {
-        EventBus {
-            subscribers: RwLock::new(Vec::new()),
-            seq: AtomicU64::new(0),
-            capacity: capacity.max(1),
-        }
+        EventBus { subscribers: RwLock::new(Vec::new()), seq: AtomicU64::new(0), capacity: capacity.max(1) }
     }
 
     /// Subscribes `name` to events matching any of `patterns` (exact names, or prefixes
     /// ending in `*`).
     pub fn subscribe(&self, name: &str, patterns: Vec<String>) -> Subscription {
         let (tx, rx) = mpsc::channel(self.capacity);
-        let subscriber = Arc::new(Subscriber {
-            name: name.to_owned(),
-            patterns,
-            tx,
-            dropped: AtomicU64::new(0),
-        });
-        self.subscribers
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(subscriber);
+        let subscriber = Arc::new(Subscriber { name: name.to_owned(), patterns, tx, dropped: AtomicU64::new(0) });
+        self.subscribers.write().unwrap_or_else(std::sync::PoisonError::into_inner).push(subscriber);
         Subscription { rx }
     }
 
@@ -95,16 +83,9 @@ impl EventBus {
         let event = Arc::new(Event { seq, name, payload });
         let mut closed = false;
         {
-            let subscribers = self
-                .subscribers
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let subscribers = self.subscribers.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             for subscriber in subscribers.iter() {
-                if !subscriber
-                    .patterns
-                    .iter()
-                    .any(|p| pattern_matches(p, &event.name))
-                {
+                if !subscriber.patterns.iter().any(|p| pattern_matches(p, &event.name)) {
                     continue;
                 }
                 match subscriber.tx.try_send(event.clone()) {
@@ -120,10 +101,7 @@ impl EventBus {
             }
         }
         if closed {
-            self.subscribers
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .retain(|s| !s.tx.is_closed());
+            self.subscribers.write().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|s| !s.tx.is_closed());
         }
     }
 

@@ -31,10 +31,7 @@ pub type BuiltinFn = Arc<dyn Fn(&[u8]) -> CallResult + Send + Sync>;
 
 #[derive(Clone)]
 enum Route {
-    Module {
-        module: Arc<LoadedModule>,
-        timeout: Option<Duration>,
-    },
+    Module { module: Arc<LoadedModule>, timeout: Option<Duration> },
     Builtin(BuiltinFn),
 }
 
@@ -86,11 +83,8 @@ unsafe extern "C" fn complete_oneshot(token: *mut c_void, status: u32, payload: 
         let tx = unsafe { Box::from_raw(token.cast::<oneshot::Sender<CallResult>>()) };
         // SAFETY: valid for the duration of this call.
         let bytes = unsafe { payload.as_slice() };
-        let result = if status == abi::STATUS_OK {
-            Ok(bytes.to_vec())
-        } else {
-            Err(CommandError::from_json_bytes(bytes))
-        };
+        let result =
+            if status == abi::STATUS_OK { Ok(bytes.to_vec()) } else { Err(CommandError::from_json_bytes(bytes)) };
         // The receiver is gone when the caller timed out: the late reply is dropped.
         let _ = tx.send(result);
     }));
@@ -104,14 +98,7 @@ impl PendingCall {
     /// Not cancel safe: dropping the future abandons the call without telling the module;
     /// use `CallRequest::cancel` to stop a call.
     pub async fn wait(self) -> CallResult {
-        let PendingCall {
-            rx,
-            module,
-            request_id,
-            timeout,
-            command,
-            cancel,
-        } = self;
+        let PendingCall { rx, module, request_id, timeout, command, cancel } = self;
         let cancelled = async {
             match &cancel {
                 Some(token) => token.cancelled().await,
@@ -146,33 +133,19 @@ pub fn humanize(duration: Duration) -> String {
 
 impl CommandBus {
     /// A bus over the commands of `modules` (as declared in their manifests) and `builtins`.
-    pub fn new(
-        modules: &[Arc<LoadedModule>],
-        builtins: Vec<(String, BuiltinFn)>,
-        default_timeout: Duration,
-    ) -> Self {
+    pub fn new(modules: &[Arc<LoadedModule>], builtins: Vec<(String, BuiltinFn)>, default_timeout: Duration) -> Self {
         let mut routes = HashMap::new();
         for module in modules {
             for spec in &module.manifest.commands {
                 let name = format!("{}:{}", module.name(), spec.name);
                 let timeout = spec.timeout_ms.map(Duration::from_millis);
-                routes.insert(
-                    name,
-                    Route::Module {
-                        module: module.clone(),
-                        timeout,
-                    },
-                );
+                routes.insert(name, Route::Module { module: module.clone(), timeout });
             }
         }
         for (name, builtin) in builtins {
             routes.insert(name, Route::Builtin(builtin));
         }
-        CommandBus {
-            routes,
-            next_request: AtomicU64::new(1),
-            default_timeout,
-        }
+        CommandBus { routes, next_request: AtomicU64::new(1), default_timeout }
     }
 
     /// Every routed command name, sorted.
@@ -202,12 +175,7 @@ impl CommandBus {
         if module.state() != ModuleState::Started {
             return Started::Ready(Err(CommandError::new(
                 code::UNAVAILABLE,
-                format!(
-                    "module {} is {}, not serving {}",
-                    module.name(),
-                    module.state().as_str(),
-                    request.command
-                ),
+                format!("module {} is {}, not serving {}", module.name(), module.state().as_str(), request.command),
             )));
         }
         let timeout = request.timeout.or(declared).unwrap_or(self.default_timeout);
@@ -216,31 +184,17 @@ impl CommandBus {
         let token = Box::into_raw(Box::new(tx)).cast::<c_void>();
         let context = RawCallContext {
             request_id,
-            timeout_ms: u64::try_from(timeout.as_millis())
-                .unwrap_or(u64::MAX)
-                .max(1),
+            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1),
             caller: RawBytes::from_slice(request.caller.as_bytes()),
             correlation_id: RawBytes::from_slice(request.correlation_id.as_bytes()),
         };
-        let payload: &[u8] = if request.payload.is_empty() {
-            b"{}"
-        } else {
-            request.payload
-        };
-        module.call(
-            &context,
-            request.command,
-            payload,
-            RawReply {
-                token,
-                complete: complete_oneshot,
-            },
-        );
+        let payload: &[u8] = if request.payload.is_empty() { b"{}" } else { request.payload };
+        module.call(&context, request.command, payload, RawReply { token, complete: complete_oneshot });
         match rx.try_recv() {
             Ok(result) => Started::Ready(result),
-            Err(oneshot::error::TryRecvError::Closed) => Started::Ready(Err(
-                CommandError::internal(format!("{}: the module dropped the call", request.command)),
-            )),
+            Err(oneshot::error::TryRecvError::Closed) => {
+                Started::Ready(Err(CommandError::internal(format!("{}: the module dropped the call", request.command))))
+            }
             Err(oneshot::error::TryRecvError::Empty) => Started::Pending(PendingCall {
                 rx,
                 module: module.clone(),
@@ -268,19 +222,10 @@ impl CommandBus {
         caller: &str,
         timeout: Option<Duration>,
     ) -> Result<serde_json::Value, CommandError> {
-        let payload = serde_json::to_vec(payload)
-            .map_err(|error| CommandError::invalid_params(error.to_string()))?;
-        let bytes = self
-            .call(CallRequest {
-                command,
-                payload: &payload,
-                caller,
-                timeout,
-                ..CallRequest::default()
-            })
-            .await?;
-        serde_json::from_slice(&bytes).map_err(|error| {
-            CommandError::internal(format!("{command} returned malformed JSON: {error}"))
-        })
+        let payload = serde_json::to_vec(payload).map_err(|error| CommandError::invalid_params(error.to_string()))?;
+        let bytes =
+            self.call(CallRequest { command, payload: &payload, caller, timeout, ..CallRequest::default() }).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|error| CommandError::internal(format!("{command} returned malformed JSON: {error}")))
     }
 }

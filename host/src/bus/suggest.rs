@@ -20,58 +20,36 @@ pub fn unknown_command<'a>(name: &str, known: impl IntoIterator<Item = &'a str>)
             (score >= 0.92).then_some(score)
         }
     };
-    let mut scored: Vec<(f64, &str)> = known
-        .iter()
-        .filter_map(|k| score(k).map(|s| (s, *k)))
-        .collect();
+    let mut scored: Vec<(f64, &str)> = known.iter().filter_map(|k| score(k).map(|s| (s, *k))).collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
     let suggestions: Vec<&str> = scored.into_iter().take(3).map(|(_, k)| k).collect();
-    let mut namespaces: Vec<&str> = known
-        .iter()
-        .filter_map(|k| k.split_once(':').map(|(ns, _)| ns))
-        .collect();
+    let mut namespaces: Vec<&str> = known.iter().filter_map(|k| k.split_once(':').map(|(ns, _)| ns)).collect();
     namespaces.sort_unstable();
     namespaces.dedup();
     let message = if !suggestions.is_empty() {
-        format!(
-            "unknown command '{name}'; did you mean {}?",
-            suggestions.join(" or ")
-        )
+        format!("unknown command '{name}'; did you mean {}?", suggestions.join(" or "))
     } else if !name.contains(':') {
         format!(
             "unknown command '{name}'; commands are named namespace:command (namespaces: {})",
             namespaces.join(", ")
         )
     } else if namespaces.contains(&namespace) {
-        let same: Vec<&str> = known
-            .iter()
-            .copied()
-            .filter(|k| k.starts_with(&format!("{namespace}:")))
-            .collect();
-        format!(
-            "unknown command '{name}'; module {namespace} has {}",
-            same.join(", ")
-        )
+        let same: Vec<&str> = known.iter().copied().filter(|k| k.starts_with(&format!("{namespace}:"))).collect();
+        format!("unknown command '{name}'; module {namespace} has {}", same.join(", "))
     } else {
         format!(
             "unknown command '{name}'; no loaded module owns namespace '{namespace}' (loaded: {})",
             namespaces.join(", ")
         )
     };
-    CommandError::new(code::UNKNOWN_COMMAND, message)
-        .with_details(serde_json::json!({ "suggestions": suggestions }))
+    CommandError::new(code::UNKNOWN_COMMAND, message).with_details(serde_json::json!({ "suggestions": suggestions }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::unknown_command;
 
-    const KNOWN: [&str; 4] = [
-        "system:echo",
-        "system:sleep",
-        "scheduler:list",
-        "scheduler:create",
-    ];
+    const KNOWN: [&str; 4] = ["system:echo", "system:sleep", "scheduler:list", "scheduler:create"];
 
     #[test]
     fn a_typo_gets_the_close_match() {

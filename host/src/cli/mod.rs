@@ -110,20 +110,13 @@ pub fn main() -> ExitCode {
         Err(error) => return fail(EXIT_USAGE, error),
     };
     let mut manifests: Vec<Manifest> = vec![crate::host::builtin_manifest()];
-    manifests.extend(
-        crate::loader::discover(&config)
-            .modules
-            .into_iter()
-            .map(|m| m.manifest),
-    );
+    manifests.extend(crate::loader::discover(&config).modules.into_iter().map(|m| m.manifest));
 
     let mut command = Cli::command();
     for manifest in &manifests {
         for spec in &manifest.commands {
-            command = command.subcommand(module_command::clap_command(
-                &format!("{}:{}", manifest.name, spec.name),
-                spec,
-            ));
+            command =
+                command.subcommand(module_command::clap_command(&format!("{}:{}", manifest.name, spec.name), spec));
         }
     }
     let matches = match command.try_get_matches_from(&args) {
@@ -135,10 +128,7 @@ pub fn main() -> ExitCode {
     };
     if let Some((name, sub)) = matches.subcommand()
         && let Some((namespace, local)) = name.split_once(':')
-        && let Some(spec) = manifests
-            .iter()
-            .find(|m| m.name == namespace)
-            .and_then(|m| m.command(local))
+        && let Some(spec) = manifests.iter().find(|m| m.name == namespace).and_then(|m| m.command(local))
     {
         crate::logging::init_cli();
         return run_module_command(&config, name, spec, sub);
@@ -163,10 +153,7 @@ pub fn main() -> ExitCode {
                 .flat_map(|m| m.command_names().collect::<Vec<_>>())
                 .chain(["serve", "start", "stop", "status", "modules"].map(str::to_owned))
                 .collect();
-            fail(
-                EXIT_USAGE,
-                crate::bus::suggest::unknown_command(name, known.iter().map(String::as_str)),
-            )
+            fail(EXIT_USAGE, crate::bus::suggest::unknown_command(name, known.iter().map(String::as_str)))
         }
         None => {
             let _ = Cli::command().print_help();
@@ -176,17 +163,9 @@ pub fn main() -> ExitCode {
 }
 
 /// Asks on a terminal; refuses elsewhere. Returns whether to go on.
-fn confirm(
-    name: &str,
-    spec: &CommandSpec,
-    flag: &str,
-    payload: &serde_json::Value,
-) -> Result<bool, String> {
+fn confirm(name: &str, spec: &CommandSpec, flag: &str, payload: &serde_json::Value) -> Result<bool, String> {
     if !std::io::stdin().is_terminal() {
-        return Err(format!(
-            "{name} needs --{} when not run from a terminal",
-            flag.replace('_', "-")
-        ));
+        return Err(format!("{name} needs --{} when not run from a terminal", flag.replace('_', "-")));
     }
     let shown: Vec<String> = payload
         .as_object()
@@ -195,28 +174,14 @@ fn confirm(
         .filter(|(k, _)| k.as_str() != flag)
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    eprint!(
-        "{} ({name} {}) — proceed? [y/N] ",
-        spec.summary,
-        shown.join(" ")
-    );
+    eprint!("{} ({name} {}) — proceed? [y/N] ", spec.summary, shown.join(" "));
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|error| error.to_string())?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
+    std::io::stdin().read_line(&mut answer).map_err(|error| error.to_string())?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
-fn run_module_command(
-    config: &HostConfig,
-    name: &str,
-    spec: &CommandSpec,
-    matches: &clap::ArgMatches,
-) -> ExitCode {
+fn run_module_command(config: &HostConfig, name: &str, spec: &CommandSpec, matches: &clap::ArgMatches) -> ExitCode {
     let mut payload = match module_command::payload(spec, matches) {
         Ok(payload) => payload,
         Err(message) => return fail(EXIT_USAGE, message),
@@ -232,16 +197,11 @@ fn run_module_command(
             Err(message) => return fail(EXIT_USAGE, message),
         }
     }
-    let format = matches
-        .get_one::<Format>(module_command::common::FORMAT)
-        .copied()
-        .unwrap_or(Format::Table);
+    let format = matches.get_one::<Format>(module_command::common::FORMAT).copied().unwrap_or(Format::Table);
     let request = Request {
         command: name.to_owned(),
         payload,
-        timeout_ms: matches
-            .get_one::<u64>(module_command::common::TIMEOUT)
-            .copied(),
+        timeout_ms: matches.get_one::<u64>(module_command::common::TIMEOUT).copied(),
         correlation_id: None,
     };
     print_outcome(client::call(config, &request), format)
@@ -260,10 +220,7 @@ fn print_outcome(outcome: Result<serde_json::Value, ClientError>, format: Format
 
 fn command_failed(error: &CommandError, format: Format) -> ExitCode {
     if format == Format::Json {
-        print_stdout(&output::render(
-            &serde_json::json!({ "error": error }),
-            Format::Json,
-        ));
+        print_stdout(&output::render(&serde_json::json!({ "error": error }), Format::Json));
     }
     let code = if error.is(systemprompt_module_sdk::error::code::UNKNOWN_COMMAND)
         || error.is(systemprompt_module_sdk::error::code::INVALID_PARAMS)
@@ -281,26 +238,15 @@ fn print_stdout(text: &str) {
 }
 
 fn host_request(command: &str) -> Request {
-    Request {
-        command: command.to_owned(),
-        payload: serde_json::json!({}),
-        timeout_ms: None,
-        correlation_id: None,
-    }
+    Request { command: command.to_owned(), payload: serde_json::json!({}), timeout_ms: None, correlation_id: None }
 }
 
 fn start(config: &HostConfig) -> ExitCode {
     if client::is_running(config) {
-        print_stdout(&format!(
-            "a host is already running for {}\n",
-            config.data_dir.display()
-        ));
+        print_stdout(&format!("a host is already running for {}\n", config.data_dir.display()));
         return ExitCode::SUCCESS;
     }
-    match client::connect(&HostConfig {
-        autostart: true,
-        ..config.clone()
-    }) {
+    match client::connect(&HostConfig { autostart: true, ..config.clone() }) {
         Ok(_) => {
             print_stdout(&format!("host started for {}\n", config.data_dir.display()));
             ExitCode::SUCCESS
@@ -311,14 +257,10 @@ fn start(config: &HostConfig) -> ExitCode {
 
 fn stop(config: &HostConfig) -> ExitCode {
     if !client::is_running(config) {
-        print_stdout(&format!(
-            "no host is running for {}\n",
-            config.data_dir.display()
-        ));
+        print_stdout(&format!("no host is running for {}\n", config.data_dir.display()));
         return ExitCode::SUCCESS;
     }
-    let stopping = client::connect(config)
-        .and_then(|stream| client::call_on(stream, &host_request("host:shutdown")));
+    let stopping = client::connect(config).and_then(|stream| client::call_on(stream, &host_request("host:shutdown")));
     if let Err(error) = stopping {
         return fail(EXIT_FAILED, error);
     }
@@ -342,18 +284,11 @@ fn stop(config: &HostConfig) -> ExitCode {
 fn status(config: &HostConfig, format: Format) -> ExitCode {
     if !client::is_running(config) {
         if format == Format::Json {
-            print_stdout(&output::render(
-                &serde_json::json!({ "running": false }),
-                Format::Json,
-            ));
+            print_stdout(&output::render(&serde_json::json!({ "running": false }), Format::Json));
         }
-        return fail(
-            EXIT_UNAVAILABLE,
-            format!("no host is running for {}", config.data_dir.display()),
-        );
+        return fail(EXIT_UNAVAILABLE, format!("no host is running for {}", config.data_dir.display()));
     }
-    let outcome = client::connect(config)
-        .and_then(|stream| client::call_on(stream, &host_request("host:status")));
+    let outcome = client::connect(config).and_then(|stream| client::call_on(stream, &host_request("host:status")));
     match outcome {
         Ok(mut value) => {
             value["running"] = serde_json::Value::Bool(true);
@@ -387,10 +322,7 @@ fn modules(config: &HostConfig, format: Format) -> ExitCode {
         .flatten()
         .map(|m| serde_json::json!({"name": m["name"], "version": m["version"], "state": m["state"], "commands": m["commands"]}))
         .collect();
-    print_stdout(&output::render(
-        &serde_json::Value::Array(rows),
-        Format::Table,
-    ));
+    print_stdout(&output::render(&serde_json::Value::Array(rows), Format::Table));
     for message in value["skipped"].as_array().into_iter().flatten() {
         eprintln!("skipped: {}", message.as_str().unwrap_or_default());
     }

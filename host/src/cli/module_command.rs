@@ -20,25 +20,17 @@ pub(crate) mod common {
 
 fn arg_for(spec: &ArgSpec) -> Arg {
     let flag = spec.flag();
-    let mut arg = Arg::new(spec.name.clone())
-        .long(flag)
-        .help(spec.help.clone());
+    let mut arg = Arg::new(spec.name.clone()).long(flag).help(spec.help.clone());
     if let Some(short) = spec.short {
         arg = arg.short(short);
     }
     arg = match spec.ty {
         ArgType::Boolean => arg.action(ArgAction::SetTrue),
-        ArgType::Integer => arg
-            .value_parser(clap::value_parser!(i64))
-            .value_name("INTEGER"),
-        ArgType::Number => arg
-            .value_parser(clap::value_parser!(f64))
-            .value_name("NUMBER"),
-        ArgType::String if !spec.values.is_empty() => arg
-            .value_parser(clap::builder::PossibleValuesParser::new(
-                spec.values.clone(),
-            ))
-            .value_name("VALUE"),
+        ArgType::Integer => arg.value_parser(clap::value_parser!(i64)).value_name("INTEGER"),
+        ArgType::Number => arg.value_parser(clap::value_parser!(f64)).value_name("NUMBER"),
+        ArgType::String if !spec.values.is_empty() => {
+            arg.value_parser(clap::builder::PossibleValuesParser::new(spec.values.clone())).value_name("VALUE")
+        }
         ArgType::String => arg.value_name("TEXT"),
         ArgType::Json => arg.value_name("JSON"),
     };
@@ -52,11 +44,7 @@ fn arg_for(spec: &ArgSpec) -> Arg {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        arg = arg.help(
-            format!("{} [default: {shown}]", spec.help)
-                .trim()
-                .to_owned(),
-        );
+        arg = arg.help(format!("{} [default: {shown}]", spec.help).trim().to_owned());
     }
     arg
 }
@@ -105,17 +93,13 @@ pub(crate) fn payload(spec: &CommandSpec, matches: &ArgMatches) -> Result<Value,
             }
             ArgType::Integer => matches.get_one::<i64>(&arg.name).map(|n| Value::from(*n)),
             ArgType::Number => matches.get_one::<f64>(&arg.name).map(|n| Value::from(*n)),
-            ArgType::String => matches
-                .get_one::<String>(&arg.name)
-                .map(|s| Value::String(s.clone())),
+            ArgType::String => matches.get_one::<String>(&arg.name).map(|s| Value::String(s.clone())),
             ArgType::Json => match matches.get_one::<String>(&arg.name) {
                 None => None,
-                Some(text) => Some(serde_json::from_str(text).map_err(|error| {
-                    format!(
-                        "--{} must be valid JSON: {error} (got '{text}')",
-                        arg.flag()
-                    )
-                })?),
+                Some(text) => Some(
+                    serde_json::from_str(text)
+                        .map_err(|error| format!("--{} must be valid JSON: {error} (got '{text}')", arg.flag()))?,
+                ),
             },
         };
         match value {
@@ -166,36 +150,23 @@ commands:
     #[test]
     fn flags_become_typed_json_with_defaults_filled_in() {
         let got = parse(&["--name", "b", "--data", r#"{"type":"full"}"#, "--run-now"]).unwrap();
-        assert_eq!(
-            got,
-            json!({"name": "b", "retries": 3, "data": {"type": "full"}, "run_now": true})
-        );
+        assert_eq!(got, json!({"name": "b", "retries": 3, "data": {"type": "full"}, "run_now": true}));
     }
 
     #[test]
     fn malformed_json_names_the_flag() {
         let error = parse(&["--name", "b", "--data", "{oops"]).unwrap_err();
-        assert!(
-            error.starts_with("--data must be valid JSON: key must be a string"),
-            "{error}"
-        );
+        assert!(error.starts_with("--data must be valid JSON: key must be a string"), "{error}");
     }
 
     #[test]
     fn values_outside_the_declared_set_are_refused() {
         let error = parse(&["--name", "b", "--status", "gone"]).unwrap_err();
-        assert!(
-            error.contains("invalid value 'gone' for '--status <VALUE>'"),
-            "{error}"
-        );
+        assert!(error.contains("invalid value 'gone' for '--status <VALUE>'"), "{error}");
     }
 
     #[test]
     fn an_unknown_flag_is_refused() {
-        assert!(
-            parse(&["--name", "b", "--colour", "red"])
-                .unwrap_err()
-                .contains("unexpected argument '--colour'")
-        );
+        assert!(parse(&["--name", "b", "--colour", "red"]).unwrap_err().contains("unexpected argument '--colour'"));
     }
 }

@@ -49,40 +49,19 @@ fn render_rows(rows: &[Value]) -> String {
         return rows.iter().map(|r| format!("{}\n", cell(r))).collect();
     }
     let columns = columns(rows);
-    let table: Vec<Vec<String>> = rows
-        .iter()
-        .map(|row| {
-            columns
-                .iter()
-                .map(|c| cell(row.get(c).unwrap_or(&Value::Null)))
-                .collect()
-        })
-        .collect();
+    let table: Vec<Vec<String>> =
+        rows.iter().map(|row| columns.iter().map(|c| cell(row.get(c).unwrap_or(&Value::Null))).collect()).collect();
     let widths: Vec<usize> = columns
         .iter()
         .enumerate()
-        .map(|(i, c)| {
-            table
-                .iter()
-                .map(|r| r[i].chars().count())
-                .chain([c.chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
+        .map(|(i, c)| table.iter().map(|r| r[i].chars().count()).chain([c.chars().count()]).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
     let line = |out: &mut String, cells: &[String]| {
-        let text: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
+        let text: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         let _ = writeln!(out, "{}", text.join("  ").trim_end());
     };
-    line(
-        &mut out,
-        &columns.iter().map(|c| c.to_uppercase()).collect::<Vec<_>>(),
-    );
+    line(&mut out, &columns.iter().map(|c| c.to_uppercase()).collect::<Vec<_>>());
     for row in &table {
         line(&mut out, row);
     }
@@ -116,10 +95,7 @@ fn render_table(value: &Value) -> String {
 /// Renders a result in `format`.
 pub fn render(value: &Value, format: Format) -> String {
     match format {
-        Format::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
-        ),
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())),
         Format::Yaml => serde_saphyr::to_string(value).unwrap_or_else(|_| value.to_string()),
         Format::Table => render_table(value),
     }
@@ -133,18 +109,12 @@ mod tests {
 
     #[test]
     fn a_list_of_objects_prints_as_aligned_columns() {
-        let out = render(
-            &json!([{"id": 1, "name": "backup"}, {"id": 22, "name": "x", "extra": null}]),
-            Format::Table,
-        );
+        let out = render(&json!([{"id": 1, "name": "backup"}, {"id": 22, "name": "x", "extra": null}]), Format::Table);
         assert_eq!(out, "ID  NAME    EXTRA\n1   backup  -\n22  x       -\n");
     }
 
     #[test]
     fn an_object_prints_as_key_value_lines() {
-        assert_eq!(
-            render(&json!({"message": "hi"}), Format::Table),
-            "message  hi\n"
-        );
+        assert_eq!(render(&json!({"message": "hi"}), Format::Table), "message  hi\n");
     }
 }

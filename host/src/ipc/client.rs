@@ -32,25 +32,20 @@ fn connect_existing(config: &HostConfig) -> Option<UnixStream> {
 /// Starts `systemprompt serve` for this data dir in the background, detached from the
 /// terminal, with its output in the data dir's log directory.
 pub fn spawn_host(config: &HostConfig) -> Result<(), ClientError> {
-    let unavailable =
-        |what: &str, error: std::io::Error| ClientError::Unavailable(format!("{what}: {error}"));
-    std::fs::create_dir_all(config.log_dir())
-        .map_err(|e| unavailable("cannot create the log directory", e))?;
+    let unavailable = |what: &str, error: std::io::Error| ClientError::Unavailable(format!("{what}: {error}"));
+    std::fs::create_dir_all(config.log_dir()).map_err(|e| unavailable("cannot create the log directory", e))?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(config.log_dir().join("host.out"))
         .map_err(|e| unavailable("cannot open the host log", e))?;
-    let exe = std::env::current_exe()
-        .map_err(|e| unavailable("cannot find the systemprompt binary", e))?;
+    let exe = std::env::current_exe().map_err(|e| unavailable("cannot find the systemprompt binary", e))?;
     let mut command = std::process::Command::new(exe);
     command.arg("serve").arg("--data-dir").arg(&config.data_dir);
     if let Some(file) = &config.file {
         command.arg("--config").arg(file);
     }
-    let err = log
-        .try_clone()
-        .map_err(|e| unavailable("cannot open the host log", e))?;
+    let err = log.try_clone().map_err(|e| unavailable("cannot open the host log", e))?;
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     command
         .stdin(Stdio::null())
@@ -94,34 +89,26 @@ pub fn call(config: &HostConfig, request: &Request) -> Result<serde_json::Value,
 }
 
 /// Sends one request on an open connection.
-pub fn call_on(
-    mut stream: UnixStream,
-    request: &Request,
-) -> Result<serde_json::Value, ClientError> {
-    let broken = |error: std::io::Error| {
-        ClientError::Unavailable(format!("lost the connection to the host: {error}"))
-    };
-    let mut line = serde_json::to_vec(request)
-        .map_err(|e| ClientError::Command(CommandError::invalid_params(e.to_string())))?;
+pub fn call_on(mut stream: UnixStream, request: &Request) -> Result<serde_json::Value, ClientError> {
+    let broken = |error: std::io::Error| ClientError::Unavailable(format!("lost the connection to the host: {error}"));
+    let mut line =
+        serde_json::to_vec(request).map_err(|e| ClientError::Command(CommandError::invalid_params(e.to_string())))?;
     line.push(b'\n');
     stream.write_all(&line).map_err(broken)?;
     let mut reader = BufReader::new(stream);
     let mut response = String::new();
     reader.read_line(&mut response).map_err(broken)?;
     if response.is_empty() {
-        return Err(ClientError::Unavailable(
-            "the host closed the connection without answering".to_owned(),
-        ));
+        return Err(ClientError::Unavailable("the host closed the connection without answering".to_owned()));
     }
-    let response: Response = serde_json::from_str(&response).map_err(|error| {
-        ClientError::Unavailable(format!("malformed response from the host: {error}"))
-    })?;
+    let response: Response = serde_json::from_str(&response)
+        .map_err(|error| ClientError::Unavailable(format!("malformed response from the host: {error}")))?;
     match (response.ok, response.result, response.error) {
         (true, result, _) => Ok(result.unwrap_or(serde_json::Value::Null)),
         (false, _, Some(error)) => Err(ClientError::Command(error)),
-        (false, _, None) => Err(ClientError::Command(CommandError::internal(
-            "the host reported a failure without an error",
-        ))),
+        (false, _, None) => {
+            Err(ClientError::Command(CommandError::internal("the host reported a failure without an error")))
+        }
     }
 }
 

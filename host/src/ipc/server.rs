@@ -18,8 +18,8 @@ pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     if path.exists() {
         std::fs::remove_file(path)?;
     }
-    let listener = UnixListener::bind(path)
-        .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", path.display()))?;
+    let listener =
+        UnixListener::bind(path).map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     Ok(listener)
 }
@@ -55,14 +55,11 @@ async fn connection(stream: UnixStream, bus: Arc<CommandBus>) -> std::io::Result
             Err(error) => Response {
                 ok: false,
                 result: None,
-                error: Some(CommandError::invalid_params(format!(
-                    "malformed request: {error}"
-                ))),
+                error: Some(CommandError::invalid_params(format!("malformed request: {error}"))),
             },
             Ok(request) => handle(&bus, request).await,
         };
-        let mut bytes =
-            serde_json::to_vec(&response).unwrap_or_else(|_| br#"{"ok":false}"#.to_vec());
+        let mut bytes = serde_json::to_vec(&response).unwrap_or_else(|_| br#"{"ok":false}"#.to_vec());
         bytes.push(b'\n');
         write.write_all(&bytes).await?;
     }
@@ -73,11 +70,7 @@ async fn handle(bus: &CommandBus, request: Request) -> Response {
     let payload = match serde_json::to_vec(&request.payload) {
         Ok(payload) => payload,
         Err(error) => {
-            return Response {
-                ok: false,
-                result: None,
-                error: Some(CommandError::invalid_params(error.to_string())),
-            };
+            return Response { ok: false, result: None, error: Some(CommandError::invalid_params(error.to_string())) };
         }
     };
     let call = CallRequest {
@@ -90,24 +83,13 @@ async fn handle(bus: &CommandBus, request: Request) -> Response {
     };
     match bus.call(call).await {
         Ok(bytes) => match serde_json::from_slice(&bytes) {
-            Ok(result) => Response {
-                ok: true,
-                result: Some(result),
-                error: None,
-            },
+            Ok(result) => Response { ok: true, result: Some(result), error: None },
             Err(error) => Response {
                 ok: false,
                 result: None,
-                error: Some(CommandError::internal(format!(
-                    "{} returned malformed JSON: {error}",
-                    request.command
-                ))),
+                error: Some(CommandError::internal(format!("{} returned malformed JSON: {error}", request.command))),
             },
         },
-        Err(error) => Response {
-            ok: false,
-            result: None,
-            error: Some(error),
-        },
+        Err(error) => Response { ok: false, result: None, error: Some(error) },
     }
 }

@@ -12,9 +12,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use systemprompt_module_sdk::CommandError;
-use systemprompt_module_sdk::abi::{
-    self, HostVTable, ModuleVTable, RawBytes, RawCallContext, RawReply,
-};
+use systemprompt_module_sdk::abi::{self, HostVTable, ModuleVTable, RawBytes, RawCallContext, RawReply};
 use systemprompt_module_sdk::manifest::Manifest;
 use systemprompt_module_sdk::wire::DescribeResponse;
 
@@ -79,20 +77,14 @@ unsafe impl Sync for LoadedModule {}
 
 impl std::fmt::Debug for LoadedModule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedModule")
-            .field("name", &self.manifest.name)
-            .field("state", &self.state())
-            .finish()
+        f.debug_struct("LoadedModule").field("name", &self.manifest.name).field("state", &self.state()).finish()
     }
 }
 
 /// The ABI version a library declares, read without trusting anything else in it.
 fn check_table(path: &Path, table: *const ModuleVTable) -> Result<&'static ModuleVTable, String> {
     if table.is_null() {
-        return Err(format!(
-            "{}: the entry point returned no module table",
-            path.display()
-        ));
+        return Err(format!("{}: the entry point returned no module table", path.display()));
     }
     // SAFETY: every ABI version starts the table with `abi_version: u32, size: u32`; reading
     // those two fields is valid for a library built for any version.
@@ -129,9 +121,7 @@ unsafe extern "C" fn complete_blocking(token: *mut c_void, status: u32, payload:
         // SAFETY: made by `Box::into_raw` in `blocking_call`; called once per the ABI.
         let reply = unsafe { Box::from_raw(token.cast::<BlockingReply>()) };
         // SAFETY: the payload is valid for this call.
-        let _ = reply
-            .0
-            .send((status, unsafe { payload.as_slice() }.to_vec()));
+        let _ = reply.0.send((status, unsafe { payload.as_slice() }.to_vec()));
     }));
 }
 
@@ -141,10 +131,7 @@ const LIFECYCLE_TIMEOUT: Duration = Duration::from_secs(60);
 fn blocking_call(what: &str, call: impl FnOnce(RawReply)) -> Result<Vec<u8>, CommandError> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let token = Box::into_raw(Box::new(BlockingReply(tx))).cast::<c_void>();
-    call(RawReply {
-        token,
-        complete: complete_blocking,
-    });
+    call(RawReply { token, complete: complete_blocking });
     match rx.recv_timeout(LIFECYCLE_TIMEOUT) {
         Ok((abi::STATUS_OK, bytes)) => Ok(bytes),
         Ok((_, bytes)) => Err(CommandError::from_json_bytes(&bytes)),
@@ -158,18 +145,14 @@ fn blocking_call(what: &str, call: impl FnOnce(RawReply)) -> Result<Vec<u8>, Com
 impl LoadedModule {
     /// Loads the library at `library_path` for `manifest` and checks the handshake: ABI
     /// version, table size, module name, and that it implements every declared command.
-    pub fn load(
-        manifest: Manifest,
-        manifest_path: PathBuf,
-        library_path: PathBuf,
-    ) -> Result<LoadedModule, String> {
+    pub fn load(manifest: Manifest, manifest_path: PathBuf, library_path: PathBuf) -> Result<LoadedModule, String> {
         // SAFETY: loading runs the library's initialisers; module libraries are trusted code
         // (phase 2 runs untrusted modules in a WASM sandbox instead).
         let library = unsafe { libloading::Library::new(&library_path) }
             .map_err(|error| format!("{}: cannot load library: {error}", library_path.display()))?;
         // SAFETY: the symbol's type is fixed by the ABI; it is only called after lookup.
-        let entry: libloading::Symbol<'_, abi::EntryFn> =
-            unsafe { library.get(abi::ENTRY_SYMBOL.as_bytes()) }.map_err(|_| {
+        let entry: libloading::Symbol<'_, abi::EntryFn> = unsafe { library.get(abi::ENTRY_SYMBOL.as_bytes()) }
+            .map_err(|_| {
                 format!(
                     "{}: not a systemprompt module (no `{}` symbol; use export_module!)",
                     library_path.display(),
@@ -184,8 +167,7 @@ impl LoadedModule {
         // SAFETY: static UTF-8 bytes in the library, per the ABI.
         let name = String::from_utf8_lossy(unsafe { table.name.as_slice() }).into_owned();
         // SAFETY: as above.
-        let sdk_version =
-            String::from_utf8_lossy(unsafe { table.sdk_version.as_slice() }).into_owned();
+        let sdk_version = String::from_utf8_lossy(unsafe { table.sdk_version.as_slice() }).into_owned();
         if name != manifest.name {
             return Err(format!(
                 "{}: the library is module '{name}' but its manifest names '{}'",
@@ -201,14 +183,9 @@ impl LoadedModule {
             table,
             state: AtomicU8::new(ModuleState::Loaded as u8),
         };
-        let described = module
-            .describe()
-            .map_err(|error| format!("{}: describe failed: {error}", module.name()))?;
-        let missing: Vec<String> = module
-            .manifest
-            .command_names()
-            .filter(|c| !described.commands.contains(c))
-            .collect();
+        let described = module.describe().map_err(|error| format!("{}: describe failed: {error}", module.name()))?;
+        let missing: Vec<String> =
+            module.manifest.command_names().filter(|c| !described.commands.contains(c)).collect();
         if !missing.is_empty() {
             return Err(format!(
                 "{}: declares {} but the library does not implement {}",
@@ -217,11 +194,8 @@ impl LoadedModule {
                 if missing.len() == 1 { "it" } else { "them" }
             ));
         }
-        let undeclared: Vec<&String> = described
-            .commands
-            .iter()
-            .filter(|c| !module.manifest.command_names().any(|d| &d == *c))
-            .collect();
+        let undeclared: Vec<&String> =
+            described.commands.iter().filter(|c| !module.manifest.command_names().any(|d| &d == *c)).collect();
         if !undeclared.is_empty() {
             tracing::warn!(
                 module = module.name(),
@@ -249,20 +223,13 @@ impl LoadedModule {
     fn describe(&self) -> Result<DescribeResponse, CommandError> {
         // SAFETY: the table was checked; the reply is completed once by the callee.
         let bytes = blocking_call("describe", |reply| unsafe { (self.table.describe)(reply) })?;
-        serde_json::from_slice(&bytes)
-            .map_err(|error| CommandError::internal(format!("malformed describe: {error}")))
+        serde_json::from_slice(&bytes).map_err(|error| CommandError::internal(format!("malformed describe: {error}")))
     }
 
     /// Initialises the module. Blocks; call from a blocking thread.
-    pub(crate) fn init(
-        &self,
-        host: &'static HostVTable,
-        init_request: &[u8],
-    ) -> Result<(), CommandError> {
+    pub(crate) fn init(&self, host: &'static HostVTable, init_request: &[u8]) -> Result<(), CommandError> {
         // SAFETY: the host table is static; the request bytes live across the call.
-        blocking_call("init", |reply| unsafe {
-            (self.table.init)(host, RawBytes::from_slice(init_request), reply)
-        })?;
+        blocking_call("init", |reply| unsafe { (self.table.init)(host, RawBytes::from_slice(init_request), reply) })?;
         Ok(())
     }
 
@@ -281,22 +248,11 @@ impl LoadedModule {
     }
 
     /// Starts a call; `reply` completes now or later.
-    pub(crate) fn call(
-        &self,
-        context: &RawCallContext,
-        command: &str,
-        payload: &[u8],
-        reply: RawReply,
-    ) {
+    pub(crate) fn call(&self, context: &RawCallContext, command: &str, payload: &[u8], reply: RawReply) {
         // SAFETY: the table was checked; every pointer lives across the call; the SDK catches
         // unwinds inside.
         unsafe {
-            (self.table.call)(
-                context,
-                RawBytes::from_slice(command.as_bytes()),
-                RawBytes::from_slice(payload),
-                reply,
-            );
+            (self.table.call)(context, RawBytes::from_slice(command.as_bytes()), RawBytes::from_slice(payload), reply);
         }
     }
 
@@ -309,11 +265,6 @@ impl LoadedModule {
     /// Delivers an event.
     pub(crate) fn deliver(&self, name: &str, payload: &[u8]) {
         // SAFETY: the table was checked; the slices live across the call.
-        unsafe {
-            (self.table.on_event)(
-                RawBytes::from_slice(name.as_bytes()),
-                RawBytes::from_slice(payload),
-            )
-        }
+        unsafe { (self.table.on_event)(RawBytes::from_slice(name.as_bytes()), RawBytes::from_slice(payload)) }
     }
 }

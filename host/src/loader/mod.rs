@@ -45,11 +45,8 @@ fn manifest_files(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path().join(MANIFEST))
-        .filter(|p| p.is_file())
-        .collect();
+    let mut files: Vec<PathBuf> =
+        entries.filter_map(Result::ok).map(|e| e.path().join(MANIFEST)).filter(|p| p.is_file()).collect();
     files.sort();
     files
 }
@@ -63,9 +60,7 @@ pub fn discover(config: &HostConfig) -> Discovery {
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
                 Err(error) => {
-                    discovery
-                        .skipped
-                        .push(format!("{}: cannot read: {error}", path.display()));
+                    discovery.skipped.push(format!("{}: cannot read: {error}", path.display()));
                     continue;
                 }
             };
@@ -103,10 +98,7 @@ fn library_candidates(found: &FoundModule, config: &HostConfig) -> Vec<PathBuf> 
         dirs.push(dir.to_path_buf());
     }
     // The host's own build directory first: a release host loads release modules.
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(Path::to_path_buf))
-    {
+    if let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) {
         dirs.push(dir.clone());
         if dir.ends_with("deps") {
             dirs.extend(dir.parent().map(Path::to_path_buf));
@@ -119,10 +111,8 @@ fn library_candidates(found: &FoundModule, config: &HostConfig) -> Vec<PathBuf> 
 /// Orders modules so every module comes after the ones it requires. Modules whose
 /// requirements are missing or circular are refused.
 fn order(modules: Vec<FoundModule>, skipped: &mut Vec<String>) -> Vec<FoundModule> {
-    let mut pending: BTreeMap<String, FoundModule> = modules
-        .into_iter()
-        .map(|m| (m.manifest.name.clone(), m))
-        .collect();
+    let mut pending: BTreeMap<String, FoundModule> =
+        modules.into_iter().map(|m| (m.manifest.name.clone(), m)).collect();
     // Drop modules whose requirements are absent, repeatedly (a drop can orphan others).
     loop {
         let missing: Vec<(String, String)> = pending
@@ -158,10 +148,7 @@ fn order(modules: Vec<FoundModule>, skipped: &mut Vec<String>) -> Vec<FoundModul
         if ready.is_empty() {
             let names: Vec<&String> = pending.keys().collect();
             for m in pending.values() {
-                skipped.push(format!(
-                    "{}: its requirements form a cycle among {names:?}; skipped",
-                    m.path.display()
-                ));
+                skipped.push(format!("{}: its requirements form a cycle among {names:?}; skipped", m.path.display()));
             }
             break;
         }
@@ -186,18 +173,12 @@ pub struct Loaded {
 
 /// Discovers, orders and loads every module.
 pub fn load_all(config: &HostConfig) -> Loaded {
-    let Discovery {
-        modules,
-        mut skipped,
-    } = discover(config);
+    let Discovery { modules, mut skipped } = discover(config);
     let ordered = order(modules, &mut skipped);
     let mut loaded: Vec<Arc<LoadedModule>> = Vec::new();
     for found in ordered {
-        if let Some(requirement) = found
-            .manifest
-            .requires
-            .iter()
-            .find(|r| !loaded.iter().any(|m| m.name() == r.as_str()))
+        if let Some(requirement) =
+            found.manifest.requires.iter().find(|r| !loaded.iter().any(|m| m.name() == r.as_str()))
         {
             skipped.push(format!(
                 "{}: requires module '{requirement}', which failed to load; skipped",
@@ -221,8 +202,5 @@ pub fn load_all(config: &HostConfig) -> Loaded {
             Err(message) => skipped.push(message),
         }
     }
-    Loaded {
-        modules: loaded,
-        skipped,
-    }
+    Loaded { modules: loaded, skipped }
 }

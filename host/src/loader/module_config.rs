@@ -30,10 +30,7 @@ fn same_type(default: &Value, value: &Value) -> bool {
 }
 
 fn normalise(key: &str) -> String {
-    key.chars()
-        .filter(|c| *c != '_' && *c != '-')
-        .flat_map(char::to_lowercase)
-        .collect()
+    key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect()
 }
 
 fn known_keys(defaults: &Map<String, Value>) -> String {
@@ -53,10 +50,7 @@ fn apply(
     origin: &str,
 ) -> Result<(), String> {
     let Some(default) = defaults.get(key) else {
-        return Err(format!(
-            "{origin}: unknown key '{key}' ({})",
-            known_keys(defaults)
-        ));
+        return Err(format!("{origin}: unknown key '{key}' ({})", known_keys(defaults)));
     };
     if !same_type(default, &value) {
         return Err(format!(
@@ -89,19 +83,10 @@ pub(crate) fn merge(
     let mut merged = defaults.clone();
     if let Some(Value::Object(overrides)) = overrides {
         for (key, value) in overrides {
-            apply(
-                &mut merged,
-                defaults,
-                key,
-                value.clone(),
-                &format!("{config_file}: modules.{module}"),
-            )?;
+            apply(&mut merged, defaults, key, value.clone(), &format!("{config_file}: modules.{module}"))?;
         }
     }
-    let prefix = format!(
-        "{MODULE_OVERRIDE_PREFIX}{}__",
-        module.to_ascii_uppercase().replace('-', "_")
-    );
+    let prefix = format!("{MODULE_OVERRIDE_PREFIX}{}__", module.to_ascii_uppercase().replace('-', "_"));
     for (name, raw) in environment {
         let Some(env_key) = name.strip_prefix(&prefix) else {
             continue;
@@ -114,13 +99,7 @@ pub(crate) fn merge(
             ));
         };
         let value = parse_env_value(&defaults[&key], &raw);
-        apply(
-            &mut merged,
-            defaults,
-            &key,
-            value,
-            &format!("environment variable {name}"),
-        )?;
+        apply(&mut merged, defaults, &key, value, &format!("environment variable {name}"))?;
     }
     Ok(Value::Object(merged))
 }
@@ -142,10 +121,7 @@ mod tests {
             &defaults(),
             Some(&json!({"tickInterval": 500})),
             "config/systemprompt.yaml",
-            [(
-                "SYSTEMPROMPT__SCHEDULER__TICK_INTERVAL".to_owned(),
-                "250".to_owned(),
-            )],
+            [("SYSTEMPROMPT__SCHEDULER__TICK_INTERVAL".to_owned(), "250".to_owned())],
         )
         .unwrap();
         assert_eq!(merged["tickInterval"], 250);
@@ -153,14 +129,7 @@ mod tests {
 
     #[test]
     fn an_unknown_key_names_the_file_and_the_key() {
-        let error = merge(
-            "scheduler",
-            &defaults(),
-            Some(&json!({"tick": 5})),
-            "c.yaml",
-            [],
-        )
-        .unwrap_err();
+        let error = merge("scheduler", &defaults(), Some(&json!({"tick": 5})), "c.yaml", []).unwrap_err();
         assert_eq!(
             error,
             "c.yaml: modules.scheduler: unknown key 'tick' (known keys: databasePath, name, tickInterval)"
@@ -169,14 +138,7 @@ mod tests {
 
     #[test]
     fn a_wrong_type_names_the_key_and_the_expected_type() {
-        let error = merge(
-            "scheduler",
-            &defaults(),
-            Some(&json!({"tickInterval": "fast"})),
-            "c.yaml",
-            [],
-        )
-        .unwrap_err();
+        let error = merge("scheduler", &defaults(), Some(&json!({"tickInterval": "fast"})), "c.yaml", []).unwrap_err();
         assert_eq!(
             error,
             "c.yaml: modules.scheduler: 'tickInterval' must be an integer like its default 1000, got \"fast\""
@@ -185,29 +147,18 @@ mod tests {
 
     #[test]
     fn a_wrong_environment_value_names_the_variable() {
-        let env = [(
-            "SYSTEMPROMPT__SCHEDULER__TICKINTERVAL".to_owned(),
-            "soon".to_owned(),
-        )];
+        let env = [("SYSTEMPROMPT__SCHEDULER__TICKINTERVAL".to_owned(), "soon".to_owned())];
         let error = merge("scheduler", &defaults(), None, "c.yaml", env).unwrap_err();
         assert!(
-            error.starts_with(
-                "environment variable SYSTEMPROMPT__SCHEDULER__TICKINTERVAL: 'tickInterval' must be"
-            ),
+            error.starts_with("environment variable SYSTEMPROMPT__SCHEDULER__TICKINTERVAL: 'tickInterval' must be"),
             "{error}"
         );
     }
 
     #[test]
     fn a_null_default_accepts_any_type() {
-        let merged = merge(
-            "scheduler",
-            &defaults(),
-            Some(&json!({"databasePath": "/tmp/x.db"})),
-            "c.yaml",
-            [],
-        )
-        .unwrap();
+        let merged =
+            merge("scheduler", &defaults(), Some(&json!({"databasePath": "/tmp/x.db"})), "c.yaml", []).unwrap();
         assert_eq!(merged["databasePath"], "/tmp/x.db");
     }
 }

@@ -41,11 +41,7 @@ impl Module for System {
     type Config = SystemConfig;
 
     fn init(_config: SystemConfig, cx: ModuleContext) -> Result<Self, ModuleError> {
-        Ok(System {
-            started: Instant::now(),
-            host: cx.host().clone(),
-            sleeps_cancelled: AtomicU64::new(0),
-        })
+        Ok(System { started: Instant::now(), host: cx.host().clone(), sleeps_cancelled: AtomicU64::new(0) })
     }
 
     fn routes(router: &mut Router<Self>) {

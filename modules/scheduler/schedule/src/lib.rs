@@ -70,9 +70,7 @@ pub struct ScheduleError {
 
 impl ScheduleError {
     fn new(message: impl Into<String>) -> ScheduleError {
-        ScheduleError {
-            message: message.into(),
-        }
+        ScheduleError { message: message.into() }
     }
 }
 
@@ -97,17 +95,14 @@ impl Schedule {
     /// Parses user text into a schedule.
     pub fn parse(text: &str, options: &ScheduleOptions) -> Result<Schedule, ScheduleError> {
         let tz_name = options.timezone.clone().unwrap_or_else(|| "UTC".to_owned());
-        let tz = TimeZone::get(&tz_name)
-            .map_err(|_| ScheduleError::new(format!("unknown time zone '{tz_name}'")))?;
+        let tz = TimeZone::get(&tz_name).map_err(|_| ScheduleError::new(format!("unknown time zone '{tz_name}'")))?;
         let text = text.trim();
         let kind = match options.kind {
             Some(kind) => kind,
             None if text.eq_ignore_ascii_case("manual") => ScheduleKind::Manual,
             None if text.eq_ignore_ascii_case("now") => ScheduleKind::Once,
             None if humantime::parse_duration(text).is_ok() => ScheduleKind::Interval,
-            None if Timestamp::strptime("%Y-%m-%dT%H:%M:%S%:z", text).is_ok()
-                || text.parse::<Timestamp>().is_ok() =>
-            {
+            None if Timestamp::strptime("%Y-%m-%dT%H:%M:%S%:z", text).is_ok() || text.parse::<Timestamp>().is_ok() => {
                 ScheduleKind::Once
             }
             None => ScheduleKind::Cron,
@@ -115,24 +110,20 @@ impl Schedule {
         let spec = match kind {
             ScheduleKind::Manual => Spec::Manual,
             ScheduleKind::Interval => {
-                let every = humantime::parse_duration(text).map_err(|error| {
-                    ScheduleError::new(format!("invalid interval '{text}': {error}"))
-                })?;
+                let every = humantime::parse_duration(text)
+                    .map_err(|error| ScheduleError::new(format!("invalid interval '{text}': {error}")))?;
                 if every.is_zero() {
                     return Err(ScheduleError::new("interval must be greater than zero"));
                 }
-                Spec::Interval {
-                    every,
-                    anchor: options.anchor,
-                }
+                Spec::Interval { every, anchor: options.anchor }
             }
             ScheduleKind::Once => {
                 if text.eq_ignore_ascii_case("now") {
                     Spec::Once(options.anchor)
                 } else {
-                    let at = text.parse::<Timestamp>().map_err(|error| {
-                        ScheduleError::new(format!("invalid timestamp '{text}': {error}"))
-                    })?;
+                    let at = text
+                        .parse::<Timestamp>()
+                        .map_err(|error| ScheduleError::new(format!("invalid timestamp '{text}': {error}")))?;
                     Spec::Once(at)
                 }
             }
@@ -141,9 +132,7 @@ impl Schedule {
                 let cron = croner::parser::CronParser::builder()
                     .build()
                     .parse(pattern)
-                    .map_err(|error| {
-                        ScheduleError::new(format!("invalid cron expression '{text}': {error}"))
-                    })?;
+                    .map_err(|error| ScheduleError::new(format!("invalid cron expression '{text}': {error}")))?;
                 Spec::Cron(Box::new(cron))
             }
         };
@@ -151,12 +140,7 @@ impl Schedule {
             Spec::Once(at) => at.to_string(),
             _ => text.to_owned(),
         };
-        Ok(Schedule {
-            spec,
-            expression,
-            tz_name,
-            tz,
-        })
+        Ok(Schedule { spec, expression, tz_name, tz })
     }
 
     /// The kind of this schedule.
@@ -192,9 +176,7 @@ impl Schedule {
             }
             Spec::Cron(cron) => {
                 let zoned = after.to_zoned(self.tz.clone());
-                cron.find_next_occurrence(&zoned, false)
-                    .ok()
-                    .map(|z| z.timestamp())
+                cron.find_next_occurrence(&zoned, false).ok().map(|z| z.timestamp())
             }
         }
     }

@@ -5,12 +5,6 @@ use systemprompt_module_sdk::{Call, CommandError};
 
 use crate::System;
 
-pub(crate) fn run(
-    _module: &System,
-    params: EchoParams,
-    _call: &Call,
-) -> Result<EchoOutput, CommandError> {
-    Ok(EchoOutput {
-        message: params.message,
-    })
+pub(crate) fn run(_module: &System, params: EchoParams, _call: &Call<'_>) -> Result<EchoOutput, CommandError> {
+    Ok(EchoOutput { message: params.message })
 }

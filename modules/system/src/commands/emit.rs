@@ -26,11 +26,7 @@ impl Command for Emit {
     type Output = serde_json::Value;
 }
 
-pub(crate) fn run(
-    module: &System,
-    params: EmitParams,
-    _call: &Call,
-) -> Result<serde_json::Value, CommandError> {
+pub(crate) fn run(module: &System, params: EmitParams, _call: &Call<'_>) -> Result<serde_json::Value, CommandError> {
     if params.event.is_empty() || params.event.contains(':') {
         return Err(CommandError::invalid_params(format!(
             "event must be a local name without ':', got '{}'",

@@ -12,7 +12,7 @@ use crate::System;
 pub(crate) async fn run(
     module: Arc<System>,
     params: SleepParams,
-    call: Call,
+    call: Call<'static>,
 ) -> Result<SleepOutput, CommandError> {
     let started = Instant::now();
     tokio::select! {
