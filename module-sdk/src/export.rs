@@ -28,10 +28,13 @@ use crate::module::{Event, Module, ModuleContext};
 use crate::router::{BoxFuture, Call, CallResult, Handler, Router};
 use crate::wire::{DescribeResponse, InitRequest};
 
+/// A test's completion: status and payload bytes.
+type ReplyFn = Box<dyn FnOnce(u32, &[u8]) + Send>;
+
 /// Where a call's result goes: the host's C callback, or a closure in tests.
 pub(crate) enum ReplyTo {
     Raw(RawReply),
-    Closure(Box<dyn FnOnce(u32, &[u8]) + Send>),
+    Closure(ReplyFn),
 }
 
 /// A call's one reply. Dropped without a result, it sends an `internal` error.

@@ -1,6 +1,8 @@
 //! The command and event buses through the real binary and libraries: panics, deadlines,
 //! cancellation, events between modules.
 
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns unwrap too")]
+
 use std::time::{Duration, Instant};
 
 use blackbox::{HostSpec, TestHost};

@@ -4,6 +4,8 @@
 //! A library holds one module instance per process, so every test here shares one host,
 //! started once on a runtime that outlives the tests.
 
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns unwrap too")]
+
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
@@ -23,9 +25,10 @@ static SHARED: LazyLock<Shared> = LazyLock::new(|| {
     let dir = TestHost::new(HostSpec::default());
     let config =
         HostConfig::load(&ConfigSource { config_file: Some(dir.config_file()), data_dir: Some(dir.data_dir()) })
-            .unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let host = runtime.block_on(Host::start(config)).unwrap();
+            .expect("the test config loads");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+    let host = runtime.block_on(Host::start(config)).expect("the host starts");
     assert!(host.skipped().is_empty(), "{:?}", host.skipped());
     Shared { runtime, host, _dir: dir }
 });

@@ -1,6 +1,8 @@
 //! The CLI end to end: the real binary, the real system module library, a temporary data
 //! dir.
 
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns unwrap too")]
+
 use blackbox::{HostSpec, TestHost};
 
 #[test]

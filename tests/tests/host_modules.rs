@@ -1,5 +1,7 @@
 //! Loading modules: what is refused, with which message, and that the rest still load.
 
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns unwrap too")]
+
 use blackbox::{HostSpec, TestHost};
 
 fn skipped(host: &TestHost) -> Vec<String> {

@@ -51,7 +51,11 @@ fn tidy() -> anyhow::Result<()> {
         }
     }
     missing.sort();
-    anyhow::ensure!(missing.is_empty(), "files without a `//!` doc saying what they are for:\n  {}", missing.join("\n  "));
+    anyhow::ensure!(
+        missing.is_empty(),
+        "files without a `//!` doc saying what they are for:\n  {}",
+        missing.join("\n  ")
+    );
     eprintln!("xtask: tidy ok");
     Ok(())
 }
