@@ -284,11 +284,17 @@ fn resolve_zone(name: Option<&str>) -> Result<(String, TimeZone), ScheduleError>
 }
 
 fn kind_mismatch(text: &str, found: ScheduleKind, wanted: ScheduleKind) -> ScheduleError {
+    let article = |kind: ScheduleKind| match kind {
+        ScheduleKind::Interval => "an",
+        ScheduleKind::Cron | ScheduleKind::Once | ScheduleKind::Manual => "a",
+    };
     ScheduleError::new(
         ScheduleErrorKind::KindMismatch,
         format!(
-            "'{text}' is a {} schedule, but a {} schedule was requested",
+            "'{text}' is {} {} schedule, but {} {} schedule was requested",
+            article(found),
             found.as_str(),
+            article(wanted),
             wanted.as_str()
         ),
     )
@@ -323,6 +329,7 @@ impl Schedule {
             (Err(_), Some(kind)) => Guess::Kind(kind),
             (Err(error), None) => return Err(error),
         };
+        let written = text;
         let (text, found) = match guessed {
             Guess::Preset => {
                 let expression = Preset::parse(text)?.expression()?;
@@ -339,7 +346,7 @@ impl Schedule {
             Some(wanted) if wanted == found => wanted,
             // `--once 10m`: once, ten minutes after the anchor.
             Some(ScheduleKind::Once) if found == ScheduleKind::Interval => ScheduleKind::Once,
-            Some(wanted) => return Err(kind_mismatch(&text, found, wanted)),
+            Some(wanted) => return Err(kind_mismatch(written, found, wanted)),
         };
         let spec = match kind {
             ScheduleKind::Manual => Spec::Manual,
