@@ -91,9 +91,10 @@
 //! the seven long months; `0 0 29 2 *` in leap years only). Monthly presets instead fire on
 //! the last day of short months (see [`Preset`]). `L` is the last day of each month.
 //!
-//! Cron fire times are searched up to the year 4999 (croner's search limit); past it,
-//! [`Schedule::next_after`] returns `None`, as it does for any time beyond jiff's range
-//! (year 9999). Nothing panics near those limits.
+//! Cron fire times are searched from instants before the year 5000 (croner's search limit;
+//! `5000-01-01T00:00` itself can still be returned). Asked from the year 5000 on,
+//! [`Schedule::next_after`] returns `None` for a cron schedule, as it does for every kind
+//! past jiff's range (year 9999). Nothing panics near those limits.
 
 mod cron;
 mod error;
