@@ -561,8 +561,17 @@ fn parse_field(field: Field, text: &str, whole: &str) -> Result<FieldSet, Schedu
                     ),
                 ));
             }
-            let low = parse_value(field, low, whole, false)?;
-            let high = parse_value(field, high, whole, true)?;
+            let low_value = parse_value(field, low, whole, false)?;
+            let mut high_value = parse_value(field, high, whole, true)?;
+            // `sun` closes a range as 7 (`fri-sun`), except `sun-sun`, which is Sunday alone.
+            if field == Field::DayOfWeek
+                && low_value == 0
+                && high_value == 7
+                && !high.starts_with('7')
+            {
+                high_value = 0;
+            }
+            let (low, high) = (low_value, high_value);
             if low > high {
                 return Err(field_error(
                     field,

@@ -17,10 +17,20 @@ use crate::zone;
 
 const FORMS: &str = "write an RFC 3339 instant ('2027-01-05T09:30:00Z'), a local time in the schedule's zone ('2027-01-05 09:30') or 'now'";
 
-/// Whether the text looks like a date (`YYYY-` at the start), which makes it a one-off.
+/// Whether the text looks like a date, which makes it a one-off: `YYYY-` at the start, or
+/// the extended `±YYYYYY-` that jiff writes for years outside 0-9999 (the stored form of
+/// instants near jiff's limits).
 pub(crate) fn looks_like_date(text: &str) -> bool {
+    let year_then_dash = |bytes: &[u8], digits: usize| {
+        bytes.len() > digits
+            && bytes[..digits].iter().all(u8::is_ascii_digit)
+            && bytes[digits] == b'-'
+    };
     let bytes = text.as_bytes();
-    bytes.len() >= 5 && bytes[..4].iter().all(u8::is_ascii_digit) && bytes[4] == b'-'
+    match bytes.first() {
+        Some(b'+' | b'-') => year_then_dash(&bytes[1..], 6),
+        _ => year_then_dash(bytes, 4),
+    }
 }
 
 /// Parses a one-off time; `allow_duration` accepts `10m` as anchor + 10 minutes.

@@ -1,6 +1,9 @@
 //! The calendar edges: leap years, month ends, year boundaries, far-future dates and the
 //! limits of the search (croner's year 4999, jiff's year 9999), table-driven.
 
+// Test helpers unwrap like the tests they serve (clippy.toml allows it in #[test] only).
+#![allow(clippy::unwrap_used)]
+
 use scheduler_schedule::{Schedule, ScheduleOptions, Timestamp};
 
 fn ts(text: &str) -> Timestamp {
@@ -291,6 +294,23 @@ fn search_limits_end_the_schedule_without_panicking() {
             let _ = schedule.explain(Timestamp::MIN).to_string();
         }
     }
+    // One-off instants at jiff's limits are stored with extended years and re-parse.
+    for anchor in [Timestamp::MIN, Timestamp::MAX] {
+        let options = ScheduleOptions::new(anchor);
+        let now = Schedule::parse("now", &options).unwrap();
+        let again = Schedule::parse(now.expression(), &options).unwrap();
+        assert_eq!(again.expression(), now.expression());
+        assert_eq!(
+            again.next_after(Timestamp::MIN),
+            now.next_after(Timestamp::MIN)
+        );
+    }
+    assert_eq!(
+        Schedule::parse("now", &ScheduleOptions::new(Timestamp::MIN))
+            .unwrap()
+            .expression(),
+        "-009999-01-02T01:59:59Z"
+    );
     // An interval whose next multiple is past jiff's range ends.
     let options = ScheduleOptions::new(ts("9999-12-30T00:00:00Z"));
     let interval = Schedule::parse("7d", &options).unwrap();

@@ -9,6 +9,9 @@
 //! 2027 transitions used: New York 03-14 02:00->03:00 and 11-07 02:00->01:00; London 03-28
 //! 01:00->02:00 and 10-31 02:00->01:00; Lord Howe 04-04 02:00->01:30 and 10-03 02:00->02:30.
 
+// Test helpers unwrap like the tests they serve (clippy.toml allows it in #[test] only).
+#![allow(clippy::unwrap_used)]
+
 use jiff::tz::TimeZone;
 use scheduler_schedule::{Schedule, ScheduleOptions, Timestamp};
 

@@ -3,6 +3,9 @@
 //! The messages are part of the product (`scheduler:validate` prints them), so they are
 //! pinned here word for word.
 
+// Test helpers unwrap like the tests they serve (clippy.toml allows it in #[test] only).
+#![allow(clippy::unwrap_used)]
+
 use scheduler_schedule::{Schedule, ScheduleErrorKind, ScheduleKind, ScheduleOptions, Timestamp};
 
 fn check(text: &str, options: &ScheduleOptions, kind: ScheduleErrorKind, message: &str) {

@@ -1,6 +1,9 @@
 //! `Schedule::explain`, table-driven: the words `scheduler:next --explain` and
 //! `scheduler:validate` print.
 
+// Test helpers unwrap like the tests they serve (clippy.toml allows it in #[test] only).
+#![allow(clippy::unwrap_used)]
+
 use scheduler_schedule::{Schedule, ScheduleOptions, Timestamp};
 
 fn explain(text: &str, zone: &str, after: &str) -> String {

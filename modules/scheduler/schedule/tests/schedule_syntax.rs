@@ -4,6 +4,9 @@
 //! Each row is checked by one helper, `check`. Times are written in the schedule's zone so the
 //! table reads like a calendar.
 
+// Test helpers unwrap like the tests they serve (clippy.toml allows it in #[test] only).
+#![allow(clippy::unwrap_used)]
+
 use scheduler_schedule::{
     MonthDay, Preset, Schedule, ScheduleKind, ScheduleOptions, TimeOfDay, Timestamp, Weekday,
 };
