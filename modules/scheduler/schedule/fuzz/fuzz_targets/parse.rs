@@ -46,7 +46,13 @@ fuzz_target!(|data: &[u8]| {
     let probe: Timestamp = probes[usize::from(selector / 40) % probes.len()]
         .parse()
         .unwrap_or(Timestamp::UNIX_EPOCH);
-    let mut options = ScheduleOptions::new(probe);
+    // The anchor (what `now` and intervals use) is the probe, or one of jiff's limits.
+    let anchor = match selector % 7 {
+        5 => Timestamp::MIN,
+        6 => Timestamp::MAX,
+        _ => probe,
+    };
+    let mut options = ScheduleOptions::new(anchor);
     options.timezone = Some(zone.to_owned());
     options.kind = kind;
     let Ok(schedule) = Schedule::parse(&text, &options) else {
