@@ -8,6 +8,24 @@
 //! any string gives a [`Schedule`] or a [`ScheduleError`] whose message names the rule, never
 //! a panic.
 //!
+//! ```
+//! use scheduler_schedule::{Schedule, ScheduleOptions, Timestamp};
+//!
+//! let anchor: Timestamp = "2027-03-13T12:00:00Z".parse()?;
+//! let options = ScheduleOptions::new(anchor).with_timezone("America/New_York");
+//! let schedule = Schedule::parse("daily 02:30", &options)?;
+//! assert_eq!(schedule.expression(), "30 2 * * *");
+//! // 2027-03-14 02:30 does not exist in New York: it fires once, at 03:00 EDT.
+//! assert_eq!(schedule.next_after(anchor), Some("2027-03-14T07:00:00Z".parse()?));
+//! let explanation = schedule.explain(anchor);
+//! assert_eq!(explanation.summary, "at 02:30 every day in America/New_York");
+//! assert_eq!(
+//!     explanation.notes[0],
+//!     "2027-03-14 02:30 does not exist in America/New_York (clocks go from 02:00 to 03:00), fires at 03:00",
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # The language
 //!
 //! | Kind | Examples | Stored [`expression`](Schedule::expression) |
