@@ -73,20 +73,21 @@
 //! Spring forward (America/New_York, 2027-03-14, 02:00 EST becomes 03:00 EDT):
 //!
 //! ```text
-//! wall clock  01:00  01:30  |02:00 .. 02:59 never happen|  03:00  03:30
-//! instant     06:00Z 06:30Z  07:00Z ==================== 07:00Z 07:30Z
-//! `30 2 * * *`                                               ^ fires once at 03:00 EDT
-//! `*/30 * * * *`  ^      ^                                  ^      ^   (02:00, 02:30 skipped)
+//! instant        06:00Z  06:30Z  07:00Z  07:30Z
+//! wall clock     01:00   01:30   03:00   03:30     (02:00-02:59 never happens)
+//!                EST     EST     EDT     EDT
+//! 30 2 * * *                     ^                 once, at the first instant after the gap
+//! */30 * * * *   ^       ^       ^       ^         02:00 and 02:30 are skipped
 //! ```
 //!
 //! Fall back (America/New_York, 2027-11-07, 02:00 EDT becomes 01:00 EST):
 //!
 //! ```text
-//! instant     05:00Z  05:30Z  06:00Z  06:30Z  07:00Z
-//! wall clock  01:00   01:30   01:00   01:30   02:00
-//!             EDT     EDT     EST     EST     EST
-//! `30 1 * * *`         ^ fires once, at the first 01:30
-//! `*/30 * * * *` ^      ^       ^       ^       ^   (both passes of the repeated hour)
+//! instant        05:00Z  05:30Z  06:00Z  06:30Z  07:00Z
+//! wall clock     01:00   01:30   01:00   01:30   02:00
+//!                EDT     EDT     EST     EST     EST
+//! 30 1 * * *             ^                               once, at the first 01:30
+//! */30 * * * *   ^       ^       ^       ^       ^       both passes of the repeated hour
 //! ```
 //!
 //! - A wall-clock time that does not exist (spring forward) fires once, at the first instant
