@@ -1,11 +1,14 @@
 //! Benchmarks of the real system, one JSON line per run on stdout:
 //!
 //! - `bus [--threads N] [--seconds S]`: cross-library no-op command round trips.
+//! - `next [--secs S] [--rounds R]`: next-fire computations per second.
 //!
-//! Each workload also measures a baseline in the same run, since the machines are shared
-//! and noisy: compare ratios, not absolute figures.
+//! Each workload lives in its own file with a `run(args)` and also measures a baseline in
+//! the same run, since the machines are shared and noisy: compare ratios, not absolute
+//! figures. This file only dispatches on the workload name.
 
 mod bus;
+mod next;
 mod support;
 
 fn main() -> anyhow::Result<()> {
@@ -13,6 +16,7 @@ fn main() -> anyhow::Result<()> {
     let (workload, rest) = args.split_first().map(|(w, r)| (w.as_str(), r)).unwrap_or(("", &[]));
     match workload {
         "bus" => bus::run(rest),
-        other => anyhow::bail!("unknown workload '{other}'; workloads: bus"),
+        "next" => next::run(rest).map_err(anyhow::Error::msg),
+        other => anyhow::bail!("unknown workload '{other}'; workloads: bus, next"),
     }
 }
