@@ -23,24 +23,13 @@ use scheduler_schedule::{Schedule, ScheduleOptions, Timestamp};
 const CASES: [(&str, &str, &str); 5] = [
     ("baseline: interval 5m", "5m", "UTC"),
     ("*/5 * * * * UTC", "*/5 * * * *", "UTC"),
-    (
-        "*/5 * * * * America/New_York",
-        "*/5 * * * *",
-        "America/New_York",
-    ),
+    ("*/5 * * * * America/New_York", "*/5 * * * *", "America/New_York"),
     ("0 9 * * 1-5 UTC", "0 9 * * 1-5", "UTC"),
-    (
-        "0 9 * * 1-5 America/New_York",
-        "0 9 * * 1-5",
-        "America/New_York",
-    ),
+    ("0 9 * * 1-5 America/New_York", "0 9 * * 1-5", "America/New_York"),
 ];
 
-const REFERENCE: (&str, &str, &str) = (
-    "reference: croner alone, */5 * * * * America/New_York",
-    "*/5 * * * *",
-    "America/New_York",
-);
+const REFERENCE: (&str, &str, &str) =
+    ("reference: croner alone, */5 * * * * America/New_York", "*/5 * * * *", "America/New_York");
 
 /// 2027-01-01T00:00:00Z.
 const START_SECS: i64 = 1_798_761_600;
@@ -56,19 +45,13 @@ fn parse_args(args: &[String]) -> Result<(Duration, usize), String> {
         let value = iter.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--secs" => {
-                secs = value
-                    .parse()
-                    .map_err(|_| format!("--secs wants seconds, got '{value}'"))?;
+                secs = value.parse().map_err(|_| format!("--secs wants seconds, got '{value}'"))?;
             }
             "--rounds" => {
-                rounds = value
-                    .parse()
-                    .map_err(|_| format!("--rounds wants a count, got '{value}'"))?;
+                rounds = value.parse().map_err(|_| format!("--rounds wants a count, got '{value}'"))?;
             }
             other => {
-                return Err(format!(
-                    "unknown argument '{other}'; use --secs S, --rounds N"
-                ));
+                return Err(format!("unknown argument '{other}'; use --secs S, --rounds N"));
             }
         }
     }
@@ -89,10 +72,9 @@ impl Subject {
     fn next(&self, at: Timestamp) -> Option<Timestamp> {
         match self {
             Subject::Schedule(schedule) => schedule.next_after(at),
-            Subject::Croner(cron, tz) => cron
-                .find_next_occurrence(&at.to_zoned(tz.clone()), false)
-                .ok()
-                .map(|zoned| zoned.timestamp()),
+            Subject::Croner(cron, tz) => {
+                cron.find_next_occurrence(&at.to_zoned(tz.clone()), false).ok().map(|zoned| zoned.timestamp())
+            }
         }
     }
 }
@@ -105,8 +87,7 @@ fn measure(subject: &Subject, budget: Duration) -> Result<f64, String> {
     while started.elapsed() < budget {
         for _ in 0..BATCH {
             offset = (offset + STRIDE_SECS) % SPAN_SECS;
-            let at = Timestamp::from_second(START_SECS + offset)
-                .map_err(|error| format!("probe instant: {error}"))?;
+            let at = Timestamp::from_second(START_SECS + offset).map_err(|error| format!("probe instant: {error}"))?;
             black_box(subject.next(black_box(at)));
         }
         calls += u64::from(BATCH);
@@ -131,17 +112,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 .map_err(|error| format!("'{text}' in {zone}: {error}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let cron = croner::parser::CronParser::builder()
-        .build()
-        .parse(REFERENCE.1)
-        .map_err(|error| error.to_string())?;
+    let cron = croner::parser::CronParser::builder().build().parse(REFERENCE.1).map_err(|error| error.to_string())?;
     let tz = jiff::tz::TimeZone::get(REFERENCE.2).map_err(|error| error.to_string())?;
     subjects.push(Subject::Croner(Box::new(cron), tz));
-    let names: Vec<&str> = CASES
-        .iter()
-        .chain([&REFERENCE])
-        .map(|(name, _, _)| *name)
-        .collect();
+    let names: Vec<&str> = CASES.iter().chain([&REFERENCE]).map(|(name, _, _)| *name).collect();
     let mut rates = vec![Vec::with_capacity(rounds); subjects.len()];
     for _ in 0..rounds {
         for (subject, rate) in subjects.iter().zip(rates.iter_mut()) {

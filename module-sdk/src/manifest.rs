@@ -64,6 +64,10 @@ pub struct CommandSpec {
     /// Example invocations (shown in help).
     #[serde(default)]
     pub examples: Vec<String>,
+    /// The fields `--format table` shows, in order, when the result is a list of objects
+    /// (all fields when empty). JSON and YAML output always carry every field.
+    #[serde(default)]
+    pub columns: Vec<String>,
 }
 
 /// The JSON type of an argument.

@@ -251,12 +251,16 @@ impl TestHost {
 
 impl Drop for TestHost {
     fn drop(&mut self) {
-        self.kill();
-        // A host started by CLI auto-start is not our child: stop it through its pid file.
+        if self.child.is_some() {
+            self.kill();
+            return;
+        }
+        // A host started by CLI auto-start is not our child: stop it through its pid file,
+        // which only a live host keeps (it removes it when it stops).
         if let Ok(pid) = std::fs::read_to_string(self.data_dir().join("host.pid"))
             && let Ok(pid) = pid.trim().parse::<i32>()
         {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).stderr(Stdio::null()).status();
         }
     }
 }

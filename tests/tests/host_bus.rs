@@ -57,3 +57,18 @@ fn events_published_by_one_module_reach_a_subscribed_module_in_order() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_module_can_dispatch_commands_on_the_bus() {
+    // system:health asks the host for `host:modules` through its host handle.
+    let mut host = TestHost::new(HostSpec {
+        modules: vec!["modules/system".into(), "tests/fixtures/recorder".into()],
+        ..HostSpec::default()
+    });
+    host.start();
+    let health = host.json(&["system:health"]);
+    assert_eq!(health["status"], "ok");
+    let mut modules: Vec<&str> = health["modules"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    modules.sort_unstable();
+    assert_eq!(modules, ["recorder", "system"]);
+}

@@ -204,13 +204,13 @@ fn run_module_command(config: &HostConfig, name: &str, spec: &CommandSpec, match
         timeout_ms: matches.get_one::<u64>(module_command::common::TIMEOUT).copied(),
         correlation_id: None,
     };
-    print_outcome(client::call(config, &request), format)
+    print_outcome(client::call(config, &request), format, &spec.columns)
 }
 
-fn print_outcome(outcome: Result<serde_json::Value, ClientError>, format: Format) -> ExitCode {
+fn print_outcome(outcome: Result<serde_json::Value, ClientError>, format: Format, columns: &[String]) -> ExitCode {
     match outcome {
         Ok(value) => {
-            print_stdout(&output::render(&value, format));
+            print_stdout(&output::render_columns(&value, format, columns));
             ExitCode::SUCCESS
         }
         Err(ClientError::Command(error)) => command_failed(&error, format),
@@ -301,7 +301,7 @@ fn status(config: &HostConfig, format: Format) -> ExitCode {
             print_stdout(&output::render(&value, format));
             ExitCode::SUCCESS
         }
-        Err(error) => print_outcome(Err(error), format),
+        Err(error) => print_outcome(Err(error), format, &[]),
     }
 }
 
@@ -309,7 +309,7 @@ fn modules(config: &HostConfig, format: Format) -> ExitCode {
     let outcome = client::call(config, &host_request("host:status"));
     let value = match outcome {
         Ok(value) => value,
-        Err(error) => return print_outcome(Err(error), format),
+        Err(error) => return print_outcome(Err(error), format, &[]),
     };
     let listing = serde_json::json!({ "modules": value["modules"], "skipped": value["skipped"] });
     if format != Format::Table {

@@ -68,9 +68,24 @@ fn render_rows(rows: &[Value]) -> String {
     out
 }
 
-fn render_table(value: &Value) -> String {
+/// Keeps only `columns` of each row, in that order.
+fn project(rows: &[Value], columns: &[String]) -> Vec<Value> {
+    if columns.is_empty() {
+        return rows.to_vec();
+    }
+    rows.iter()
+        .map(|row| match row {
+            Value::Object(map) => {
+                Value::Object(columns.iter().map(|c| (c.clone(), map.get(c).cloned().unwrap_or(Value::Null))).collect())
+            }
+            other => other.clone(),
+        })
+        .collect()
+}
+
+fn render_table(value: &Value, columns: &[String]) -> String {
     match value {
-        Value::Array(rows) => render_rows(rows),
+        Value::Array(rows) => render_rows(&project(rows, columns)),
         Value::Object(map) => {
             // An object whose one list field holds the rows (e.g. `{"tasks": [...]}`) prints as
             // those rows; other objects print as key/value lines.
@@ -78,7 +93,7 @@ fn render_table(value: &Value) -> String {
             if map.len() == 1
                 && let Some(rows) = lists.first()
             {
-                return render_rows(rows);
+                return render_rows(&project(rows, columns));
             }
             let width = map.keys().map(|k| k.chars().count()).max().unwrap_or(0);
             let mut out = String::new();
@@ -94,10 +109,15 @@ fn render_table(value: &Value) -> String {
 
 /// Renders a result in `format`.
 pub fn render(value: &Value, format: Format) -> String {
+    render_columns(value, format, &[])
+}
+
+/// Renders a result in `format`; a table shows only `columns` (all when empty).
+pub fn render_columns(value: &Value, format: Format, columns: &[String]) -> String {
     match format {
         Format::Json => format!("{}\n", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())),
         Format::Yaml => serde_saphyr::to_string(value).unwrap_or_else(|_| value.to_string()),
-        Format::Table => render_table(value),
+        Format::Table => render_table(value, columns),
     }
 }
 
@@ -111,6 +131,13 @@ mod tests {
     fn a_list_of_objects_prints_as_aligned_columns() {
         let out = render(&json!([{"id": 1, "name": "backup"}, {"id": 22, "name": "x", "extra": null}]), Format::Table);
         assert_eq!(out, "ID  NAME    EXTRA\n1   backup  -\n22  x       -\n");
+    }
+
+    #[test]
+    fn declared_columns_choose_and_order_the_table() {
+        let columns = ["name".to_owned(), "id".to_owned()];
+        let out = super::render_columns(&json!([{"id": 1, "name": "a", "x": 2}]), Format::Table, &columns);
+        assert_eq!(out, "NAME  ID\na     1\n");
     }
 
     #[test]

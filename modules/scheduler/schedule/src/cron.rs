@@ -28,9 +28,7 @@ pub(crate) const MAX_PARTS: usize = 8;
 /// only guards against a bug turning into a hang.
 const MAX_CANDIDATES: usize = 100_000;
 
-const MONTH_NAMES: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
+const MONTH_NAMES: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 const WEEKDAY_NAMES: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 /// The five cron fields, in order.
@@ -44,13 +42,7 @@ pub(crate) enum Field {
 }
 
 impl Field {
-    const ALL: [Field; 5] = [
-        Field::Minute,
-        Field::Hour,
-        Field::DayOfMonth,
-        Field::Month,
-        Field::DayOfWeek,
-    ];
+    const ALL: [Field; 5] = [Field::Minute, Field::Hour, Field::DayOfMonth, Field::Month, Field::DayOfWeek];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -144,10 +136,7 @@ pub(crate) struct CronSchedule {
 }
 
 fn field_error(field: Field, whole: &str, message: impl std::fmt::Display) -> ScheduleError {
-    ScheduleError::new(
-        ScheduleErrorKind::CronField,
-        format!("{message} (field {} of '{whole}')", field.position()),
-    )
+    ScheduleError::new(ScheduleErrorKind::CronField, format!("{message} (field {} of '{whole}')", field.position()))
 }
 
 impl CronSchedule {
@@ -173,11 +162,7 @@ impl CronSchedule {
             }
             parts.push(CronPart::parse(piece)?);
         }
-        let text = parts
-            .iter()
-            .map(|part| part.text.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
+        let text = parts.iter().map(|part| part.text.as_str()).collect::<Vec<_>>().join("; ");
         Ok(CronSchedule { parts, text })
     }
 
@@ -192,10 +177,7 @@ impl CronSchedule {
 
     /// The next fire time strictly after `after` in `tz`.
     pub(crate) fn next_after(&self, tz: &TimeZone, after: Timestamp) -> Option<Timestamp> {
-        self.parts
-            .iter()
-            .filter_map(|part| part.next_after(tz, after))
-            .min()
+        self.parts.iter().filter_map(|part| part.next_after(tz, after)).min()
     }
 }
 
@@ -267,9 +249,8 @@ impl CronPart {
         for (field, token) in Field::ALL.into_iter().zip(tokens) {
             sets.push(parse_field(field, token, whole)?);
         }
-        let [minute, hour, dom, month, dow]: [FieldSet; 5] = sets.try_into().map_err(|_| {
-            ScheduleError::new(ScheduleErrorKind::CronSyntax, "cron needs 5 fields")
-        })?;
+        let [minute, hour, dom, month, dow]: [FieldSet; 5] =
+            sets.try_into().map_err(|_| ScheduleError::new(ScheduleErrorKind::CronSyntax, "cron needs 5 fields"))?;
         let days_and = dom.star || dow.star;
         if days_and && !dom_can_occur(dom.bits, dom.last_day, month.bits) {
             return Err(ScheduleError::new(
@@ -289,11 +270,8 @@ impl CronPart {
             bits_text(month.bits),
             bits_text(dow.bits)
         );
-        let cron = croner::parser::CronParser::builder()
-            .dom_and_dow(days_and)
-            .build()
-            .parse(&pattern)
-            .map_err(|error| {
+        let cron =
+            croner::parser::CronParser::builder().dom_and_dow(days_and).build().parse(&pattern).map_err(|error| {
                 ScheduleError::new(
                     ScheduleErrorKind::CronSyntax,
                     format!("cron expression '{whole}' was refused by the cron engine: {error}"),
@@ -366,14 +344,9 @@ impl CronPart {
     }
 
     fn day_matches(&self, date: Date) -> bool {
-        let dom =
-            bit(self.days, date.day()) || (self.last_day && date.day() == date.days_in_month());
+        let dom = bit(self.days, date.day()) || (self.last_day && date.day() == date.days_in_month());
         let dow = bit(self.weekdays, date.weekday().to_sunday_zero_offset());
-        if self.days_and {
-            dom && dow
-        } else {
-            dom || dow
-        }
+        if self.days_and { dom && dow } else { dom || dow }
     }
 
     /// The next matching wall-clock time at or after `civil` (or strictly after it).
@@ -382,21 +355,13 @@ impl CronPart {
     /// reading of the fields.
     pub(crate) fn next_civil(&self, civil: DateTime, inclusive: bool) -> Option<DateTime> {
         let found = self.cron.find_next_occurrence(&civil, inclusive).ok()?;
-        debug_assert!(
-            self.matches(found),
-            "croner returned {found} for '{}', which does not match",
-            self.text
-        );
+        debug_assert!(self.matches(found), "croner returned {found} for '{}', which does not match", self.text);
         Some(found)
     }
 
     /// The next fire time strictly after `after` in `tz`, under this part's DST rule.
     pub(crate) fn next_after(&self, tz: &TimeZone, after: Timestamp) -> Option<Timestamp> {
-        if self.wall_clock {
-            self.next_wall_clock(tz, after)
-        } else {
-            self.next_elapsed(tz, after)
-        }
+        if self.wall_clock { self.next_wall_clock(tz, after) } else { self.next_elapsed(tz, after) }
     }
 
     /// Fixed wall-clock times: a time in a fold fires at its first occurrence, a time in a gap
@@ -458,16 +423,14 @@ fn dom_can_occur(days: u64, last_day: bool, months: u64) -> bool {
     if last_day {
         return true;
     }
-    (1..=12u32)
-        .filter(|month| months & (1 << month) != 0)
-        .any(|month| {
-            let longest = match month {
-                2 => 29,
-                4 | 6 | 9 | 11 => 30,
-                _ => 31,
-            };
-            days & full_bits(1, longest) != 0
-        })
+    (1..=12u32).filter(|month| months & (1 << month) != 0).any(|month| {
+        let longest = match month {
+            2 => 29,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        days & full_bits(1, longest) != 0
+    })
 }
 
 fn bit<T: Into<i64>>(bits: u64, value: T) -> bool {
@@ -481,11 +444,7 @@ fn full_bits(low: u32, high: u32) -> u64 {
 
 /// The numeric list croner gets for a field.
 fn bits_text(bits: u64) -> String {
-    (0..64u32)
-        .filter(|value| bits & (1 << value) != 0)
-        .map(|value| value.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
+    (0..64u32).filter(|value| bits & (1 << value) != 0).map(|value| value.to_string()).collect::<Vec<_>>().join(",")
 }
 
 fn dom_text(bits: u64, last_day: bool) -> String {
@@ -508,18 +467,10 @@ fn parse_field(field: Field, text: &str, whole: &str) -> Result<FieldSet, Schedu
     };
     for item in text.split(',') {
         if item.is_empty() {
-            return Err(field_error(
-                field,
-                whole,
-                format_args!("{name} has an empty list item in '{text}'"),
-            ));
+            return Err(field_error(field, whole, format_args!("{name} has an empty list item in '{text}'")));
         }
         if item.contains('?') {
-            return Err(field_error(
-                field,
-                whole,
-                format_args!("'?' is Quartz syntax, not cron; write '*' in {name}"),
-            ));
+            return Err(field_error(field, whole, format_args!("'?' is Quartz syntax, not cron; write '*' in {name}")));
         }
         if item.contains('#') {
             return Err(field_error(
@@ -538,9 +489,7 @@ fn parse_field(field: Field, text: &str, whole: &str) -> Result<FieldSet, Schedu
             return Err(field_error(
                 field,
                 whole,
-                format_args!(
-                    "'L' (last day of the month) is only allowed in day-of-month, got it in {name}"
-                ),
+                format_args!("'L' (last day of the month) is only allowed in day-of-month, got it in {name}"),
             ));
         }
         let (base, step) = match item.split_once('/') {
@@ -554,21 +503,13 @@ fn parse_field(field: Field, text: &str, whole: &str) -> Result<FieldSet, Schedu
                 return Err(field_error(
                     field,
                     whole,
-                    format_args!(
-                        "{name} must be {}-{}, got '{base}'",
-                        field.bounds().0,
-                        field.bounds().1
-                    ),
+                    format_args!("{name} must be {}-{}, got '{base}'", field.bounds().0, field.bounds().1),
                 ));
             }
             let low_value = parse_value(field, low, whole, false)?;
             let mut high_value = parse_value(field, high, whole, true)?;
             // `sun` closes a range as 7 (`fri-sun`), except `sun-sun`, which is Sunday alone.
-            if field == Field::DayOfWeek
-                && low_value == 0
-                && high_value == 7
-                && !high.starts_with('7')
-            {
+            if field == Field::DayOfWeek && low_value == 0 && high_value == 7 && !high.starts_with('7') {
                 high_value = 0;
             }
             let (low, high) = (low_value, high_value);
@@ -607,11 +548,7 @@ fn parse_field(field: Field, text: &str, whole: &str) -> Result<FieldSet, Schedu
         };
         let mut value = low;
         while value <= high {
-            let stored = if field == Field::DayOfWeek && value == 7 {
-                0
-            } else {
-                value
-            };
+            let stored = if field == Field::DayOfWeek && value == 7 { 0 } else { value };
             set.bits |= 1 << stored;
             value += step;
         }
@@ -622,47 +559,28 @@ fn parse_field(field: Field, text: &str, whole: &str) -> Result<FieldSet, Schedu
 fn parse_step(field: Field, step: &str, whole: &str) -> Result<u32, ScheduleError> {
     let (low, high) = field.star_range();
     let max_step = high - low;
-    let parsed = if !step.is_empty() && step.len() <= 9 && step.bytes().all(|b| b.is_ascii_digit())
-    {
+    let parsed = if !step.is_empty() && step.len() <= 9 && step.bytes().all(|b| b.is_ascii_digit()) {
         step.parse::<u32>().ok()
     } else {
         None
     };
     match parsed {
         Some(value) if (1..=max_step).contains(&value) => Ok(value),
-        _ => Err(field_error(
-            field,
-            whole,
-            format_args!(
-                "step in {} must be 1-{max_step}, got '{step}'",
-                field.name()
-            ),
-        )),
+        _ => {
+            Err(field_error(field, whole, format_args!("step in {} must be 1-{max_step}, got '{step}'", field.name())))
+        }
     }
 }
 
 /// Parses a number or a name. `range_end` lets `sun` close a day-of-week range as 7.
-fn parse_value(
-    field: Field,
-    token: &str,
-    whole: &str,
-    range_end: bool,
-) -> Result<u32, ScheduleError> {
+fn parse_value(field: Field, token: &str, whole: &str, range_end: bool) -> Result<u32, ScheduleError> {
     let name = field.name();
     let (min, max) = field.bounds();
     if !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()) {
-        let value = if token.len() <= 9 {
-            token.parse::<u32>().ok()
-        } else {
-            None
-        };
+        let value = if token.len() <= 9 { token.parse::<u32>().ok() } else { None };
         return match value {
             Some(value) if (min..=max).contains(&value) => Ok(value),
-            _ => Err(field_error(
-                field,
-                whole,
-                format_args!("{name} must be {min}-{max}, got {token}"),
-            )),
+            _ => Err(field_error(field, whole, format_args!("{name} must be {min}-{max}, got {token}"))),
         };
     }
     let names = field.names();
@@ -676,11 +594,7 @@ fn parse_value(
                 _ => index,
             });
         }
-        return Err(field_error(
-            field,
-            whole,
-            format_args!("{name} names are {}, got '{token}'", names.join(", ")),
-        ));
+        return Err(field_error(field, whole, format_args!("{name} names are {}, got '{token}'", names.join(", "))));
     }
     if field == Field::DayOfMonth && token.to_ascii_lowercase().ends_with('w') {
         return Err(field_error(
@@ -690,9 +604,5 @@ fn parse_value(
         ));
     }
     let also = if names.is_empty() { "" } else { " or a name" };
-    Err(field_error(
-        field,
-        whole,
-        format_args!("{name} must be a number {min}-{max}{also}, got '{token}'"),
-    ))
+    Err(field_error(field, whole, format_args!("{name} must be a number {min}-{max}{also}, got '{token}'")))
 }

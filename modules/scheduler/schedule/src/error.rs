@@ -101,10 +101,7 @@ pub struct ScheduleError {
 
 impl ScheduleError {
     pub(crate) fn new(kind: ScheduleErrorKind, message: impl Into<String>) -> ScheduleError {
-        ScheduleError {
-            kind,
-            message: message.into(),
-        }
+        ScheduleError { kind, message: message.into() }
     }
 
     /// Which rule was broken.

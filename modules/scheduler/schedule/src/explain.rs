@@ -41,15 +41,7 @@ impl fmt::Display for Explanation {
     }
 }
 
-const WEEKDAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
+const WEEKDAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 const MONTHS: [&str; 12] = [
     "January",
     "February",
@@ -66,9 +58,7 @@ const MONTHS: [&str; 12] = [
 ];
 
 fn values(bits: u64) -> Vec<u32> {
-    (0..64)
-        .filter(|value| bits & (1u64 << value) != 0)
-        .collect()
+    (0..64).filter(|value| bits & (1u64 << value) != 0).collect()
 }
 
 /// Consecutive values merged into `(first, last)` runs.
@@ -126,14 +116,8 @@ fn time_phrase(part: &CronPart) -> String {
     let minutes = values(part.minutes());
     let hours = values(part.hours());
     if part.wall_clock() && minutes.len() * hours.len() <= 6 {
-        let times: Vec<String> = hours
-            .iter()
-            .flat_map(|hour| {
-                minutes
-                    .iter()
-                    .map(move |minute| format!("{hour:02}:{minute:02}"))
-            })
-            .collect();
+        let times: Vec<String> =
+            hours.iter().flat_map(|hour| minutes.iter().map(move |minute| format!("{hour:02}:{minute:02}"))).collect();
         return format!("at {}", join_words(&times));
     }
     let all_minutes = minutes.len() == 60;
@@ -148,20 +132,13 @@ fn time_phrase(part: &CronPart) -> String {
     };
     let every = all_minutes || minute.starts_with("every");
     let hour = if hours.len() == 24 {
-        if every {
-            String::new()
-        } else {
-            " of every hour".to_owned()
-        }
+        if every { String::new() } else { " of every hour".to_owned() }
     } else if let Some(step) = even_step(part.field_text(Field::Hour), 24) {
         format!(" of every {} hour", ordinal(step))
     } else if hours.len() == 1 {
         format!(" during hour {:02}", hours[0])
     } else {
-        format!(
-            " during hours {}",
-            runs_text(&hours, |h| format!("{h:02}"), "-")
-        )
+        format!(" during hours {}", runs_text(&hours, |h| format!("{h:02}"), "-"))
     };
     format!("{minute}{hour}")
 }
@@ -175,24 +152,14 @@ fn day_phrase(part: &CronPart) -> String {
         let mut words = Vec::new();
         if !days.is_empty() {
             let plural = if days.len() == 1 { "day" } else { "days" };
-            words.push(format!(
-                "{plural} {}",
-                runs_text(&days, |d| d.to_string(), "-")
-            ));
+            words.push(format!("{plural} {}", runs_text(&days, |d| d.to_string(), "-")));
         }
         if part.last_day() {
             words.push("the last day".to_owned());
         }
         format!("on {} of the month", join_words(&words))
     };
-    let dow = format!(
-        "on {}",
-        runs_text(
-            &weekdays,
-            |d| WEEKDAYS[d as usize % 7].to_owned(),
-            " through "
-        )
-    );
+    let dow = format!("on {}", runs_text(&weekdays, |d| WEEKDAYS[d as usize % 7].to_owned(), " through "));
     let dom_all = all_days && !part.last_day();
     if part.days_and() {
         match (dom_all, all_weekdays) {
@@ -200,10 +167,7 @@ fn day_phrase(part: &CronPart) -> String {
             (true, false) => dow,
             (false, true) => dom,
             (false, false) => {
-                let names: Vec<String> = weekdays
-                    .iter()
-                    .map(|d| WEEKDAYS[*d as usize % 7].to_owned())
-                    .collect();
+                let names: Vec<String> = weekdays.iter().map(|d| WEEKDAYS[*d as usize % 7].to_owned()).collect();
                 format!("{dom} if it is a {}", names.join(" or "))
             }
         }
@@ -219,14 +183,7 @@ fn month_phrase(part: &CronPart) -> String {
     if months.len() == 12 {
         return String::new();
     }
-    format!(
-        " in {}",
-        runs_text(
-            &months,
-            |m| MONTHS[(m as usize + 11) % 12].to_owned(),
-            " through "
-        )
-    )
+    format!(" in {}", runs_text(&months, |m| MONTHS[(m as usize + 11) % 12].to_owned(), " through "))
 }
 
 /// "at 02:00 every day", without the zone.
@@ -246,12 +203,7 @@ fn hhmm(civil: DateTime) -> String {
 }
 
 /// Notes on clock changes within a year after `after` that touch the schedule.
-pub(crate) fn cron_notes(
-    cron: &CronSchedule,
-    tz: &TimeZone,
-    tz_name: &str,
-    after: Timestamp,
-) -> Vec<String> {
+pub(crate) fn cron_notes(cron: &CronSchedule, tz: &TimeZone, tz_name: &str, after: Timestamp) -> Vec<String> {
     let mut notes = Vec::new();
     let horizon = after.as_second().saturating_add(NOTE_HORIZON_SECS);
     for transition in tz.following(after).take(4) {
@@ -269,11 +221,7 @@ pub(crate) fn cron_notes(
         }
         let (old_clock, new_clock) = (before.to_datetime(at), after_offset.to_datetime(at));
         let gap = after_offset > before;
-        let (start, end) = if gap {
-            (old_clock, new_clock)
-        } else {
-            (new_clock, old_clock)
-        };
+        let (start, end) = if gap { (old_clock, new_clock) } else { (new_clock, old_clock) };
         for part in cron.parts() {
             let Some(hit) = part.next_civil(start, true).filter(|hit| *hit < end) else {
                 continue;

@@ -27,14 +27,9 @@ pub(crate) fn parse(text: &str) -> Result<Duration, ScheduleError> {
     let error = |message: String| ScheduleError::new(ScheduleErrorKind::Interval, message);
     let text = text.trim();
     if text.starts_with('-') {
-        return Err(error(format!(
-            "interval must be positive, got '{text}'; write e.g. '5m'"
-        )));
+        return Err(error(format!("interval must be positive, got '{text}'; write e.g. '5m'")));
     }
-    for unit in text
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .filter(|word| !word.is_empty())
-    {
+    for unit in text.split(|c: char| !c.is_ascii_alphabetic()).filter(|word| !word.is_empty()) {
         if CALENDAR_UNITS.contains(&unit) {
             return Err(error(format!(
                 "interval unit '{unit}' in '{text}' is a calendar month or year, whose length varies; intervals take s, m, h, d, w — use a cron expression or a 'monthly ...' preset for calendar dates"
@@ -42,24 +37,16 @@ pub(crate) fn parse(text: &str) -> Result<Duration, ScheduleError> {
         }
     }
     let every = humantime::parse_duration(text).map_err(|cause| {
-        error(format!(
-            "invalid interval '{text}': {cause}; write e.g. '30s', '5m', '2h', '1d' or '1h30m'"
-        ))
+        error(format!("invalid interval '{text}': {cause}; write e.g. '30s', '5m', '2h', '1d' or '1h30m'"))
     })?;
     if every.is_zero() {
-        return Err(error(format!(
-            "interval must be greater than zero, got '{text}'"
-        )));
+        return Err(error(format!("interval must be greater than zero, got '{text}'")));
     }
     if every.subsec_nanos() != 0 {
-        return Err(error(format!(
-            "interval must be a whole number of seconds, got '{text}'"
-        )));
+        return Err(error(format!("interval must be a whole number of seconds, got '{text}'")));
     }
     if every.as_secs() > MAX_INTERVAL_SECS {
-        return Err(error(format!(
-            "interval must be at most 36525d (100 years), got '{text}'"
-        )));
+        return Err(error(format!("interval must be at most 36525d (100 years), got '{text}'")));
     }
     Ok(every)
 }
@@ -83,19 +70,13 @@ pub(crate) fn format(every: Duration) -> String {
 }
 
 /// The smallest `anchor + k * every` with `k >= 1` that is strictly after `after`.
-pub(crate) fn next_after(
-    every: Duration,
-    anchor: Timestamp,
-    after: Timestamp,
-) -> Option<Timestamp> {
+pub(crate) fn next_after(every: Duration, anchor: Timestamp, after: Timestamp) -> Option<Timestamp> {
     let every_ns = i128::try_from(every.as_nanos()).ok()?;
     if every_ns <= 0 {
         return None;
     }
     let since = after.as_nanosecond() - anchor.as_nanosecond();
     let k = if since < 0 { 1 } else { since / every_ns + 1 };
-    let at = anchor
-        .as_nanosecond()
-        .checked_add(k.checked_mul(every_ns)?)?;
+    let at = anchor.as_nanosecond().checked_add(k.checked_mul(every_ns)?)?;
     Timestamp::from_nanosecond(at).ok()
 }

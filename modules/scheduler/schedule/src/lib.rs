@@ -189,11 +189,7 @@ pub struct ScheduleOptions {
 impl ScheduleOptions {
     /// UTC, kind inferred, anchored at `anchor`.
     pub fn new(anchor: Timestamp) -> ScheduleOptions {
-        ScheduleOptions {
-            timezone: None,
-            anchor,
-            kind: None,
-        }
+        ScheduleOptions { timezone: None, anchor, kind: None }
     }
 
     /// The same options in another zone.
@@ -261,9 +257,7 @@ fn guess(text: &str) -> Result<Guess, ScheduleError> {
     }
     let cron_like = text.split_whitespace().count() <= 7
         && text.contains(|c: char| c.is_ascii_digit() || c == '*')
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || " \t,-/*?#".contains(c));
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || " \t,-/*?#".contains(c));
     if cron_like {
         return Ok(Guess::Kind(ScheduleKind::Cron));
     }
@@ -278,10 +272,7 @@ fn guess(text: &str) -> Result<Guess, ScheduleError> {
 /// One word of digits followed by letters (`5x`, `1.5s`, `-5m`): meant as an interval.
 fn looks_like_interval(text: &str) -> bool {
     let body = text.strip_prefix('-').unwrap_or(text);
-    let digits = body
-        .bytes()
-        .take_while(|b| b.is_ascii_digit() || *b == b'.')
-        .count();
+    let digits = body.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
     let rest = &body[digits..];
     digits > 0
         && !rest.is_empty()
@@ -328,10 +319,7 @@ impl Schedule {
         if text.len() > MAX_TEXT_LEN {
             return Err(ScheduleError::new(
                 ScheduleErrorKind::Empty,
-                format!(
-                    "schedule is too long: {} bytes, at most {MAX_TEXT_LEN}",
-                    text.len()
-                ),
+                format!("schedule is too long: {} bytes, at most {MAX_TEXT_LEN}", text.len()),
             ));
         }
         if options.kind == Some(ScheduleKind::Manual) {
@@ -370,16 +358,10 @@ impl Schedule {
         };
         let spec = match kind {
             ScheduleKind::Manual => Spec::Manual,
-            ScheduleKind::Once => Spec::Once(once::parse(
-                &text,
-                &tz,
-                options.anchor,
-                options.kind == Some(ScheduleKind::Once),
-            )?),
-            ScheduleKind::Interval => Spec::Interval {
-                every: interval::parse(&text)?,
-                anchor: options.anchor,
-            },
+            ScheduleKind::Once => {
+                Spec::Once(once::parse(&text, &tz, options.anchor, options.kind == Some(ScheduleKind::Once))?)
+            }
+            ScheduleKind::Interval => Spec::Interval { every: interval::parse(&text)?, anchor: options.anchor },
             ScheduleKind::Cron => Spec::Cron(Box::new(CronSchedule::parse(&text)?)),
         };
         Ok(Schedule::build(spec, tz_name, tz))
@@ -387,10 +369,7 @@ impl Schedule {
 
     /// Builds the schedule a preset stands for; its expression is the canonical cron or
     /// interval text. A forced kind in `options` must match.
-    pub fn from_preset(
-        preset: &Preset,
-        options: &ScheduleOptions,
-    ) -> Result<Schedule, ScheduleError> {
+    pub fn from_preset(preset: &Preset, options: &ScheduleOptions) -> Result<Schedule, ScheduleError> {
         Schedule::parse(&preset.expression()?, options)
     }
 
@@ -401,12 +380,7 @@ impl Schedule {
             Spec::Once(at) => at.to_string(),
             Spec::Manual => "manual".to_owned(),
         };
-        Schedule {
-            spec,
-            expression,
-            tz_name,
-            tz,
-        }
+        Schedule { spec, expression, tz_name, tz }
     }
 
     /// The kind of this schedule.
@@ -465,10 +439,7 @@ impl Schedule {
                     notes.push("already past, never fires again".to_owned());
                 }
                 let local = at.to_zoned(self.tz.clone());
-                format!(
-                    "once at {} in {tz_name} ({at})",
-                    local.strftime("%Y-%m-%d %H:%M:%S")
-                )
+                format!("once at {} in {tz_name} ({at})", local.strftime("%Y-%m-%d %H:%M:%S"))
             }
             Spec::Interval { every, anchor } => format!(
                 "every {} counted from {anchor} (exact elapsed time; clock changes do not move it)",
@@ -480,10 +451,6 @@ impl Schedule {
                 format!("{} in {tz_name}", parts.join(", and "))
             }
         };
-        Explanation {
-            summary,
-            notes,
-            next,
-        }
+        Explanation { summary, notes, next }
     }
 }

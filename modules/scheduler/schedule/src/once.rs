@@ -22,9 +22,7 @@ const FORMS: &str = "write an RFC 3339 instant ('2027-01-05T09:30:00Z'), a local
 /// instants near jiff's limits).
 pub(crate) fn looks_like_date(text: &str) -> bool {
     let year_then_dash = |bytes: &[u8], digits: usize| {
-        bytes.len() > digits
-            && bytes[..digits].iter().all(u8::is_ascii_digit)
-            && bytes[digits] == b'-'
+        bytes.len() > digits && bytes[..digits].iter().all(u8::is_ascii_digit) && bytes[digits] == b'-'
     };
     let bytes = text.as_bytes();
     match bytes.first() {
@@ -55,22 +53,15 @@ pub(crate) fn parse(
             )));
         }
         return match text.parse::<DateTime>() {
-            Ok(civil) => zone::wall_clock_instant(tz, civil).ok_or_else(|| {
-                error(format!(
-                    "one-off time '{text}' is outside the supported range of years"
-                ))
-            }),
-            Err(cause) => Err(error(format!(
-                "invalid one-off time '{text}': {cause}; {FORMS}"
-            ))),
+            Ok(civil) => zone::wall_clock_instant(tz, civil)
+                .ok_or_else(|| error(format!("one-off time '{text}' is outside the supported range of years"))),
+            Err(cause) => Err(error(format!("invalid one-off time '{text}': {cause}; {FORMS}"))),
         };
     }
     if allow_duration && let Ok(delay) = crate::interval::parse(text) {
         let delay = jiff::SignedDuration::try_from(delay)
             .map_err(|cause| error(format!("delay '{text}' is too long: {cause}")))?;
-        return anchor
-            .checked_add(delay)
-            .map_err(|cause| error(format!("delay '{text}' is too long: {cause}")));
+        return anchor.checked_add(delay).map_err(|cause| error(format!("delay '{text}' is too long: {cause}")));
     }
     Err(error(format!("invalid one-off time '{text}'; {FORMS}")))
 }

@@ -37,9 +37,7 @@ impl TimeOfDay {
     /// A time of day; hour 0-23, minute 0-59.
     pub fn new(hour: u8, minute: u8) -> Result<TimeOfDay, ScheduleError> {
         if hour > 23 || minute > 59 {
-            return Err(preset_error(format!(
-                "time of day must be 00:00-23:59, got {hour:02}:{minute:02}"
-            )));
+            return Err(preset_error(format!("time of day must be 00:00-23:59, got {hour:02}:{minute:02}")));
         }
         Ok(TimeOfDay { hour, minute })
     }
@@ -125,12 +123,7 @@ impl Preset {
         Ok(match *self {
             Preset::Daily { at } => format!("{} {} * * *", at.minute, at.hour),
             Preset::Weekdays { at } => format!("{} {} * * 1-5", at.minute, at.hour),
-            Preset::Weekly { day, at } => format!(
-                "{} {} * * {}",
-                at.minute,
-                at.hour,
-                day.to_sunday_zero_offset()
-            ),
+            Preset::Weekly { day, at } => format!("{} {} * * {}", at.minute, at.hour, day.to_sunday_zero_offset()),
             Preset::Monthly { day, at } => {
                 let (minute, hour) = (at.minute, at.hour);
                 match day {
@@ -140,9 +133,7 @@ impl Preset {
                     }
                     MonthDay::Day(31) | MonthDay::Last => format!("{minute} {hour} L * *"),
                     MonthDay::Day(day) => {
-                        return Err(preset_error(format!(
-                            "monthly day must be 1-31 or 'last', got {day}"
-                        )));
+                        return Err(preset_error(format!("monthly day must be 1-31 or 'last', got {day}")));
                     }
                 }
             }
@@ -150,9 +141,7 @@ impl Preset {
                 // Route through the interval rules so zero and sub-second are refused here too.
                 let text = crate::interval::format(every);
                 if every.subsec_nanos() != 0 {
-                    return Err(preset_error(format!(
-                        "interval must be a whole number of seconds, got {every:?}"
-                    )));
+                    return Err(preset_error(format!("interval must be a whole number of seconds, got {every:?}")));
                 }
                 crate::interval::parse(&text)?;
                 text
@@ -164,17 +153,12 @@ impl Preset {
     /// `monthly`, `every`).
     pub(crate) fn is_preset_text(text: &str) -> bool {
         let first = text.split_whitespace().next().unwrap_or_default();
-        ["daily", "weekdays", "weekly", "monthly", "every"]
-            .iter()
-            .any(|keyword| first.eq_ignore_ascii_case(keyword))
+        ["daily", "weekdays", "weekly", "monthly", "every"].iter().any(|keyword| first.eq_ignore_ascii_case(keyword))
     }
 
     /// Parses the textual preset grammar.
     pub fn parse(text: &str) -> Result<Preset, ScheduleError> {
-        let words: Vec<String> = text
-            .split_whitespace()
-            .map(str::to_ascii_lowercase)
-            .collect();
+        let words: Vec<String> = text.split_whitespace().map(str::to_ascii_lowercase).collect();
         let Some((keyword, rest)) = words.split_first() else {
             return Err(preset_error("preset is empty; write e.g. 'daily 02:30'"));
         };
@@ -185,34 +169,18 @@ impl Preset {
             }
             return Ok(Preset::Every(crate::interval::parse(duration)?));
         }
-        let rest: Vec<&str> = rest
-            .iter()
-            .map(String::as_str)
-            .filter(|word| *word != "at" && *word != "on")
-            .collect();
+        let rest: Vec<&str> = rest.iter().map(String::as_str).filter(|word| *word != "at" && *word != "on").collect();
         match (keyword.as_str(), rest.as_slice()) {
-            ("daily", [at]) => Ok(Preset::Daily {
-                at: TimeOfDay::parse(at)?,
-            }),
-            ("weekdays", [at]) => Ok(Preset::Weekdays {
-                at: TimeOfDay::parse(at)?,
-            }),
-            ("weekly", [day, at]) => Ok(Preset::Weekly {
-                day: parse_weekday(day)?,
-                at: TimeOfDay::parse(at)?,
-            }),
-            ("monthly", [day, at]) => Ok(Preset::Monthly {
-                day: parse_month_day(day)?,
-                at: TimeOfDay::parse(at)?,
-            }),
-            ("daily", _) => Err(preset_error(format!(
-                "daily needs one time, e.g. 'daily 02:30', got '{}'",
-                text.trim()
-            ))),
-            ("weekdays", _) => Err(preset_error(format!(
-                "weekdays needs one time, e.g. 'weekdays 09:00', got '{}'",
-                text.trim()
-            ))),
+            ("daily", [at]) => Ok(Preset::Daily { at: TimeOfDay::parse(at)? }),
+            ("weekdays", [at]) => Ok(Preset::Weekdays { at: TimeOfDay::parse(at)? }),
+            ("weekly", [day, at]) => Ok(Preset::Weekly { day: parse_weekday(day)?, at: TimeOfDay::parse(at)? }),
+            ("monthly", [day, at]) => Ok(Preset::Monthly { day: parse_month_day(day)?, at: TimeOfDay::parse(at)? }),
+            ("daily", _) => {
+                Err(preset_error(format!("daily needs one time, e.g. 'daily 02:30', got '{}'", text.trim())))
+            }
+            ("weekdays", _) => {
+                Err(preset_error(format!("weekdays needs one time, e.g. 'weekdays 09:00', got '{}'", text.trim())))
+            }
             ("weekly", _) => Err(preset_error(format!(
                 "weekly needs a weekday and a time, e.g. 'weekly mon 09:00', got '{}'",
                 text.trim()
@@ -221,9 +189,9 @@ impl Preset {
                 "monthly needs a day (1-31 or 'last') and a time, e.g. 'monthly 1 09:00', got '{}'",
                 text.trim()
             ))),
-            _ => Err(preset_error(format!(
-                "unknown preset '{keyword}'; use daily, weekdays, weekly, monthly or every"
-            ))),
+            _ => {
+                Err(preset_error(format!("unknown preset '{keyword}'; use daily, weekdays, weekly, monthly or every")))
+            }
         }
     }
 }
@@ -238,14 +206,11 @@ fn parse_weekday(word: &str) -> Result<Weekday, ScheduleError> {
         ("fri", "friday", Weekday::Friday),
         ("sat", "saturday", Weekday::Saturday),
     ];
-    DAYS.iter()
-        .find(|(short, long, _)| word == *short || word == *long)
-        .map(|(_, _, day)| *day)
-        .ok_or_else(|| {
-            preset_error(format!(
-                "weekday must be one of sun, mon, tue, wed, thu, fri, sat (or the full name), got '{word}'"
-            ))
-        })
+    DAYS.iter().find(|(short, long, _)| word == *short || word == *long).map(|(_, _, day)| *day).ok_or_else(|| {
+        preset_error(format!(
+            "weekday must be one of sun, mon, tue, wed, thu, fri, sat (or the full name), got '{word}'"
+        ))
+    })
 }
 
 fn parse_month_day(word: &str) -> Result<MonthDay, ScheduleError> {
@@ -254,9 +219,7 @@ fn parse_month_day(word: &str) -> Result<MonthDay, ScheduleError> {
     }
     match word.parse::<u8>() {
         Ok(day @ 1..=31) if word.len() <= 2 => Ok(MonthDay::Day(day)),
-        _ => Err(preset_error(format!(
-            "monthly day must be 1-31 or 'last', got '{word}'"
-        ))),
+        _ => Err(preset_error(format!("monthly day must be 1-31 or 'last', got '{word}'"))),
     }
 }
 

@@ -44,13 +44,11 @@ pub(crate) fn elapsed_instants(tz: &TimeZone, civil: DateTime) -> Instants {
             Ok(at) => Instants::One(at),
             Err(_) => Instants::None,
         },
-        AmbiguousOffset::Fold { before, after } => {
-            match (before.to_timestamp(civil), after.to_timestamp(civil)) {
-                (Ok(first), Ok(second)) => Instants::Two(first, second),
-                (Ok(only), Err(_)) | (Err(_), Ok(only)) => Instants::One(only),
-                (Err(_), Err(_)) => Instants::None,
-            }
-        }
+        AmbiguousOffset::Fold { before, after } => match (before.to_timestamp(civil), after.to_timestamp(civil)) {
+            (Ok(first), Ok(second)) => Instants::Two(first, second),
+            (Ok(only), Err(_)) | (Err(_), Ok(only)) => Instants::One(only),
+            (Err(_), Err(_)) => Instants::None,
+        },
         AmbiguousOffset::Gap { .. } => Instants::None,
     }
 }
@@ -61,9 +59,7 @@ pub(crate) fn elapsed_instants(tz: &TimeZone, civil: DateTime) -> Instants {
 /// before the transition, so the next transition from there is the one that opened the gap.
 pub(crate) fn gap_end(tz: &TimeZone, civil: DateTime, after: Offset) -> Option<Timestamp> {
     let before_gap = after.to_timestamp(civil).ok()?;
-    tz.following(before_gap)
-        .next()
-        .map(|transition| transition.timestamp())
+    tz.following(before_gap).next().map(|transition| transition.timestamp())
 }
 
 /// The smallest UTC offset in force from `at` until two days later.

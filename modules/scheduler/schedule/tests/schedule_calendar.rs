@@ -31,54 +31,26 @@ fn leap_day_schedules_fire_only_in_leap_years() {
             "0 0 29 2 *",
             "UTC",
             "2027-01-01T00:00:00Z",
-            &[
-                "2028-02-29T00:00:00Z",
-                "2032-02-29T00:00:00Z",
-                "2036-02-29T00:00:00Z",
-            ],
+            &["2028-02-29T00:00:00Z", "2032-02-29T00:00:00Z", "2036-02-29T00:00:00Z"],
         ),
         // 2100 is not a leap year: eight years between leap days.
-        (
-            "0 0 29 2 *",
-            "UTC",
-            "2097-01-01T00:00:00Z",
-            &["2104-02-29T00:00:00Z"],
-        ),
+        ("0 0 29 2 *", "UTC", "2097-01-01T00:00:00Z", &["2104-02-29T00:00:00Z"]),
         // 2000 and 2400 are.
-        (
-            "0 0 29 2 *",
-            "UTC",
-            "2399-01-01T00:00:00Z",
-            &["2400-02-29T00:00:00Z"],
-        ),
-        (
-            "30 12 29 feb *",
-            "America/New_York",
-            "2027-01-01T00:00:00Z",
-            &["2028-02-29T17:30:00Z"],
-        ),
+        ("0 0 29 2 *", "UTC", "2399-01-01T00:00:00Z", &["2400-02-29T00:00:00Z"]),
+        ("30 12 29 feb *", "America/New_York", "2027-01-01T00:00:00Z", &["2028-02-29T17:30:00Z"]),
         // The last day of February moves with leap years.
         (
             "0 0 L 2 *",
             "UTC",
             "2027-01-01T00:00:00Z",
-            &[
-                "2027-02-28T00:00:00Z",
-                "2028-02-29T00:00:00Z",
-                "2029-02-28T00:00:00Z",
-            ],
+            &["2027-02-28T00:00:00Z", "2028-02-29T00:00:00Z", "2029-02-28T00:00:00Z"],
         ),
         // Days 28 and 29 of February, or any Monday (Vixie OR).
         (
             "0 0 28,29 2 1",
             "UTC",
             "2028-02-20T00:00:00Z",
-            &[
-                "2028-02-21T00:00:00Z",
-                "2028-02-28T00:00:00Z",
-                "2028-02-29T00:00:00Z",
-                "2029-02-05T00:00:00Z",
-            ],
+            &["2028-02-21T00:00:00Z", "2028-02-28T00:00:00Z", "2028-02-29T00:00:00Z", "2029-02-05T00:00:00Z"],
         ),
     ]);
 }
@@ -101,12 +73,7 @@ fn month_end_rules_are_exact() {
                 "2027-12-31T00:00:00Z",
             ],
         ),
-        (
-            "0 0 30 * *",
-            "UTC",
-            "2027-01-01T00:00:00Z",
-            &["2027-01-30T00:00:00Z", "2027-03-30T00:00:00Z"],
-        ),
+        ("0 0 30 * *", "UTC", "2027-01-01T00:00:00Z", &["2027-01-30T00:00:00Z", "2027-03-30T00:00:00Z"]),
         // `L` is the last day of every month.
         (
             "0 0 L * *",
@@ -126,23 +93,14 @@ fn month_end_rules_are_exact() {
             "monthly 31 23:00",
             "UTC",
             "2027-01-01T00:00:00Z",
-            &[
-                "2027-01-31T23:00:00Z",
-                "2027-02-28T23:00:00Z",
-                "2027-03-31T23:00:00Z",
-                "2027-04-30T23:00:00Z",
-            ],
+            &["2027-01-31T23:00:00Z", "2027-02-28T23:00:00Z", "2027-03-31T23:00:00Z", "2027-04-30T23:00:00Z"],
         ),
         // ... and the 30th: the 30th where it exists, the 28th/29th in February.
         (
             "monthly 30 23:00",
             "UTC",
             "2028-01-01T00:00:00Z",
-            &[
-                "2028-01-30T23:00:00Z",
-                "2028-02-29T23:00:00Z",
-                "2028-03-30T23:00:00Z",
-            ],
+            &["2028-01-30T23:00:00Z", "2028-02-29T23:00:00Z", "2028-03-30T23:00:00Z"],
         ),
         // Local zone: the last day in Sydney is still the day before in UTC.
         (
@@ -157,56 +115,21 @@ fn month_end_rules_are_exact() {
 #[test]
 fn year_boundaries_are_crossed() {
     check(&[
-        (
-            "59 23 31 12 *",
-            "UTC",
-            "2027-06-01T00:00:00Z",
-            &["2027-12-31T23:59:00Z", "2028-12-31T23:59:00Z"],
-        ),
-        (
-            "@yearly",
-            "UTC",
-            "2027-12-31T23:59:59Z",
-            &["2028-01-01T00:00:00Z", "2029-01-01T00:00:00Z"],
-        ),
-        (
-            "*/10 * * * *",
-            "UTC",
-            "2027-12-31T23:55:00Z",
-            &["2028-01-01T00:00:00Z", "2028-01-01T00:10:00Z"],
-        ),
+        ("59 23 31 12 *", "UTC", "2027-06-01T00:00:00Z", &["2027-12-31T23:59:00Z", "2028-12-31T23:59:00Z"]),
+        ("@yearly", "UTC", "2027-12-31T23:59:59Z", &["2028-01-01T00:00:00Z", "2029-01-01T00:00:00Z"]),
+        ("*/10 * * * *", "UTC", "2027-12-31T23:55:00Z", &["2028-01-01T00:00:00Z", "2028-01-01T00:10:00Z"]),
         // New Year in New York is 05:00 UTC.
-        (
-            "@yearly",
-            "America/New_York",
-            "2027-12-31T23:59:59Z",
-            &["2028-01-01T05:00:00Z"],
-        ),
+        ("@yearly", "America/New_York", "2027-12-31T23:59:59Z", &["2028-01-01T05:00:00Z"]),
         // New Year in Lord Howe (+11:00 in summer) is still 2027 in UTC.
-        (
-            "@yearly",
-            "Australia/Lord_Howe",
-            "2027-06-01T00:00:00Z",
-            &["2027-12-31T13:00:00Z"],
-        ),
-        (
-            "0 0 * * sun",
-            "UTC",
-            "2027-12-30T00:00:00Z",
-            &["2028-01-02T00:00:00Z"],
-        ),
+        ("@yearly", "Australia/Lord_Howe", "2027-06-01T00:00:00Z", &["2027-12-31T13:00:00Z"]),
+        ("0 0 * * sun", "UTC", "2027-12-30T00:00:00Z", &["2028-01-02T00:00:00Z"]),
     ]);
 }
 
 #[test]
 fn far_future_dates_work() {
     check(&[
-        (
-            "@daily",
-            "UTC",
-            "2199-12-31T12:00:00Z",
-            &["2200-01-01T00:00:00Z", "2200-01-02T00:00:00Z"],
-        ),
+        ("@daily", "UTC", "2199-12-31T12:00:00Z", &["2200-01-01T00:00:00Z", "2200-01-02T00:00:00Z"]),
         // 2199-12-31 is a Tuesday.
         (
             "0 9 * * 1-5",
@@ -221,24 +144,9 @@ fn far_future_dates_work() {
             ],
         ),
         // 2200-03-09 is a spring-forward day in New York: 02:30 fires at 03:00 EDT.
-        (
-            "30 2 * * *",
-            "America/New_York",
-            "2200-03-08T12:00:00Z",
-            &["2200-03-09T07:00:00Z", "2200-03-10T06:30:00Z"],
-        ),
-        (
-            "0 0 29 2 *",
-            "UTC",
-            "2200-01-01T00:00:00Z",
-            &["2204-02-29T00:00:00Z"],
-        ),
-        (
-            "1d",
-            "UTC",
-            "2200-01-01T00:00:00Z",
-            &["2200-01-02T00:00:00Z"],
-        ),
+        ("30 2 * * *", "America/New_York", "2200-03-08T12:00:00Z", &["2200-03-09T07:00:00Z", "2200-03-10T06:30:00Z"]),
+        ("0 0 29 2 *", "UTC", "2200-01-01T00:00:00Z", &["2204-02-29T00:00:00Z"]),
+        ("1d", "UTC", "2200-01-01T00:00:00Z", &["2200-01-02T00:00:00Z"]),
     ]);
 }
 
@@ -246,18 +154,12 @@ fn far_future_dates_work() {
 fn search_limits_end_the_schedule_without_panicking() {
     // croner searches wall-clock time from instants before the year 5000.
     let daily = schedule("@daily", "UTC");
-    assert_eq!(
-        daily.next_after(ts("4999-12-31T00:00:00Z")),
-        Some(ts("5000-01-01T00:00:00Z"))
-    );
+    assert_eq!(daily.next_after(ts("4999-12-31T00:00:00Z")), Some(ts("5000-01-01T00:00:00Z")));
     assert_eq!(daily.next_after(ts("5000-01-01T00:00:00Z")), None);
     assert_eq!(daily.next_after(Timestamp::MAX), None);
     assert_eq!(daily.next_n(ts("4999-12-29T00:00:00Z"), 10).len(), 3);
     let yearly = schedule("@yearly", "UTC");
-    assert_eq!(
-        yearly.next_after(ts("4999-06-01T00:00:00Z")),
-        Some(ts("5000-01-01T00:00:00Z"))
-    );
+    assert_eq!(yearly.next_after(ts("4999-06-01T00:00:00Z")), Some(ts("5000-01-01T00:00:00Z")));
     // The earliest instant jiff knows still has a next fire.
     assert!(daily.next_after(Timestamp::MIN).is_some());
     // Every kind near jiff's limits.
@@ -273,19 +175,9 @@ fn search_limits_end_the_schedule_without_panicking() {
         "now",
         "manual",
     ] {
-        for zone in [
-            "UTC",
-            "America/New_York",
-            "Australia/Lord_Howe",
-            "Pacific/Kiritimati",
-        ] {
+        for zone in ["UTC", "America/New_York", "Australia/Lord_Howe", "Pacific/Kiritimati"] {
             let schedule = schedule(text, zone);
-            for at in [
-                Timestamp::MIN,
-                Timestamp::MAX,
-                ts("9999-12-30T21:00:00Z"),
-                ts("-009999-01-03T00:00:00Z"),
-            ] {
+            for at in [Timestamp::MIN, Timestamp::MAX, ts("9999-12-30T21:00:00Z"), ts("-009999-01-03T00:00:00Z")] {
                 if let Some(next) = schedule.next_after(at) {
                     assert!(next > at, "'{text}' in {zone} after {at}");
                 }
@@ -300,15 +192,10 @@ fn search_limits_end_the_schedule_without_panicking() {
         let now = Schedule::parse("now", &options).unwrap();
         let again = Schedule::parse(now.expression(), &options).unwrap();
         assert_eq!(again.expression(), now.expression());
-        assert_eq!(
-            again.next_after(Timestamp::MIN),
-            now.next_after(Timestamp::MIN)
-        );
+        assert_eq!(again.next_after(Timestamp::MIN), now.next_after(Timestamp::MIN));
     }
     assert_eq!(
-        Schedule::parse("now", &ScheduleOptions::new(Timestamp::MIN))
-            .unwrap()
-            .expression(),
+        Schedule::parse("now", &ScheduleOptions::new(Timestamp::MIN)).unwrap().expression(),
         "-009999-01-02T01:59:59Z"
     );
     // An interval whose next multiple is past jiff's range ends.

@@ -10,10 +10,7 @@ use scheduler_schedule::{Schedule, ScheduleErrorKind, ScheduleKind, ScheduleOpti
 
 fn check(text: &str, options: &ScheduleOptions, kind: ScheduleErrorKind, message: &str) {
     let error = match Schedule::parse(text, options) {
-        Ok(schedule) => panic!(
-            "'{text}' should be refused, got {:?}",
-            schedule.expression()
-        ),
+        Ok(schedule) => panic!("'{text}' should be refused, got {:?}", schedule.expression()),
         Err(error) => error,
     };
     assert_eq!(error.to_string(), message, "message for '{text}'");
@@ -29,94 +26,34 @@ fn utc() -> ScheduleOptions {
 fn cron_field_errors_name_the_field_the_rule_and_the_value() {
     use ScheduleErrorKind::CronField;
     let table: &[(&str, &str)] = &[
-        (
-            "0 2 * * 9",
-            "day-of-week must be 0-7, got 9 (field 5 of '0 2 * * 9')",
-        ),
-        (
-            "60 * * * *",
-            "minute must be 0-59, got 60 (field 1 of '60 * * * *')",
-        ),
-        (
-            "0 24 * * *",
-            "hour must be 0-23, got 24 (field 2 of '0 24 * * *')",
-        ),
-        (
-            "0 0 0 * *",
-            "day-of-month must be 1-31, got 0 (field 3 of '0 0 0 * *')",
-        ),
-        (
-            "0 0 32 * *",
-            "day-of-month must be 1-31, got 32 (field 3 of '0 0 32 * *')",
-        ),
-        (
-            "0 0 * 13 *",
-            "month must be 1-12, got 13 (field 4 of '0 0 * 13 *')",
-        ),
-        (
-            "0 0 * 0 *",
-            "month must be 1-12, got 0 (field 4 of '0 0 * 0 *')",
-        ),
-        (
-            "99999999999 * * * *",
-            "minute must be 0-59, got 99999999999 (field 1 of '99999999999 * * * *')",
-        ),
-        (
-            "*/0 * * * *",
-            "step in minute must be 1-59, got '0' (field 1 of '*/0 * * * *')",
-        ),
-        (
-            "*/60 * * * *",
-            "step in minute must be 1-59, got '60' (field 1 of '*/60 * * * *')",
-        ),
-        (
-            "0 */x * * *",
-            "step in hour must be 1-23, got 'x' (field 2 of '0 */x * * *')",
-        ),
-        (
-            "0 0 * * */7",
-            "step in day-of-week must be 1-6, got '7' (field 5 of '0 0 * * */7')",
-        ),
-        (
-            "*/5/2 * * * *",
-            "step in minute must be 1-59, got '5/2' (field 1 of '*/5/2 * * * *')",
-        ),
+        ("0 2 * * 9", "day-of-week must be 0-7, got 9 (field 5 of '0 2 * * 9')"),
+        ("60 * * * *", "minute must be 0-59, got 60 (field 1 of '60 * * * *')"),
+        ("0 24 * * *", "hour must be 0-23, got 24 (field 2 of '0 24 * * *')"),
+        ("0 0 0 * *", "day-of-month must be 1-31, got 0 (field 3 of '0 0 0 * *')"),
+        ("0 0 32 * *", "day-of-month must be 1-31, got 32 (field 3 of '0 0 32 * *')"),
+        ("0 0 * 13 *", "month must be 1-12, got 13 (field 4 of '0 0 * 13 *')"),
+        ("0 0 * 0 *", "month must be 1-12, got 0 (field 4 of '0 0 * 0 *')"),
+        ("99999999999 * * * *", "minute must be 0-59, got 99999999999 (field 1 of '99999999999 * * * *')"),
+        ("*/0 * * * *", "step in minute must be 1-59, got '0' (field 1 of '*/0 * * * *')"),
+        ("*/60 * * * *", "step in minute must be 1-59, got '60' (field 1 of '*/60 * * * *')"),
+        ("0 */x * * *", "step in hour must be 1-23, got 'x' (field 2 of '0 */x * * *')"),
+        ("0 0 * * */7", "step in day-of-week must be 1-6, got '7' (field 5 of '0 0 * * */7')"),
+        ("*/5/2 * * * *", "step in minute must be 1-59, got '5/2' (field 1 of '*/5/2 * * * *')"),
         (
             "5/10 * * * *",
             "a step needs a range or '*' in minute: write '*/10' or '5-59/10', got '5/10' (field 1 of '5/10 * * * *')",
         ),
-        (
-            "5-1 * * * *",
-            "range 5-1 in minute runs backwards; ranges go from low to high (field 1 of '5-1 * * * *')",
-        ),
+        ("5-1 * * * *", "range 5-1 in minute runs backwards; ranges go from low to high (field 1 of '5-1 * * * *')"),
         (
             "0 0 * * fri-mon",
             "range fri-mon in day-of-week runs backwards; ranges go from low to high, and 7 is Sunday (e.g. 5-7 for Friday to Sunday) (field 5 of '0 0 * * fri-mon')",
         ),
-        (
-            "-5 * * * *",
-            "minute must be 0-59, got '-5' (field 1 of '-5 * * * *')",
-        ),
-        (
-            "1,,2 * * * *",
-            "minute has an empty list item in '1,,2' (field 1 of '1,,2 * * * *')",
-        ),
-        (
-            "1, * * * *",
-            "minute has an empty list item in '1,' (field 1 of '1, * * * *')",
-        ),
-        (
-            "? * * * *",
-            "'?' is Quartz syntax, not cron; write '*' in minute (field 1 of '? * * * *')",
-        ),
-        (
-            "0 0 ? * 1",
-            "'?' is Quartz syntax, not cron; write '*' in day-of-month (field 3 of '0 0 ? * 1')",
-        ),
-        (
-            "0 0 15W * *",
-            "'W' (nearest weekday) is not supported in day-of-month, got '15W' (field 3 of '0 0 15W * *')",
-        ),
+        ("-5 * * * *", "minute must be 0-59, got '-5' (field 1 of '-5 * * * *')"),
+        ("1,,2 * * * *", "minute has an empty list item in '1,,2' (field 1 of '1,,2 * * * *')"),
+        ("1, * * * *", "minute has an empty list item in '1,' (field 1 of '1, * * * *')"),
+        ("? * * * *", "'?' is Quartz syntax, not cron; write '*' in minute (field 1 of '? * * * *')"),
+        ("0 0 ? * 1", "'?' is Quartz syntax, not cron; write '*' in day-of-month (field 3 of '0 0 ? * 1')"),
+        ("0 0 15W * *", "'W' (nearest weekday) is not supported in day-of-month, got '15W' (field 3 of '0 0 15W * *')"),
         (
             "0 0 * * 5#3",
             "'#' (nth weekday of the month) is not supported; day-of-week takes numbers, names, ranges, steps and lists, got '5#3' (field 5 of '0 0 * * 5#3')",
@@ -125,18 +62,9 @@ fn cron_field_errors_name_the_field_the_rule_and_the_value() {
             "0 0 * * L",
             "'L' (last day of the month) is only allowed in day-of-month, got it in day-of-week (field 5 of '0 0 * * L')",
         ),
-        (
-            "0 0 * * 5L",
-            "day-of-week must be a number 0-7 or a name, got '5L' (field 5 of '0 0 * * 5L')",
-        ),
-        (
-            "x * * * *",
-            "minute must be a number 0-59, got 'x' (field 1 of 'x * * * *')",
-        ),
-        (
-            "mon * * * *",
-            "minute must be a number 0-59, got 'mon' (field 1 of 'mon * * * *')",
-        ),
+        ("0 0 * * 5L", "day-of-week must be a number 0-7 or a name, got '5L' (field 5 of '0 0 * * 5L')"),
+        ("x * * * *", "minute must be a number 0-59, got 'x' (field 1 of 'x * * * *')"),
+        ("mon * * * *", "minute must be a number 0-59, got 'mon' (field 1 of 'mon * * * *')"),
         (
             "0 0 * foo *",
             "month names are jan, feb, mar, apr, may, jun, jul, aug, sep, oct, nov, dec, got 'foo' (field 4 of '0 0 * foo *')",
@@ -145,14 +73,8 @@ fn cron_field_errors_name_the_field_the_rule_and_the_value() {
             "0 0 * * monday",
             "day-of-week names are sun, mon, tue, wed, thu, fri, sat, got 'monday' (field 5 of '0 0 * * monday')",
         ),
-        (
-            "0 0 * * mon-",
-            "day-of-week must be a number 0-7 or a name, got '' (field 5 of '0 0 * * mon-')",
-        ),
-        (
-            "0 0 1 1 * ; 0 0 * * 8",
-            "day-of-week must be 0-7, got 8 (field 5 of '0 0 * * 8')",
-        ),
+        ("0 0 * * mon-", "day-of-week must be a number 0-7 or a name, got '' (field 5 of '0 0 * * mon-')"),
+        ("0 0 1 1 * ; 0 0 * * 8", "day-of-week must be 0-7, got 8 (field 5 of '0 0 * * 8')"),
     ];
     for (text, message) in table {
         check(text, &utc(), CronField, message);
@@ -163,14 +85,8 @@ fn cron_field_errors_name_the_field_the_rule_and_the_value() {
 fn cron_shape_errors_say_what_shape_is_expected() {
     use ScheduleErrorKind::CronSyntax;
     let table: &[(&str, &str)] = &[
-        (
-            "* * *",
-            "cron needs 5 fields (minute hour day-of-month month day-of-week), got 3 in '* * *'",
-        ),
-        (
-            "* * * *",
-            "cron needs 5 fields (minute hour day-of-month month day-of-week), got 4 in '* * * *'",
-        ),
+        ("* * *", "cron needs 5 fields (minute hour day-of-month month day-of-week), got 3 in '* * *'"),
+        ("* * * *", "cron needs 5 fields (minute hour day-of-month month day-of-week), got 4 in '* * * *'"),
         (
             "0 0 0 * * *",
             "cron needs 5 fields (minute hour day-of-month month day-of-week), got 6 in '0 0 0 * * *'; seconds and year fields are not supported, this is 5-field cron",
@@ -183,18 +99,9 @@ fn cron_shape_errors_say_what_shape_is_expected() {
             "@fortnightly",
             "unknown cron macro '@fortnightly'; use @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly",
         ),
-        (
-            "@daily 5",
-            "a macro stands alone, got '@daily 5'; write just '@daily'",
-        ),
-        (
-            "@reboot",
-            "@reboot is not supported: a schedule fires at times, not on host start",
-        ),
-        (
-            "0 0 * * *;",
-            "empty cron expression between ';' in '0 0 * * *;'",
-        ),
+        ("@daily 5", "a macro stands alone, got '@daily 5'; write just '@daily'"),
+        ("@reboot", "@reboot is not supported: a schedule fires at times, not on host start"),
+        ("0 0 * * *;", "empty cron expression between ';' in '0 0 * * *;'"),
         (
             "@daily;@daily;@daily;@daily;@daily;@daily;@daily;@daily;@daily",
             "a cron schedule joins at most 8 expressions with ';', got 9 in '@daily;@daily;@daily;@daily;@daily;@daily;@daily;@daily;@daily'",
@@ -242,18 +149,9 @@ fn interval_errors_explain_the_rule() {
     let table: &[(&str, &str)] = &[
         ("0s", "interval must be greater than zero, got '0s'"),
         ("0m", "interval must be greater than zero, got '0m'"),
-        (
-            "-5m",
-            "interval must be positive, got '-5m'; write e.g. '5m'",
-        ),
-        (
-            "500ms",
-            "interval must be a whole number of seconds, got '500ms'",
-        ),
-        (
-            "1.5s",
-            "interval must be a whole number of seconds, got '1.5s'",
-        ),
+        ("-5m", "interval must be positive, got '-5m'; write e.g. '5m'"),
+        ("500ms", "interval must be a whole number of seconds, got '500ms'"),
+        ("1.5s", "interval must be a whole number of seconds, got '1.5s'"),
         (
             "1M",
             "interval unit 'M' in '1M' is a calendar month or year, whose length varies; intervals take s, m, h, d, w — use a cron expression or a 'monthly ...' preset for calendar dates",
@@ -262,47 +160,27 @@ fn interval_errors_explain_the_rule() {
             "2years",
             "interval unit 'years' in '2years' is a calendar month or year, whose length varies; intervals take s, m, h, d, w — use a cron expression or a 'monthly ...' preset for calendar dates",
         ),
-        (
-            "36526d",
-            "interval must be at most 36525d (100 years), got '36526d'",
-        ),
+        ("36526d", "interval must be at most 36525d (100 years), got '36526d'"),
         ("every", "'every' needs a duration, e.g. 'every 15m'"),
     ];
     for (text, message) in table {
-        let kind = if *text == "every" {
-            ScheduleErrorKind::Preset
-        } else {
-            Interval
-        };
+        let kind = if *text == "every" { ScheduleErrorKind::Preset } else { Interval };
         check(text, &utc(), kind, message);
     }
-    check(
-        "every 0s",
-        &utc(),
-        Interval,
-        "interval must be greater than zero, got '0s'",
-    );
+    check("every 0s", &utc(), Interval, "interval must be greater than zero, got '0s'");
     // humantime's own reason sits in the middle; only the frame is pinned.
     let error = Schedule::parse("5x", &utc()).unwrap_err();
     assert_eq!(error.kind(), Interval);
     let message = error.to_string();
-    assert!(
-        message.starts_with("invalid interval '5x': unknown time unit"),
-        "{message}"
-    );
-    assert!(
-        message.ends_with("; write e.g. '30s', '5m', '2h', '1d' or '1h30m'"),
-        "{message}"
-    );
+    assert!(message.starts_with("invalid interval '5x': unknown time unit"), "{message}");
+    assert!(message.ends_with("; write e.g. '30s', '5m', '2h', '1d' or '1h30m'"), "{message}");
 }
 
 #[test]
 fn one_off_errors_show_the_accepted_forms() {
     use ScheduleErrorKind::Once;
-    let table: &[(&str, &str)] = &[(
-        "2027-01-05",
-        "one-off time '2027-01-05' has a date but no time of day; write e.g. '2027-01-05 09:30'",
-    )];
+    let table: &[(&str, &str)] =
+        &[("2027-01-05", "one-off time '2027-01-05' has a date but no time of day; write e.g. '2027-01-05 09:30'")];
     for (text, message) in table {
         check(text, &utc(), Once, message);
     }
@@ -312,10 +190,7 @@ fn one_off_errors_show_the_accepted_forms() {
         let error = Schedule::parse(text, &utc()).unwrap_err();
         assert_eq!(error.kind(), Once);
         let message = error.to_string();
-        assert!(
-            message.starts_with(&format!("invalid one-off time '{text}': ")),
-            "{message}"
-        );
+        assert!(message.starts_with(&format!("invalid one-off time '{text}': ")), "{message}");
         assert!(message.ends_with("; write an RFC 3339 instant ('2027-01-05T09:30:00Z'), a local time in the schedule's zone ('2027-01-05 09:30') or 'now'"), "{message}");
     }
     let once = utc().with_kind(ScheduleKind::Once);
@@ -331,36 +206,15 @@ fn one_off_errors_show_the_accepted_forms() {
 fn preset_errors_show_an_example() {
     use ScheduleErrorKind::Preset;
     let table: &[(&str, &str)] = &[
-        (
-            "daily",
-            "daily needs one time, e.g. 'daily 02:30', got 'daily'",
-        ),
-        (
-            "daily 25:00",
-            "time must be HH:MM (00:00-23:59), got '25:00'",
-        ),
+        ("daily", "daily needs one time, e.g. 'daily 02:30', got 'daily'"),
+        ("daily 25:00", "time must be HH:MM (00:00-23:59), got '25:00'"),
         ("daily 2:3", "time must be HH:MM (00:00-23:59), got '2:3'"),
         ("daily noon", "time must be HH:MM (00:00-23:59), got 'noon'"),
-        (
-            "weekdays",
-            "weekdays needs one time, e.g. 'weekdays 09:00', got 'weekdays'",
-        ),
-        (
-            "weekly 09:00",
-            "weekly needs a weekday and a time, e.g. 'weekly mon 09:00', got 'weekly 09:00'",
-        ),
-        (
-            "weekly mo 09:00",
-            "weekday must be one of sun, mon, tue, wed, thu, fri, sat (or the full name), got 'mo'",
-        ),
-        (
-            "monthly 32 10:00",
-            "monthly day must be 1-31 or 'last', got '32'",
-        ),
-        (
-            "monthly 0 10:00",
-            "monthly day must be 1-31 or 'last', got '0'",
-        ),
+        ("weekdays", "weekdays needs one time, e.g. 'weekdays 09:00', got 'weekdays'"),
+        ("weekly 09:00", "weekly needs a weekday and a time, e.g. 'weekly mon 09:00', got 'weekly 09:00'"),
+        ("weekly mo 09:00", "weekday must be one of sun, mon, tue, wed, thu, fri, sat (or the full name), got 'mo'"),
+        ("monthly 32 10:00", "monthly day must be 1-31 or 'last', got '32'"),
+        ("monthly 0 10:00", "monthly day must be 1-31 or 'last', got '0'"),
         (
             "monthly 10:00",
             "monthly needs a day (1-31 or 'last') and a time, e.g. 'monthly 1 09:00', got 'monthly 10:00'",
@@ -385,12 +239,7 @@ fn everything_else_is_refused_with_the_list_of_forms() {
         ScheduleErrorKind::Empty,
         "schedule is empty; write a cron expression ('0 2 * * *'), an interval ('5m'), a time ('2027-01-05 09:30'), 'now', 'manual' or a preset ('daily 02:30')",
     );
-    check(
-        &"1".repeat(2000),
-        &utc(),
-        ScheduleErrorKind::Empty,
-        "schedule is too long: 2000 bytes, at most 1024",
-    );
+    check(&"1".repeat(2000), &utc(), ScheduleErrorKind::Empty, "schedule is too long: 2000 bytes, at most 1024");
     check(
         "5",
         &utc(),
@@ -471,10 +320,7 @@ fn forced_kind_mismatch_names_both_kinds() {
 fn error_codes_are_stable() {
     let table = [
         (ScheduleErrorKind::Empty, "schedule::empty"),
-        (
-            ScheduleErrorKind::UnknownTimeZone,
-            "schedule::unknown_time_zone",
-        ),
+        (ScheduleErrorKind::UnknownTimeZone, "schedule::unknown_time_zone"),
         (ScheduleErrorKind::CronSyntax, "schedule::cron_syntax"),
         (ScheduleErrorKind::CronField, "schedule::cron_field"),
         (ScheduleErrorKind::NeverFires, "schedule::never_fires"),

@@ -9,9 +9,7 @@ use scheduler_schedule::{Schedule, ScheduleOptions, Timestamp};
 fn explain(text: &str, zone: &str, after: &str) -> String {
     let options = ScheduleOptions::new("2027-01-01T00:00:00Z".parse().unwrap()).with_timezone(zone);
     let schedule = Schedule::parse(text, &options).unwrap();
-    schedule
-        .explain(after.parse::<Timestamp>().unwrap())
-        .to_string()
+    schedule.explain(after.parse::<Timestamp>().unwrap()).to_string()
 }
 
 #[test]
@@ -23,78 +21,33 @@ fn explanations_say_when_a_schedule_fires() {
             "2027-01-01T00:00:00Z",
             "at 02:00 every day in Europe/Berlin; 2027-03-28 02:00 does not exist in Europe/Berlin (clocks go from 02:00 to 03:00), fires at 03:00; 2027-10-31 02:00 happens twice in Europe/Berlin (clocks go back from 03:00 to 02:00), fires once, at the first",
         ),
-        (
-            "0 2 * * *",
-            "UTC",
-            "2027-01-01T00:00:00Z",
-            "at 02:00 every day in UTC",
-        ),
-        (
-            "0 9 * * 1-5",
-            "UTC",
-            "2027-01-01T00:00:00Z",
-            "at 09:00 on Monday through Friday in UTC",
-        ),
+        ("0 2 * * *", "UTC", "2027-01-01T00:00:00Z", "at 02:00 every day in UTC"),
+        ("0 9 * * 1-5", "UTC", "2027-01-01T00:00:00Z", "at 09:00 on Monday through Friday in UTC"),
         (
             "0 9,17 * * mon,wed,fri",
             "UTC",
             "2027-01-01T00:00:00Z",
             "at 09:00 and 17:00 on Monday, Wednesday and Friday in UTC",
         ),
-        (
-            "*/5 * * * *",
-            "UTC",
-            "2027-01-01T00:00:00Z",
-            "every 5 minutes in UTC",
-        ),
-        (
-            "* * * * *",
-            "UTC",
-            "2027-01-01T00:00:00Z",
-            "every minute in UTC",
-        ),
-        (
-            "0 * * * *",
-            "UTC",
-            "2027-01-01T00:00:00Z",
-            "at minute 0 of every hour every day in UTC",
-        ),
-        (
-            "0 */6 * * *",
-            "UTC",
-            "2027-01-01T00:00:00Z",
-            "at minute 0 of every 6th hour every day in UTC",
-        ),
+        ("*/5 * * * *", "UTC", "2027-01-01T00:00:00Z", "every 5 minutes in UTC"),
+        ("* * * * *", "UTC", "2027-01-01T00:00:00Z", "every minute in UTC"),
+        ("0 * * * *", "UTC", "2027-01-01T00:00:00Z", "at minute 0 of every hour every day in UTC"),
+        ("0 */6 * * *", "UTC", "2027-01-01T00:00:00Z", "at minute 0 of every 6th hour every day in UTC"),
         (
             "*/15 9-17 * * 1-5",
             "UTC",
             "2027-01-01T00:00:00Z",
             "every 15 minutes during hours 09-17 on Monday through Friday in UTC",
         ),
-        (
-            "0 0 1,15 * mon",
-            "UTC",
-            "2027-01-01T00:00:00Z",
-            "at 00:00 on days 1 and 15 of the month or on Monday in UTC",
-        ),
+        ("0 0 1,15 * mon", "UTC", "2027-01-01T00:00:00Z", "at 00:00 on days 1 and 15 of the month or on Monday in UTC"),
         (
             "0 0 */2 * fri",
             "UTC",
             "2027-01-01T00:00:00Z",
             "at 00:00 on days 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29 and 31 of the month if it is a Friday in UTC",
         ),
-        (
-            "0 0 L * *",
-            "UTC",
-            "2027-01-01T00:00:00Z",
-            "at 00:00 on the last day of the month in UTC",
-        ),
-        (
-            "@yearly",
-            "UTC",
-            "2027-01-01T00:00:00Z",
-            "at 00:00 on day 1 of the month in January in UTC",
-        ),
+        ("0 0 L * *", "UTC", "2027-01-01T00:00:00Z", "at 00:00 on the last day of the month in UTC"),
+        ("@yearly", "UTC", "2027-01-01T00:00:00Z", "at 00:00 on day 1 of the month in January in UTC"),
         (
             "0 12 * jun-aug sat,sun",
             "UTC",
@@ -120,12 +73,7 @@ fn explanations_say_when_a_schedule_fires() {
             "at 02:15 every day in Australia/Lord_Howe; 2027-10-03 02:15 does not exist in Australia/Lord_Howe (clocks go from 02:00 to 02:30), fires at 02:30",
         ),
         // A clock change that does not touch the schedule is not mentioned.
-        (
-            "0 12 * * *",
-            "America/New_York",
-            "2027-01-01T00:00:00Z",
-            "at 12:00 every day in America/New_York",
-        ),
+        ("0 12 * * *", "America/New_York", "2027-01-01T00:00:00Z", "at 12:00 every day in America/New_York"),
         (
             "5m",
             "UTC",
@@ -144,12 +92,7 @@ fn explanations_say_when_a_schedule_fires() {
             "2027-02-01T00:00:00Z",
             "once at 2027-01-05 09:30:00 in UTC (2027-01-05T09:30:00Z); already past, never fires again",
         ),
-        (
-            "manual",
-            "UTC",
-            "2027-01-01T00:00:00Z",
-            "never by itself; only when run by hand",
-        ),
+        ("manual", "UTC", "2027-01-01T00:00:00Z", "never by itself; only when run by hand"),
     ];
     for (text, zone, after, expected) in table {
         assert_eq!(explain(text, zone, after), *expected, "'{text}' in {zone}");
@@ -161,10 +104,7 @@ fn explanation_carries_the_next_fire_time() {
     let options = ScheduleOptions::new("2027-01-01T00:00:00Z".parse().unwrap());
     let schedule = Schedule::parse("@daily", &options).unwrap();
     let explanation = schedule.explain("2027-01-01T00:00:00Z".parse().unwrap());
-    assert_eq!(
-        explanation.next,
-        Some("2027-01-02T00:00:00Z".parse().unwrap())
-    );
+    assert_eq!(explanation.next, Some("2027-01-02T00:00:00Z".parse().unwrap()));
     assert_eq!(explanation.summary, "at 00:00 every day in UTC");
     assert!(explanation.notes.is_empty());
 }

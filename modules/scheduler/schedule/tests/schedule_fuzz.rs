@@ -15,18 +15,10 @@ use proptest::prelude::*;
 use scheduler_schedule::{Schedule, ScheduleKind, ScheduleOptions, Timestamp};
 
 fn cases() -> u32 {
-    std::env::var("SCHEDULE_FUZZ_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(2_000)
+    std::env::var("SCHEDULE_FUZZ_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(2_000)
 }
 
-const ZONES: [&str; 4] = [
-    "UTC",
-    "America/New_York",
-    "Australia/Lord_Howe",
-    "Asia/Kathmandu",
-];
+const ZONES: [&str; 4] = ["UTC", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"];
 const TOKENS: [&str; 48] = [
     "*",
     "*",
@@ -89,8 +81,7 @@ fn kinds() -> impl Strategy<Value = Option<ScheduleKind>> {
 }
 
 fn shaped_text() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop::sample::select(TOKENS.to_vec()), 0..16)
-        .prop_map(|tokens| tokens.concat())
+    prop::collection::vec(prop::sample::select(TOKENS.to_vec()), 0..16).prop_map(|tokens| tokens.concat())
 }
 
 fn probe() -> impl Strategy<Value = Timestamp> {
@@ -108,18 +99,9 @@ fn check_contracts(text: &str, zone: &str, kind: Option<ScheduleKind>, at: Times
     let Ok(schedule) = Schedule::parse(text, &options) else {
         return;
     };
-    let again = Schedule::parse(schedule.expression(), &options).unwrap_or_else(|error| {
-        panic!(
-            "{:?} stored {:?}, which fails: {error}",
-            text,
-            schedule.expression()
-        )
-    });
-    assert_eq!(
-        again.expression(),
-        schedule.expression(),
-        "re-parse of {text:?}"
-    );
+    let again = Schedule::parse(schedule.expression(), &options)
+        .unwrap_or_else(|error| panic!("{:?} stored {:?}, which fails: {error}", text, schedule.expression()));
+    assert_eq!(again.expression(), schedule.expression(), "re-parse of {text:?}");
     if let Some(next) = schedule.next_after(at) {
         assert!(next > at, "{text:?}: next_after({at}) = {next}");
         assert_eq!(again.next_after(at), Some(next));

@@ -30,9 +30,7 @@ const ZONES: [&str; 7] = [
     "America/St_Johns",
     "Pacific/Chatham",
 ];
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
+const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 const WEEKDAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,67 +105,46 @@ fn item_strategy(kind: Kind) -> impl Strategy<Value = Item> {
 }
 
 fn field_strategy(kind: Kind) -> impl Strategy<Value = FieldCase> {
-    (
-        prop::collection::vec(item_strategy(kind), 1..=3),
-        any::<bool>(),
-    )
-        .prop_map(move |(items, names)| {
-            let mut values = BTreeSet::new();
-            let mut texts = Vec::new();
-            let add = |from: u32, to: u32, step: u32, values: &mut BTreeSet<u32>| {
-                let mut value = from;
-                while value <= to {
-                    values.insert(if kind == Kind::Dow && value == 7 {
-                        0
-                    } else {
-                        value
-                    });
-                    value += step;
+    (prop::collection::vec(item_strategy(kind), 1..=3), any::<bool>()).prop_map(move |(items, names)| {
+        let mut values = BTreeSet::new();
+        let mut texts = Vec::new();
+        let add = |from: u32, to: u32, step: u32, values: &mut BTreeSet<u32>| {
+            let mut value = from;
+            while value <= to {
+                values.insert(if kind == Kind::Dow && value == 7 { 0 } else { value });
+                value += step;
+            }
+        };
+        for item in &items {
+            let (star_low, star_high) = kind.star();
+            match *item {
+                Item::Star => {
+                    add(star_low, star_high, 1, &mut values);
+                    texts.push("*".to_owned());
                 }
-            };
-            for item in &items {
-                let (star_low, star_high) = kind.star();
-                match *item {
-                    Item::Star => {
-                        add(star_low, star_high, 1, &mut values);
-                        texts.push("*".to_owned());
-                    }
-                    Item::StarStep(step) => {
-                        add(star_low, star_high, step, &mut values);
-                        texts.push(format!("*/{step}"));
-                    }
-                    Item::Value(value) => {
-                        add(value, value, 1, &mut values);
-                        texts.push(render(kind, value, names, false));
-                    }
-                    Item::Range(a, b) => {
-                        add(a, b, 1, &mut values);
-                        let end_name = names && !(kind == Kind::Dow && a == 0);
-                        texts.push(format!(
-                            "{}-{}",
-                            render(kind, a, names, false),
-                            render(kind, b, end_name, true)
-                        ));
-                    }
-                    Item::RangeStep(a, b, step) => {
-                        add(a, b, step, &mut values);
-                        let end_name = names && !(kind == Kind::Dow && a == 0);
-                        texts.push(format!(
-                            "{}-{}/{step}",
-                            render(kind, a, names, false),
-                            render(kind, b, end_name, true)
-                        ));
-                    }
+                Item::StarStep(step) => {
+                    add(star_low, star_high, step, &mut values);
+                    texts.push(format!("*/{step}"));
+                }
+                Item::Value(value) => {
+                    add(value, value, 1, &mut values);
+                    texts.push(render(kind, value, names, false));
+                }
+                Item::Range(a, b) => {
+                    add(a, b, 1, &mut values);
+                    let end_name = names && !(kind == Kind::Dow && a == 0);
+                    texts.push(format!("{}-{}", render(kind, a, names, false), render(kind, b, end_name, true)));
+                }
+                Item::RangeStep(a, b, step) => {
+                    add(a, b, step, &mut values);
+                    let end_name = names && !(kind == Kind::Dow && a == 0);
+                    texts.push(format!("{}-{}/{step}", render(kind, a, names, false), render(kind, b, end_name, true)));
                 }
             }
-            let text = texts.join(",");
-            FieldCase {
-                star_first: text.starts_with('*'),
-                elapsed: text.contains('*') || text.contains('/'),
-                text,
-                values,
-            }
-        })
+        }
+        let text = texts.join(",");
+        FieldCase { star_first: text.starts_with('*'), elapsed: text.contains('*') || text.contains('/'), text, values }
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -177,11 +154,7 @@ struct CronCase {
 
 impl CronCase {
     fn text(&self) -> String {
-        self.fields
-            .iter()
-            .map(|field| field.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.fields.iter().map(|field| field.text.as_str()).collect::<Vec<_>>().join(" ")
     }
 
     fn wall_clock(&self) -> bool {
@@ -194,23 +167,15 @@ impl CronCase {
         let weekday = u32::from(date.weekday().to_sunday_zero_offset().unsigned_abs());
         let dom_ok = dom.values.contains(&day);
         let dow_ok = dow.values.contains(&weekday);
-        let days_ok = if dom.star_first || dow.star_first {
-            dom_ok && dow_ok
-        } else {
-            dom_ok || dow_ok
-        };
+        let days_ok = if dom.star_first || dow.star_first { dom_ok && dow_ok } else { dom_ok || dow_ok };
         month.values.contains(&u32::try_from(date.month()).unwrap()) && days_ok
     }
 
     fn matches(&self, civil: DateTime) -> bool {
         civil.second() == 0
             && civil.subsec_nanosecond() == 0
-            && self.fields[0]
-                .values
-                .contains(&u32::try_from(civil.minute()).unwrap())
-            && self.fields[1]
-                .values
-                .contains(&u32::try_from(civil.hour()).unwrap())
+            && self.fields[0].values.contains(&u32::try_from(civil.minute()).unwrap())
+            && self.fields[1].values.contains(&u32::try_from(civil.hour()).unwrap())
             && self.date_matches(civil.date())
     }
 }
@@ -223,9 +188,7 @@ fn cron_strategy() -> impl Strategy<Value = CronCase> {
         field_strategy(Kind::Month),
         field_strategy(Kind::Dow),
     )
-        .prop_map(|(minute, hour, dom, month, dow)| CronCase {
-            fields: [minute, hour, dom, month, dow],
-        })
+        .prop_map(|(minute, hour, dom, month, dow)| CronCase { fields: [minute, hour, dom, month, dow] })
 }
 
 /// The instants a matching wall-clock time fires at, by the DST rules, computed with jiff
@@ -251,11 +214,7 @@ fn oracle_instants(tz: &TimeZone, civil: DateTime, wall_clock: bool) -> Vec<Time
             let Ok(late) = before.to_timestamp(civil) else {
                 return Vec::new();
             };
-            tz.preceding(late)
-                .next()
-                .map(|transition| transition.timestamp())
-                .into_iter()
-                .collect()
+            tz.preceding(late).next().map(|transition| transition.timestamp()).into_iter().collect()
         }
     }
 }
@@ -320,10 +279,7 @@ fn instant_strategy() -> impl Strategy<Value = (i64, bool, i64)> {
 fn resolve_instant(tz: &TimeZone, (base, near_change, delta): (i64, bool, i64)) -> Timestamp {
     let base = Timestamp::from_second(base).unwrap();
     if near_change && let Some(transition) = tz.following(base).next() {
-        return transition
-            .timestamp()
-            .checked_add(SignedDuration::from_secs(delta))
-            .unwrap_or(base);
+        return transition.timestamp().checked_add(SignedDuration::from_secs(delta)).unwrap_or(base);
     }
     base
 }

@@ -25,12 +25,7 @@ fn every_rust_file_starts_with_a_module_doc() {
         rust_files(&root.join(dir), &mut files);
     }
     assert!(files.len() >= 10, "found only {files:?}");
-    let missing: Vec<&PathBuf> = files
-        .iter()
-        .filter(|path| !std::fs::read_to_string(path).is_ok_and(|text| text.starts_with("//!")))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "files without a leading //! doc: {missing:?}"
-    );
+    let missing: Vec<&PathBuf> =
+        files.iter().filter(|path| !std::fs::read_to_string(path).is_ok_and(|text| text.starts_with("//!"))).collect();
+    assert!(missing.is_empty(), "files without a leading //! doc: {missing:?}");
 }
