@@ -6,17 +6,22 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::c_void;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use systemprompt_module_sdk::abi::{self, HostVTable, RawBytes, RawCallContext, RawReply};
 use systemprompt_module_sdk::manifest::pattern_matches;
+use tokio_util::sync::CancellationToken;
 
 use crate::bus::events::EventBus;
 use crate::bus::{CallRequest, CallResult, CommandBus, Started};
 
 struct HostState {
     bus: Arc<CommandBus>,
+    // Pending module-originated calls, by the call id `dispatch` returned.
+    pending: Mutex<HashMap<u64, CancellationToken>>,
+    next_call: AtomicU64,
     events: Arc<EventBus>,
     runtime: tokio::runtime::Handle,
     emits: HashMap<String, Vec<String>>,
@@ -52,9 +57,9 @@ unsafe extern "C" fn host_dispatch(
     command: RawBytes,
     payload: RawBytes,
     reply: RawReply,
-) {
+) -> u64 {
     let reply = ModuleReply(reply);
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         // SAFETY: `ctx` is the leaked `HostState` of `host_table`; `call` is valid for this call.
         let (state, call) = unsafe { (&*ctx.cast::<HostState>(), &*call) };
         let command = text(command);
@@ -62,21 +67,47 @@ unsafe extern "C" fn host_dispatch(
         let correlation_id = text(call.correlation_id);
         // SAFETY: valid for the duration of this call.
         let payload = unsafe { payload.as_slice() };
+        let cancel = CancellationToken::new();
         let request = CallRequest {
             command: &command,
             payload,
             caller: &caller,
             correlation_id: &correlation_id,
             timeout: (call.timeout_ms > 0).then(|| Duration::from_millis(call.timeout_ms)),
-            cancel: None,
+            cancel: Some(cancel.clone()),
         };
         match state.bus.start(&request) {
-            Started::Ready(result) => reply.send(result),
+            Started::Ready(result) => {
+                reply.send(result);
+                0
+            }
             Started::Pending(pending) => {
-                state.runtime.spawn(async move { reply.send(pending.wait().await) });
+                let call_id = state.next_call.fetch_add(1, Ordering::Relaxed);
+                lock(&state.pending).insert(call_id, cancel);
+                state.runtime.spawn(async move {
+                    let result = pending.wait().await;
+                    lock(&state.pending).remove(&call_id);
+                    reply.send(result);
+                });
+                call_id
             }
         }
-    }));
+    }))
+    .unwrap_or(0)
+}
+
+unsafe extern "C" fn host_cancel(ctx: *const c_void, call_id: u64) {
+    let _ = std::panic::catch_unwind(|| {
+        // SAFETY: `ctx` is the leaked `HostState`.
+        let state = unsafe { &*ctx.cast::<HostState>() };
+        if let Some(token) = lock(&state.pending).remove(&call_id) {
+            token.cancel();
+        }
+    });
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 unsafe extern "C" fn host_publish(ctx: *const c_void, source: RawBytes, name: RawBytes, payload: RawBytes) {
@@ -87,7 +118,7 @@ unsafe extern "C" fn host_publish(ctx: *const c_void, source: RawBytes, name: Ra
         let declared = state.emits.get(&source).is_some_and(|emits| emits.iter().any(|p| pattern_matches(p, &name)));
         if !declared {
             let key = format!("{source}:{name}");
-            if state.warned.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key) {
+            if lock(&state.warned).insert(key) {
                 tracing::warn!(module = %source, event = %name, "Module publishes an event its manifest does not declare under events.emits.");
             }
         }
@@ -132,13 +163,21 @@ pub(crate) fn host_table(
     runtime: tokio::runtime::Handle,
     emits: HashMap<String, Vec<String>>,
 ) -> HostTable {
-    let state: &'static HostState =
-        Box::leak(Box::new(HostState { bus, events, runtime, emits, warned: Mutex::new(HashSet::new()) }));
+    let state: &'static HostState = Box::leak(Box::new(HostState {
+        bus,
+        pending: Mutex::new(HashMap::new()),
+        next_call: AtomicU64::new(1),
+        events,
+        runtime,
+        emits,
+        warned: Mutex::new(HashSet::new()),
+    }));
     HostTable(Box::leak(Box::new(HostVTable {
         abi_version: abi::ABI_VERSION,
         size: u32::try_from(std::mem::size_of::<HostVTable>()).unwrap_or(u32::MAX),
         ctx: std::ptr::from_ref(state).cast::<c_void>(),
         dispatch: host_dispatch,
+        cancel: host_cancel,
         publish: host_publish,
         log: host_log,
     })))

@@ -128,13 +128,18 @@ pub struct HostVTable {
     /// Opaque host state passed back on every call.
     pub ctx: *const c_void,
     /// Dispatches `command` (JSON `payload`) on the bus on behalf of module `caller`.
+    /// Returns a call id for `cancel` while the call is pending, or 0 when it completed
+    /// during this call (`call.request_id` is ignored).
     pub dispatch: unsafe extern "C" fn(
         ctx: *const c_void,
         call: *const RawCallContext,
         command: RawBytes,
         payload: RawBytes,
         reply: RawReply,
-    ),
+    ) -> u64,
+    /// Abandons a pending call made through `dispatch`: its handler is told to stop and the
+    /// reply completes with `cancelled`. Unknown or finished ids are ignored.
+    pub cancel: unsafe extern "C" fn(ctx: *const c_void, call_id: u64),
     /// Publishes event `name` (local to module `source`) with a JSON payload. Never blocks.
     pub publish: unsafe extern "C" fn(ctx: *const c_void, source: RawBytes, name: RawBytes, payload: RawBytes),
     /// Logs through the host's `tracing` subscriber.

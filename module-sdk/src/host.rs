@@ -33,8 +33,11 @@ pub struct OutgoingCall<'a> {
 
 /// What a host must offer a module.
 pub trait HostApi: Send + Sync + 'static {
-    /// Dispatches a call; `done` runs exactly once, on any thread.
-    fn dispatch(&self, call: OutgoingCall<'_>, done: Completion);
+    /// Dispatches a call; `done` runs exactly once, on any thread. Returns an id for
+    /// [`HostApi::cancel`] while the call is pending, 0 when it already completed.
+    fn dispatch(&self, call: OutgoingCall<'_>, done: Completion) -> u64;
+    /// Abandons a pending call; `done` then runs with a `cancelled` error.
+    fn cancel(&self, call_id: u64);
     /// Publishes `name` from module `source`. Never blocks.
     fn publish(&self, source: &str, name: &str, payload: &[u8]);
     /// Logs through the host.
@@ -48,6 +51,8 @@ pub struct CallOptions {
     pub timeout: Option<Duration>,
     /// Ties the call to the work that caused it.
     pub correlation_id: Option<String>,
+    /// Abandons the call when cancelled: the handler is told to stop.
+    pub cancel: Option<tokio_util::sync::CancellationToken>,
 }
 
 /// The module's handle on the host. Cheap to clone.
@@ -78,7 +83,7 @@ impl Host {
     /// # Cancel safety
     ///
     /// Dropping the future abandons the result; the command itself runs on until it ends
-    /// or its deadline passes.
+    /// or its deadline passes. To stop the command, cancel `options.cancel` instead.
     pub async fn dispatch_bytes(
         &self,
         command: &str,
@@ -93,13 +98,26 @@ impl Host {
             timeout: options.timeout,
             correlation_id: options.correlation_id.as_deref().unwrap_or(""),
         };
-        self.api.dispatch(
+        let call_id = self.api.dispatch(
             call,
             Box::new(move |result| {
                 let _ = tx.send(result);
             }),
         );
-        rx.await.unwrap_or_else(|_| Err(CommandError::internal("the host dropped a call without a result")))
+        let lost = || Err(CommandError::internal("the host dropped a call without a result"));
+        let Some(cancel) = options.cancel.as_ref().filter(|_| call_id != 0) else {
+            return rx.await.unwrap_or_else(|_| lost());
+        };
+        let mut rx = rx;
+        tokio::select! {
+            result = &mut rx => result.unwrap_or_else(|_| lost()),
+            () = cancel.cancelled() => {
+                self.api.cancel(call_id);
+                // The host completes the call with `cancelled` (or its real result, if it
+                // finished first).
+                rx.await.unwrap_or_else(|_| lost())
+            }
+        }
     }
 
     /// Dispatches `command` with a JSON value and waits for the JSON result.
@@ -186,7 +204,7 @@ unsafe extern "C" fn complete_boxed(token: *mut std::ffi::c_void, status: u32, p
 }
 
 impl HostApi for CHost {
-    fn dispatch(&self, call: OutgoingCall<'_>, done: Completion) {
+    fn dispatch(&self, call: OutgoingCall<'_>, done: Completion) -> u64 {
         let token = Box::into_raw(Box::new(done)).cast::<std::ffi::c_void>();
         let timeout_ms = call.timeout.map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
         let context = RawCallContext {
@@ -204,8 +222,14 @@ impl HostApi for CHost {
                 RawBytes::from_slice(call.command.as_bytes()),
                 RawBytes::from_slice(call.payload),
                 RawReply { token, complete: complete_boxed },
-            );
+            )
         }
+    }
+
+    fn cancel(&self, call_id: u64) {
+        let table = self.table();
+        // SAFETY: the table is valid (see `new`).
+        unsafe { (table.cancel)(table.ctx, call_id) }
     }
 
     fn publish(&self, source: &str, name: &str, payload: &[u8]) {

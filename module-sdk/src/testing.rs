@@ -49,7 +49,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl HostApi for FakeHost {
-    fn dispatch(&self, call: OutgoingCall<'_>, done: Completion) {
+    fn dispatch(&self, call: OutgoingCall<'_>, done: Completion) -> u64 {
         let handlers = lock(&self.handlers);
         let result = match handlers.get(call.command) {
             None => Err(CommandError::new(code::UNKNOWN_COMMAND, format!("unknown command {}", call.command))),
@@ -60,7 +60,10 @@ impl HostApi for FakeHost {
         };
         drop(handlers);
         done(result);
+        0
     }
+
+    fn cancel(&self, _call_id: u64) {}
 
     fn publish(&self, source: &str, name: &str, payload: &[u8]) {
         let payload = serde_json::from_slice(payload).unwrap_or(serde_json::Value::Null);

@@ -12,7 +12,11 @@ pub(crate) async fn run(
     _params: HealthParams,
     call: Call<'static>,
 ) -> Result<HealthReport, CommandError> {
-    let options = CallOptions { timeout: None, correlation_id: Some(call.correlation_id().to_owned()) };
+    let options = CallOptions {
+        timeout: None,
+        correlation_id: Some(call.correlation_id().to_owned()),
+        cancel: Some(call.cancellation_token()),
+    };
     // The host answers `host:modules`; a host that does not (a fake one) still gets a report.
     let modules = match module.host.dispatch("host:modules", &serde_json::json!({}), &options).await {
         Ok(serde_json::Value::Array(list)) => {
