@@ -167,7 +167,9 @@ impl TaskBus for FakeBus {
         let behaviour = self.next_behaviour(&call.command);
         let clock = self.clock.clone();
         let cancel = call.cancel;
-        Box::pin(async move {
+        // Like a real bus, the handler runs on its own: abandoning the dispatch future does
+        // not stop it, only the cancel token does.
+        let handler = tokio::spawn(async move {
             match behaviour {
                 None => Err(DispatchError::UnknownCommand {
                     command: call.command,
@@ -195,7 +197,8 @@ impl TaskBus for FakeBus {
                     message: "nested scripts are not supported".to_owned(),
                 }),
             }
-        })
+        });
+        Box::pin(async move { handler.await.unwrap_or(Err(DispatchError::Cancelled)) })
     }
 
     fn publish(&self, event: &str, payload: serde_json::Value) {
