@@ -140,7 +140,7 @@ async fn execute(
         match shared.store.finish_execution(finish.clone()).await {
             Ok(FinishOutcome::Finished(finished)) => {
                 announce_finished(shared, &finished);
-                if finished.retry.is_some() {
+                if finished.retry.is_some() || finished.queued_waiting {
                     shared.wake.notify_one();
                 }
                 return;

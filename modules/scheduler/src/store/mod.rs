@@ -249,6 +249,9 @@ pub struct Finished {
     pub retry: Option<RetryScheduled>,
     /// True when a once task became `completed`.
     pub task_completed: bool,
+    /// True when the task has queued executions (a retry, a queued overlap, a manual run)
+    /// that may start now that this one ended.
+    pub queued_waiting: bool,
 }
 
 /// Result of [`Store::finish_execution`].

@@ -447,6 +447,7 @@ fn record_outcome(conn: &Connection, execution: Execution, outcome: &Outcome) ->
             tenant: String::new(),
             retry: None,
             task_completed: false,
+            queued_waiting: false,
         });
     };
     let status = execution.status;
@@ -509,11 +510,13 @@ fn record_outcome(conn: &Connection, execution: Execution, outcome: &Outcome) ->
         .execute([task.id.as_str()])?;
         task_completed = true;
     }
+    let queued_waiting = rows::has_execution_in(conn, &task.id, ExecutionStatus::Queued)?;
     Ok(Finished {
         execution,
         tenant: task.tenant,
         retry,
         task_completed,
+        queued_waiting,
     })
 }
 
