@@ -34,6 +34,12 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+/// SQL the tests inspect (query plans).
+#[cfg(test)]
+pub(crate) mod sqlite_internals {
+    pub(crate) use super::sqlite::{DUE_TASKS_SQL, TASK_COLUMNS};
+}
+
 /// A boxed store future.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
 

@@ -24,7 +24,7 @@ use crate::task::{
 };
 
 /// The due-task query; served by the partial index `ix_tasks_due`.
-pub(super) const DUE_TASKS_SQL: &str = "FROM scheduled_tasks WHERE status = 'active' \
+pub(crate) const DUE_TASKS_SQL: &str = "FROM scheduled_tasks WHERE status = 'active' \
     AND next_run_at IS NOT NULL AND next_run_at <= ?1 ORDER BY next_run_at LIMIT ?2";
 
 /// Most occurrences a misfire scan walks for one task before it jumps to "now".

@@ -278,8 +278,11 @@ impl SqliteStore {
     }
 }
 
-/// The query that finds due tasks; [`engine`] uses it and a test checks its plan.
-pub(crate) const DUE_TASKS_SQL: &str = engine::DUE_TASKS_SQL;
+/// The query that finds due tasks (after `SELECT <columns>`); a test checks its plan.
+#[cfg(test)]
+pub(crate) use engine::DUE_TASKS_SQL;
+#[cfg(test)]
+pub(crate) use rows::TASK_COLUMNS;
 
 impl Store for SqliteStore {
     fn create_task(&self, task: NewTask, now: Timestamp) -> StoreFuture<Task> {
