@@ -69,6 +69,9 @@ pub struct SchedulerConfig {
     pub misfire_grace: u64,
     /// The most catch-up runs the `run_all` misfire policy starts for one task.
     pub misfire_run_all_limit: u32,
+    /// Claim idle tasks up to this long (ms) before they are due, so their executions start
+    /// on the instant even when the database is busy; 0 claims only what is due.
+    pub claim_ahead: u64,
     /// How long `stop` waits for running executions before cancelling them (ms).
     pub shutdown_grace: u64,
     /// The SQLite file; default `<data_dir>/scheduler.db`.
@@ -93,6 +96,7 @@ impl Default for SchedulerConfig {
             history_retention_days: 30,
             misfire_grace: 60_000,
             misfire_run_all_limit: 100,
+            claim_ahead: 500,
             shutdown_grace: 30_000,
             database_path: None,
             node_id: "local".to_owned(),

@@ -47,7 +47,7 @@ pub use bus::{BoxFuture, DispatchError, TaskBus, TaskCall};
 pub use events::{TASK_EVENT, TaskEvent, TaskEventKind};
 
 /// Most due tasks one claim transaction examines.
-const CLAIM_BATCH: usize = 512;
+const CLAIM_BATCH: usize = 256;
 
 /// Engine errors.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -369,6 +369,7 @@ async fn claim_loop(shared: Arc<Shared>) {
                 node_id: config.node_id.clone(),
                 misfire_grace: Duration::from_millis(config.misfire_grace),
                 run_all_limit: config.misfire_run_all_limit,
+                horizon: Duration::from_millis(config.claim_ahead),
             };
             match shared.store.claim_due(request).await {
                 Ok(outcome) => {

@@ -70,6 +70,16 @@ async fn execute(
     cancel: CancellationToken,
     reason: Arc<AtomicU8>,
 ) {
+    // Claimed ahead: wait for the occurrence's instant (a cancel still ends it).
+    let early = claim.started_at.duration_since(shared.clock.now());
+    if let Ok(early) = Duration::try_from(early)
+        && !early.is_zero()
+    {
+        tokio::select! {
+            () = tokio::time::sleep(early) => {}
+            () = cancel.cancelled() => {}
+        }
+    }
     TaskEvent::executed(&claim).emit(shared.bus.as_ref());
     let data = serde_json::from_str(&claim.data).unwrap_or(serde_json::Value::Null);
     let call = TaskCall {
@@ -86,11 +96,15 @@ async fn execute(
         trigger: claim.trigger,
     };
     let started = tokio::time::Instant::now();
-    let dispatch = shared.bus.dispatch(call);
-    let result = tokio::select! {
-        result = dispatch => result,
-        () = tokio::time::sleep(claim.timeout) => Err(DispatchError::Timeout { after: claim.timeout }),
-        () = cancel.cancelled() => Err(DispatchError::Cancelled),
+    let result = if cancel.is_cancelled() {
+        Err(DispatchError::Cancelled)
+    } else {
+        let dispatch = shared.bus.dispatch(call);
+        tokio::select! {
+            result = dispatch => result,
+            () = tokio::time::sleep(claim.timeout) => Err(DispatchError::Timeout { after: claim.timeout }),
+            () = cancel.cancelled() => Err(DispatchError::Cancelled),
+        }
     };
     let duration = started.elapsed();
     let stopping = reason.load(Ordering::SeqCst) == CancelReason::Stop as u8;

@@ -141,6 +141,9 @@ pub struct ClaimRequest {
     pub misfire_grace: Duration,
     /// Bound of the `run_all` misfire policy.
     pub run_all_limit: u32,
+    /// Also claim occurrences due up to this long after `now` (idle tasks only); their rows
+    /// carry the planned start and the engine dispatches them at their due instant.
+    pub horizon: Duration,
 }
 
 /// What a claimed execution needs to run.
@@ -168,7 +171,7 @@ pub struct ClaimedExecution {
     pub trigger: Trigger,
     /// Scheduled or manual.
     pub origin: Origin,
-    /// When the claim started it.
+    /// When it starts: the claim's now, or the occurrence's instant when claimed ahead.
     pub started_at: Timestamp,
 }
 
@@ -203,7 +206,8 @@ pub struct ClaimOutcome {
     pub claimed: Vec<ClaimedExecution>,
     /// Rows written without running (skipped/queued), for events.
     pub noted: Vec<NotedExecution>,
-    /// The earliest instant after `now` at which something becomes due.
+    /// The earliest instant after `now` at which the engine should claim again (a due time,
+    /// less the horizon for tasks claimed ahead).
     pub next_due: Option<Timestamp>,
     /// True when the batch bound stopped the claim while work may still be due: claim again
     /// at once if there is free capacity.

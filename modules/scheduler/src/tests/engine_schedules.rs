@@ -214,3 +214,30 @@ async fn events_carry_the_documented_payload() {
     assert_eq!(events[0].1["status"], "running");
     engine.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_task_is_claimed_ahead_and_dispatched_on_its_instant_but_a_busy_one_waits() {
+    let mut harness = Harness::new("2026-01-01T00:00:00Z");
+    harness.config.claim_ahead = 500;
+    harness.bus.on("slow", crate::testing::Behaviour::Take(secs(9) + std::time::Duration::from_millis(800)));
+    let idle = harness.create("idle", "ok", "10s").await;
+    let busy = harness.create("busy", "slow", "10s").await;
+    let engine = harness.start().await;
+    pass(secs(19) + std::time::Duration::from_millis(600)).await;
+    // At 19.6 s the idle task's 20 s occurrence is already claimed (planned start 20 s) but
+    // not dispatched; the busy task (running until 19.8 s) is left for its due time.
+    let idle_rows = harness.executions(&idle).await;
+    assert_eq!(idle_rows.len(), 2);
+    assert_eq!(idle_rows[1].status, ExecutionStatus::Running);
+    assert_eq!(idle_rows[1].started_at, Some(at("2026-01-01T00:00:20Z")));
+    assert_eq!(harness.bus.calls_of("ok").len(), 1);
+    assert_eq!(harness.executions(&busy).await.len(), 1);
+    pass(std::time::Duration::from_millis(500)).await;
+    let ok_calls = harness.bus.calls_of("ok");
+    assert_eq!(ok_calls.len(), 2);
+    assert_eq!(ok_calls[1].at, at("2026-01-01T00:00:20Z"));
+    let slow_calls = harness.bus.calls_of("slow");
+    assert_eq!(slow_calls.len(), 2, "the busy task ran at its due time, not skipped");
+    assert_eq!(slow_calls[1].at, at("2026-01-01T00:00:20Z"));
+    engine.stop().await;
+}

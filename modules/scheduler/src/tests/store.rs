@@ -18,6 +18,7 @@ fn claim(now: &str) -> ClaimRequest {
         node_id: "test".to_owned(),
         misfire_grace: std::time::Duration::from_secs(60),
         run_all_limit: 100,
+        horizon: std::time::Duration::ZERO,
     }
 }
 

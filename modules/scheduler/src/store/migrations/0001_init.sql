@@ -38,12 +38,15 @@ CREATE TABLE task_executions (
     id            INTEGER PRIMARY KEY,
     task_id       TEXT    NOT NULL,
     task_name     TEXT    NOT NULL,
-    origin        TEXT    NOT NULL CHECK (origin IN ('schedule', 'manual')),
-    trigger       TEXT    NOT NULL CHECK (trigger IN ('schedule', 'manual', 'retry', 'catch-up')),
+    -- Checks on this hot table are OR chains: an IN list costs a temporary b-tree per row.
+    origin        TEXT    NOT NULL CHECK (origin = 'schedule' OR origin = 'manual'),
+    trigger       TEXT    NOT NULL CHECK (trigger = 'schedule' OR trigger = 'manual' OR trigger = 'retry'
+                                          OR trigger = 'catch-up'),
     scheduled_for INTEGER NOT NULL,
     attempt       INTEGER NOT NULL CHECK (attempt >= 1),
-    status        TEXT    NOT NULL CHECK (status IN ('queued', 'running', 'completed', 'failed', 'timeout',
-                                                     'interrupted', 'skipped', 'cancelled')),
+    status        TEXT    NOT NULL CHECK (status = 'queued' OR status = 'running' OR status = 'completed'
+                                          OR status = 'failed' OR status = 'timeout' OR status = 'interrupted'
+                                          OR status = 'skipped' OR status = 'cancelled'),
     run_at        INTEGER,
     created_at    INTEGER NOT NULL,
     started_at    INTEGER,
@@ -64,7 +67,7 @@ CREATE UNIQUE INDEX ux_exec_retry_of ON task_executions (retry_of) WHERE retry_o
 -- Queued work by due time.
 CREATE INDEX ix_exec_queued ON task_executions (run_at) WHERE status = 'queued';
 -- Overlap checks and recovery look only at unfinished rows.
-CREATE INDEX ix_exec_active ON task_executions (task_id, status) WHERE status IN ('queued', 'running');
+CREATE INDEX ix_exec_active ON task_executions (task_id, status) WHERE status = 'queued' OR status = 'running';
 -- History per task, newest first.
 CREATE INDEX ix_exec_task ON task_executions (task_id, id);
 -- Retention cleanup.

@@ -42,6 +42,8 @@ struct NewExecution<'a> {
     status: ExecutionStatus,
     run_at: Option<i64>,
     now: i64,
+    /// For running rows: when the dispatch starts (later than `now` when claimed ahead).
+    start_at: i64,
     node_id: Option<&'a str>,
     error: Option<String>,
     retry_of: Option<ExecutionId>,
@@ -51,7 +53,7 @@ struct NewExecution<'a> {
 fn insert_execution(conn: &Connection, row: &NewExecution<'_>) -> Result<Option<ExecutionId>, StoreError> {
     let running = row.status == ExecutionStatus::Running;
     let finished = row.status.is_final();
-    let deadline = running.then(|| row.now.saturating_add(duration_ms(row.task.timeout)));
+    let deadline = running.then(|| row.start_at.saturating_add(duration_ms(row.task.timeout)));
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO task_executions (task_id, task_name, origin, trigger, \
          scheduled_for, attempt, status, run_at, created_at, started_at, finished_at, \
@@ -68,7 +70,7 @@ fn insert_execution(conn: &Connection, row: &NewExecution<'_>) -> Result<Option<
         row.status.as_str(),
         row.run_at,
         row.now,
-        running.then_some(row.now),
+        running.then_some(row.start_at),
         finished.then_some(row.now),
         deadline,
         if running { row.node_id } else { None },
@@ -91,7 +93,7 @@ fn claimed(task: &Task, id: ExecutionId, row: &NewExecution<'_>) -> Result<Claim
         attempt: row.attempt,
         trigger: row.trigger,
         origin: row.origin,
-        started_at: rows::instant("now", row.now)?,
+        started_at: rows::instant("start_at", row.start_at)?,
     })
 }
 
@@ -138,6 +140,7 @@ fn start_occurrence(
         status: ExecutionStatus::Running,
         run_at: None,
         now,
+        start_at: now.max(at),
         node_id: Some(&request.node_id),
         error: None,
         retry_of: None,
@@ -169,17 +172,27 @@ fn start_occurrence(
 
 /// Handles one due task: its occurrence (or, when missed, its misfire policy), then advances
 /// `next_run_at` from the occurrence, never from now.
+///
+/// An occurrence still in the future (claimed ahead, within the horizon) is only taken when
+/// the task is idle: overlap is then decided at its due time by an ordinary claim. Returns
+/// false when the task was left for later.
 fn fire(
     conn: &Connection,
     task: &Task,
     request: &ClaimRequest,
     out: &mut ClaimOutcome,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let Some(due_at) = task.next_run_at else {
-        return Ok(());
+        return Ok(false);
     };
     let now = request.now;
     let now_ms = ms(now);
+    if ms(due_at) > now_ms
+        && task.overlap != OverlapPolicy::Allow
+        && rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)?
+    {
+        return Ok(false);
+    }
     let grace_ms = duration_ms(request.misfire_grace);
     let once = task.schedule.kind() == ScheduleKind::Once;
     let mut started = false;
@@ -223,6 +236,7 @@ fn fire(
             status,
             run_at: (status == ExecutionStatus::Queued).then_some(now_ms),
             now: now_ms,
+            start_at: now_ms,
             node_id: None,
             error,
             retry_of: None,
@@ -267,7 +281,7 @@ fn fire(
          last_status = CASE WHEN ?5 THEN 'skipped' ELSE last_status END WHERE id = ?1",
     )?
     .execute(params![task.id.as_str(), next.map(ms), started, now_ms, complete])?;
-    Ok(())
+    Ok(true)
 }
 
 /// Claims due work: queued rows first (retries, queued overlaps, manual runs, catch-up
@@ -340,6 +354,8 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
     }
 
     let sql = format!("SELECT {TASK_COLUMNS} {DUE_TASKS_SQL}");
+    let horizon_ms = duration_ms(request.horizon);
+    let due_before = now_ms.saturating_add(horizon_ms);
     let mut examined = 0usize;
     'claim: loop {
         if out.claimed.len() >= request.limit {
@@ -352,7 +368,7 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
         let page = (request.batch - examined).min(DUE_PAGE);
         let due: Vec<Task> = {
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut found = stmt.query(params![now_ms, i64::try_from(page).unwrap_or(1)])?;
+            let mut found = stmt.query(params![due_before, i64::try_from(page).unwrap_or(1)])?;
             let mut due = Vec::with_capacity(page);
             while let Some(row) = found.next()? {
                 due.push(rows::task(row)?);
@@ -362,12 +378,17 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
         if due.is_empty() {
             break;
         }
+        let mut acted = false;
         for task in &due {
             if out.claimed.len() >= request.limit {
                 break 'claim;
             }
             examined += 1;
-            fire(conn, task, request, &mut out)?;
+            acted |= fire(conn, task, request, &mut out)?;
+        }
+        if !acted {
+            // Only busy tasks claimed ahead are left in this page: nothing more to do now.
+            break;
         }
     }
 
@@ -382,6 +403,15 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
         "SELECT MIN(run_at) FROM task_executions WHERE status = 'queued' AND run_at > ?1",
         [now_ms],
     )?;
+    // A task due beyond the horizon is claimed `horizon` early; one inside it was left for
+    // its due time (busy), so wake at that time.
+    let next_task = next_task.map(|at| {
+        if at > due_before {
+            at - horizon_ms
+        } else {
+            at
+        }
+    });
     out.next_due = match (next_task, next_queued) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -419,6 +449,7 @@ pub(super) fn request_run(conn: &Connection, id: &TaskId, now: Timestamp) -> Res
         status,
         run_at: (status == ExecutionStatus::Queued).then_some(now_ms),
         now: now_ms,
+        start_at: now_ms,
         node_id: None,
         error,
         retry_of: None,
@@ -441,7 +472,7 @@ struct Outcome {
 /// Updates the task after an attempt ended: counters, last status, a durable retry row,
 /// a once task's completion.
 fn record_outcome(conn: &Connection, execution: Execution, outcome: &Outcome) -> Result<Finished, StoreError> {
-    let Some(task) = rows::task_by_id(conn, &execution.task_id)? else {
+    let Some(task) = rows::outcome_task(conn, &execution.task_id)? else {
         return Ok(Finished {
             execution,
             tenant: String::new(),
@@ -477,20 +508,16 @@ fn record_outcome(conn: &Connection, execution: Execution, outcome: &Outcome) ->
             outcome.retry_jitter,
         );
         let run_at = ms(outcome.now).saturating_add(duration_ms(delay));
-        let row = NewExecution {
+        let row = NewRetry {
             task: &task,
             origin: execution.origin,
-            trigger: Trigger::Retry,
             scheduled_for: ms(execution.scheduled_for),
             attempt: execution.attempt + 1,
-            status: ExecutionStatus::Queued,
-            run_at: Some(run_at),
+            run_at,
             now: ms(outcome.now),
-            node_id: None,
-            error: None,
-            retry_of: Some(execution.id),
+            retry_of: execution.id,
         };
-        if let Some(id) = insert_execution(conn, &row)? {
+        if let Some(id) = insert_retry(conn, &row)? {
             retry = Some(RetryScheduled {
                 execution_id: id,
                 attempt: row.attempt,
@@ -499,7 +526,7 @@ fn record_outcome(conn: &Connection, execution: Execution, outcome: &Outcome) ->
         }
     }
     let mut task_completed = false;
-    if task.schedule.kind() == ScheduleKind::Once
+    if task.once
         && execution.origin == Origin::Schedule
         && retry.is_none()
         && task.status != TaskStatus::Completed
@@ -518,6 +545,36 @@ fn record_outcome(conn: &Connection, execution: Execution, outcome: &Outcome) ->
         task_completed,
         queued_waiting,
     })
+}
+
+struct NewRetry<'a> {
+    task: &'a rows::OutcomeTask,
+    origin: Origin,
+    scheduled_for: i64,
+    attempt: u32,
+    run_at: i64,
+    now: i64,
+    retry_of: ExecutionId,
+}
+
+fn insert_retry(conn: &Connection, row: &NewRetry<'_>) -> Result<Option<ExecutionId>, StoreError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO task_executions (task_id, task_name, origin, trigger, \
+             scheduled_for, attempt, status, run_at, created_at, retry_of) \
+             VALUES (?1, ?2, ?3, 'retry', ?4, ?5, 'queued', ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            row.task.id.as_str(),
+            row.task.name,
+            row.origin.as_str(),
+            row.scheduled_for,
+            i64::from(row.attempt),
+            row.run_at,
+            row.now,
+            row.retry_of.0,
+        ])?;
+    Ok((inserted == 1).then(|| ExecutionId(conn.last_insert_rowid())))
 }
 
 /// Records how a running attempt ended.
@@ -576,7 +633,7 @@ pub(super) fn recover(conn: &Connection, request: &RecoverRequest) -> Result<Vec
     let ids: Vec<(i64, Option<String>)> = conn
         .prepare_cached(
             "SELECT id, node_id FROM task_executions WHERE status = 'running' \
-             AND status IN ('queued', 'running') AND (node_id = ?1 OR deadline_at < ?2)",
+             AND (node_id = ?1 OR deadline_at < ?2)",
         )?
         .query_map(params![request.node_id, stale_before], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<Result<_, _>>()?;

@@ -10,7 +10,8 @@
 //! Migrations are SQL files compiled in with `include_str!` and applied in order, tracked by
 //! `PRAGMA user_version`. A database newer than this code is refused.
 //!
-//! Settings: `journal_mode=WAL`, `synchronous=NORMAL`, `busy_timeout=5000`.
+//! Settings: `journal_mode=WAL`, `synchronous=NORMAL`, `busy_timeout=5000`,
+//! `temp_store=MEMORY` (savepoint sub-journals).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -46,11 +47,14 @@ trait Job: Send {
     fn run(&mut self, conn: &Connection, savepoint: bool);
     /// Answers the caller; `commit` is the group's commit result.
     fn finish(self: Box<Self>, commit: Result<(), StoreError>);
+    /// Urgent jobs (claims) run first in their group.
+    fn urgent(&self) -> bool;
 }
 
 type Work<T> = Box<dyn FnOnce(&Connection) -> Result<T, StoreError> + Send>;
 
 struct FnJob<T> {
+    urgent: bool,
     work: Option<Work<T>>,
     result: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
@@ -62,6 +66,10 @@ fn exec_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
 }
 
 impl<T: Send> Job for FnJob<T> {
+    fn urgent(&self) -> bool {
+        self.urgent
+    }
+
     fn run(&mut self, conn: &Connection, savepoint: bool) {
         let Some(work) = self.work.take() else {
             return;
@@ -108,6 +116,8 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
+        // Claims first: they decide how late the next executions start.
+        group.sort_by_key(|job| !job.urgent());
         if let Err(error) = exec_cached(&conn, "BEGIN IMMEDIATE") {
             for job in group {
                 job.finish(Err(error.clone()));
@@ -155,6 +165,8 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
         conn.pragma_update(None, "journal_mode", "WAL")?;
     }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Savepoint sub-journals (one per grouped job) stay in memory.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -231,9 +243,11 @@ impl SqliteStore {
     fn submit<T: Send + 'static>(
         queue: &mpsc::Sender<Box<dyn Job>>,
         work: Work<T>,
+        urgent: bool,
     ) -> StoreFuture<T> {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(FnJob {
+            urgent,
             work: Some(work),
             result: None,
             reply,
@@ -251,14 +265,21 @@ impl SqliteStore {
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> StoreFuture<T> {
-        SqliteStore::submit(&self.writer, Box::new(work))
+        SqliteStore::submit(&self.writer, Box::new(work), false)
+    }
+
+    fn write_urgent<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<T> {
+        SqliteStore::submit(&self.writer, Box::new(work), true)
     }
 
     fn read<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> StoreFuture<T> {
-        SqliteStore::submit(&self.reader, Box::new(work))
+        SqliteStore::submit(&self.reader, Box::new(work), false)
     }
 
     /// Runs arbitrary read-only SQL on the reader connection (diagnostics and tests).
@@ -363,11 +384,11 @@ impl Store for SqliteStore {
     }
 
     fn claim_due(&self, request: ClaimRequest) -> StoreFuture<ClaimOutcome> {
-        self.write(move |conn| engine::claim_due(conn, &request))
+        self.write_urgent(move |conn| engine::claim_due(conn, &request))
     }
 
     fn request_run(&self, id: TaskId, now: Timestamp) -> StoreFuture<RunRequested> {
-        self.write(move |conn| engine::request_run(conn, &id, now))
+        self.write_urgent(move |conn| engine::request_run(conn, &id, now))
     }
 
     fn finish_execution(&self, finish: Finish) -> StoreFuture<FinishOutcome> {

@@ -158,19 +158,26 @@ pub(crate) fn execution_by_id(
     rows.next()?.map(execution).transpose()
 }
 
-/// Whether the task has an execution in `status`.
+/// Whether the task has an execution in `status` (`queued` or `running`).
+///
+/// The status is spelled into the SQL, not bound: a bound value compared against the partial
+/// index's condition makes SQLite re-prepare the statement on every new binding.
 pub(crate) fn has_execution_in(
     conn: &Connection,
     task_id: &TaskId,
     status: ExecutionStatus,
 ) -> Result<bool, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM task_executions \
-         WHERE task_id = ?1 AND status = ?2 AND status IN ('queued', 'running'))",
-    )?;
-    Ok(stmt.query_row(rusqlite::params![task_id.as_str(), status.as_str()], |row| {
-        row.get(0)
-    })?)
+    let sql = match status {
+        ExecutionStatus::Running => {
+            "SELECT EXISTS (SELECT 1 FROM task_executions WHERE task_id = ?1 AND status = 'running')"
+        }
+        ExecutionStatus::Queued => {
+            "SELECT EXISTS (SELECT 1 FROM task_executions WHERE task_id = ?1 AND status = 'queued')"
+        }
+        _ => return Ok(false),
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    Ok(stmt.query_row([task_id.as_str()], |row| row.get(0))?)
 }
 
 /// A single optional integer.
@@ -184,4 +191,41 @@ pub(crate) fn optional_i64(
         .query_row(params, |row| row.get::<_, Option<i64>>(0))
         .optional()?
         .flatten())
+}
+
+/// The few task fields recording an outcome needs (no schedule or JSON parsing).
+pub(crate) struct OutcomeTask {
+    pub(crate) id: TaskId,
+    pub(crate) name: String,
+    pub(crate) tenant: String,
+    pub(crate) status: TaskStatus,
+    pub(crate) once: bool,
+    pub(crate) retries: u32,
+    pub(crate) retry_delay: Duration,
+    pub(crate) retry_backoff: BackoffKind,
+}
+
+/// Reads [`OutcomeTask`] by id.
+pub(crate) fn outcome_task(conn: &Connection, id: &TaskId) -> Result<Option<OutcomeTask>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT name, tenant, status, schedule_kind, retries, retry_delay_ms, retry_backoff \
+         FROM scheduled_tasks WHERE id = ?1",
+    )?;
+    let mut found = stmt.query([id.as_str()])?;
+    let Some(row) = found.next()? else {
+        return Ok(None);
+    };
+    let status: String = row.get(2)?;
+    let kind: String = row.get(3)?;
+    let backoff: String = row.get(6)?;
+    Ok(Some(OutcomeTask {
+        id: id.clone(),
+        name: row.get(0)?,
+        tenant: row.get(1)?,
+        status: named("status", &status, TaskStatus::from_name)?,
+        once: kind == ScheduleKind::Once.as_str(),
+        retries: u32::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
+        retry_delay: millis_duration("retry_delay_ms", row.get(5)?)?,
+        retry_backoff: named("retry_backoff", &backoff, BackoffKind::from_name)?,
+    }))
 }
