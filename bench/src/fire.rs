@@ -199,6 +199,17 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
             )?)
         })
         .await?;
+    // Rows claimed only after their instant (not ahead): their start was set by the claim.
+    let claimed_late: i64 = sqlite
+        .with_reader(move |conn| {
+            Ok(conn.query_row(
+                "SELECT COUNT(*) FROM task_executions WHERE status = 'completed' \
+                 AND scheduled_for >= ?1 AND scheduled_for < ?2 AND started_at > scheduled_for",
+                [from, to],
+                |row| row.get(0),
+            )?)
+        })
+        .await?;
     let expected = expected_fires(&options, window_start, window_end, base);
     let mut lateness = bus
         .lateness_us
@@ -215,6 +226,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         "expected_fires": expected,
         "missed": expected - distinct,
         "duplicates": fires - distinct,
+        "claimed_after_due": claimed_late,
         "lateness_ms": {
             "p50": round(percentile(&lateness, 0.50), 2),
             "p99": round(percentile(&lateness, 0.99), 2),

@@ -22,7 +22,7 @@
 //! and get a durable retry (if the task has retries left) that runs after the next start.
 //! Dropping an [`Engine`] without `stop` is a crash: nothing more is recorded.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,6 +48,9 @@ pub use events::{TASK_EVENT, TaskEvent, TaskEventKind};
 
 /// Most due tasks one claim transaction examines.
 const CLAIM_BATCH: usize = 256;
+
+/// How soon to claim again when tasks inside the claim-ahead horizon were still running.
+const DEFERRED_RETRY: Duration = Duration::from_millis(25);
 
 /// Engine errors.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -101,6 +104,12 @@ struct Shared {
     saturated: AtomicBool,
     running: Mutex<HashMap<ExecutionId, RunningEntry>>,
     waiters: Mutex<Waiters>,
+    /// Executions claimed ahead, by planned start; owned by the dispatcher.
+    pending: Mutex<BTreeMap<(Timestamp, ExecutionId), run::Prepared>>,
+    /// Wakes the dispatcher (new entry, cancellation).
+    pending_changed: Notify,
+    /// Notified when the running count drops to zero.
+    idle: Notify,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -122,6 +131,7 @@ pub struct Engine {
     shared: Arc<Shared>,
     claim_loop: Option<JoinHandle<()>>,
     cleanup_loop: Option<JoinHandle<()>>,
+    dispatcher: Option<JoinHandle<()>>,
 }
 
 /// What [`Engine::stop`] did.
@@ -156,6 +166,9 @@ impl Engine {
             saturated: AtomicBool::new(false),
             running: Mutex::new(HashMap::new()),
             waiters: Mutex::new(HashMap::new()),
+            pending: Mutex::new(BTreeMap::new()),
+            pending_changed: Notify::new(),
+            idle: Notify::new(),
         });
         let config = &shared.config;
         let recovered = shared
@@ -176,10 +189,12 @@ impl Engine {
         }
         let claim_loop = tokio::spawn(claim_loop(shared.clone()));
         let cleanup_loop = tokio::spawn(cleanup::cleanup_loop(shared.clone()));
+        let dispatcher = tokio::spawn(run::dispatcher(shared.clone()));
         Ok(Engine {
             shared,
             claim_loop: Some(claim_loop),
             cleanup_loop: Some(cleanup_loop),
+            dispatcher: Some(dispatcher),
         })
     }
 
@@ -202,16 +217,21 @@ impl Engine {
             cleanup_loop.abort();
         }
         let before = shared.running_count.load(Ordering::SeqCst);
-        shared.tracker.close();
         let grace = Duration::from_millis(shared.config.shutdown_grace);
         let mut interrupted = 0;
-        if tokio::time::timeout(grace, shared.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(grace, wait_idle(&shared)).await.is_err() {
             for entry in lock(&shared.running).values() {
                 entry.reason.store(CancelReason::Stop as u8, Ordering::SeqCst);
                 entry.cancel.cancel();
                 interrupted += 1;
             }
-            shared.tracker.wait().await;
+            shared.pending_changed.notify_one();
+            wait_idle(&shared).await;
+        }
+        shared.tracker.close();
+        shared.tracker.wait().await;
+        if let Some(dispatcher) = self.dispatcher.take() {
+            dispatcher.abort();
         }
         StopReport {
             finished: before.saturating_sub(interrupted),
@@ -230,6 +250,24 @@ impl Drop for Engine {
         if let Some(cleanup_loop) = self.cleanup_loop.take() {
             cleanup_loop.abort();
         }
+        if let Some(dispatcher) = self.dispatcher.take() {
+            dispatcher.abort();
+        }
+        // Not-yet-dispatched executions hold the shared state; a crash forgets them.
+        lock(&self.shared.pending).clear();
+    }
+}
+
+/// Resolves when no execution is running or waiting for its instant.
+async fn wait_idle(shared: &Shared) {
+    loop {
+        let notified = shared.idle.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if shared.running_count.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        notified.await;
     }
 }
 
@@ -307,6 +345,7 @@ impl EngineHandle {
         if let Some(entry) = lock(&shared.running).get(&id) {
             entry.reason.store(CancelReason::Request as u8, Ordering::SeqCst);
             entry.cancel.cancel();
+            shared.pending_changed.notify_one();
             return Ok(true);
         }
         Ok(shared.store.cancel_queued(id, shared.clock.now()).await?)
@@ -322,6 +361,7 @@ impl EngineHandle {
             entry.cancel.cancel();
             cancelled += 1;
         }
+        self.shared.pending_changed.notify_one();
         cancelled
     }
 
@@ -359,6 +399,7 @@ async fn claim_loop(shared: Arc<Shared>) {
         let free = max.saturating_sub(running);
         let mut next_due = None;
         let mut again = false;
+        let mut deferred = false;
         if free == 0 {
             shared.saturated.store(true, Ordering::SeqCst);
         } else {
@@ -386,6 +427,7 @@ async fn claim_loop(shared: Arc<Shared>) {
                     }
                     next_due = outcome.next_due;
                     again = outcome.more_due;
+                    deferred = outcome.deferred > 0;
                 }
                 Err(error) => {
                     tracing::warn!(%error, "Claiming due tasks failed; retrying at the next tick.");
@@ -396,7 +438,10 @@ async fn claim_loop(shared: Arc<Shared>) {
             tokio::task::yield_now().await;
             continue;
         }
-        let wait = next_due.map_or(tick, |due| until(shared.clock.as_ref(), due).min(tick));
+        let mut wait = next_due.map_or(tick, |due| until(shared.clock.as_ref(), due).min(tick));
+        if deferred {
+            wait = wait.min(DEFERRED_RETRY);
+        }
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = shared.wake.notified() => {}

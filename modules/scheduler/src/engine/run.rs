@@ -1,5 +1,10 @@
 //! One execution: dispatch on the bus under the task's timeout, then record the outcome.
 //!
+//! Executions claimed ahead of their instant wait in the dispatcher's queue (one timer for
+//! all of them, not one per execution): at the instant it calls `bus.dispatch` for every
+//! execution due, in one tight loop, and only then spawns the tasks that await the results
+//! and record them. Executions claimed at or after their instant are dispatched at once.
+//!
 //! Invariant: when an attempt did not complete, its cancel token is fired *before* the
 //! outcome (and so the retry row) is recorded: a retry never starts while the abandoned
 //! attempt is still being asked to run.
@@ -10,33 +15,46 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::bus::{DispatchError, TaskCall};
+use super::bus::{BoxFuture, DispatchError, TaskCall};
 use super::events::{TaskEvent, TaskEventKind};
-use super::{CancelReason, RunningEntry, Shared, lock};
+use super::{CancelReason, RunningEntry, Shared, lock, until};
 use crate::store::{ClaimedExecution, Finish, FinishOutcome, Finished};
-use crate::task::{ExecutionStatus, Trigger};
+use crate::task::{ExecutionId, ExecutionStatus, Trigger};
 
 /// Store attempts to record an outcome before giving up (the row then stays `running`
 /// and is recovered as `interrupted` at the next start).
 const RECORD_ATTEMPTS: u32 = 5;
 
 /// Decrements the running count however the execution ends (even when killed).
-struct Slot {
+pub(super) struct Slot {
     shared: Arc<Shared>,
-    execution_id: crate::task::ExecutionId,
+    execution_id: ExecutionId,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         lock(&self.shared.running).remove(&self.execution_id);
-        self.shared.running_count.fetch_sub(1, Ordering::SeqCst);
+        let before = self.shared.running_count.fetch_sub(1, Ordering::SeqCst);
+        if before == 1 {
+            self.shared.idle.notify_waiters();
+        }
         if self.shared.saturated.load(Ordering::SeqCst) {
             self.shared.wake.notify_one();
         }
     }
 }
 
-/// Starts an execution task for a claimed row.
+/// A claimed execution ready to dispatch.
+pub(super) struct Prepared {
+    claim: ClaimedExecution,
+    call: TaskCall,
+    executed: TaskEvent,
+    cancel: CancellationToken,
+    reason: Arc<AtomicU8>,
+    slot: Slot,
+}
+
+/// Takes a claimed row: dispatches it now, or queues it for its instant.
 pub(super) fn spawn(shared: &Arc<Shared>, claim: ClaimedExecution) {
     shared.running_count.fetch_add(1, Ordering::SeqCst);
     let cancel = CancellationToken::new();
@@ -53,34 +71,6 @@ pub(super) fn spawn(shared: &Arc<Shared>, claim: ClaimedExecution) {
         shared: shared.clone(),
         execution_id: claim.execution_id,
     };
-    let kill = shared.kill.clone();
-    shared.tracker.spawn(async move {
-        let shared = slot.shared.clone();
-        tokio::select! {
-            () = execute(&shared, claim, cancel, reason) => {}
-            () = kill.cancelled() => {}
-        }
-        drop(slot);
-    });
-}
-
-async fn execute(
-    shared: &Arc<Shared>,
-    claim: ClaimedExecution,
-    cancel: CancellationToken,
-    reason: Arc<AtomicU8>,
-) {
-    // Claimed ahead: wait for the occurrence's instant (a cancel still ends it).
-    let early = claim.started_at.duration_since(shared.clock.now());
-    if let Ok(early) = Duration::try_from(early)
-        && !early.is_zero()
-    {
-        tokio::select! {
-            () = tokio::time::sleep(early) => {}
-            () = cancel.cancelled() => {}
-        }
-    }
-    TaskEvent::executed(&claim).emit(shared.bus.as_ref());
     let data = serde_json::from_str(&claim.data).unwrap_or(serde_json::Value::Null);
     let call = TaskCall {
         command: claim.command.clone(),
@@ -95,15 +85,119 @@ async fn execute(
         attempt: claim.attempt,
         trigger: claim.trigger,
     };
-    let started = tokio::time::Instant::now();
-    let result = if cancel.is_cancelled() {
-        Err(DispatchError::Cancelled)
+    let prepared = Prepared {
+        executed: TaskEvent::executed(&claim),
+        claim,
+        call,
+        cancel,
+        reason,
+        slot,
+    };
+    if prepared.claim.started_at > shared.clock.now() {
+        let key = (prepared.claim.started_at, prepared.claim.execution_id);
+        lock(&shared.pending).insert(key, prepared);
+        shared.pending_changed.notify_one();
     } else {
-        let dispatch = shared.bus.dispatch(call);
+        start(shared, prepared);
+    }
+}
+
+type Dispatch = BoxFuture<'static, Result<serde_json::Value, DispatchError>>;
+
+/// Dispatches a prepared execution and spawns the task that awaits and records it.
+fn start(shared: &Arc<Shared>, prepared: Prepared) {
+    let dispatched = dispatch(shared, prepared);
+    follow(shared, dispatched);
+}
+
+/// Calls the bus (unless already cancelled).
+fn dispatch(shared: &Arc<Shared>, prepared: Prepared) -> (Prepared, Option<Dispatch>) {
+    let call = prepared.call.clone();
+    let dispatch = (!prepared.cancel.is_cancelled()).then(|| shared.bus.dispatch(call));
+    (prepared, dispatch)
+}
+
+/// Spawns the task that awaits a dispatch and records its outcome.
+fn follow(shared: &Arc<Shared>, (prepared, dispatch): (Prepared, Option<Dispatch>)) {
+    let Prepared {
+        claim,
+        executed,
+        cancel,
+        reason,
+        slot,
+        ..
+    } = prepared;
+    let kill = shared.kill.clone();
+    let shared = shared.clone();
+    shared.clone().tracker.spawn(async move {
         tokio::select! {
-            result = dispatch => result,
-            () = tokio::time::sleep(claim.timeout) => Err(DispatchError::Timeout { after: claim.timeout }),
-            () = cancel.cancelled() => Err(DispatchError::Cancelled),
+            () = execute(&shared, claim, executed, dispatch, cancel, reason) => {}
+            () = kill.cancelled() => {}
+        }
+        drop(slot);
+    });
+}
+
+/// Holds executions claimed ahead and dispatches each batch on its instant.
+pub(super) async fn dispatcher(shared: Arc<Shared>) {
+    loop {
+        let now = shared.clock.now();
+        let (ready, next) = {
+            let mut pending = lock(&shared.pending);
+            let later = pending.split_off(&(now, ExecutionId(i64::MAX)));
+            let mut ready = std::mem::replace(&mut *pending, later);
+            // Cancelled entries (user cancel, stop) do not wait for their instant.
+            let cancelled: Vec<_> = pending
+                .iter()
+                .filter(|(_, prepared)| prepared.cancel.is_cancelled())
+                .map(|(key, _)| *key)
+                .collect();
+            for key in cancelled {
+                if let Some(prepared) = pending.remove(&key) {
+                    ready.insert(key, prepared);
+                }
+            }
+            (ready, pending.keys().next().map(|key| key.0))
+        };
+        // Every call of the instant first, then the bookkeeping tasks.
+        let dispatched: Vec<_> = ready
+            .into_values()
+            .map(|prepared| dispatch(&shared, prepared))
+            .collect();
+        for started in dispatched {
+            follow(&shared, started);
+        }
+        let wait = next.map_or(Duration::from_secs(3_600), |at| until(shared.clock.as_ref(), at));
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shared.pending_changed.notified() => {}
+            () = shared.kill.cancelled() => {
+                // A crash: forget everything not yet dispatched.
+                lock(&shared.pending).clear();
+                return;
+            }
+        }
+    }
+}
+
+async fn execute(
+    shared: &Arc<Shared>,
+    claim: ClaimedExecution,
+    executed: TaskEvent,
+    dispatch: Option<Dispatch>,
+    cancel: CancellationToken,
+    reason: Arc<AtomicU8>,
+) {
+    let started = tokio::time::Instant::now();
+    let result = match dispatch {
+        None => Err(DispatchError::Cancelled),
+        Some(dispatch) => {
+            executed.emit(shared.bus.as_ref());
+            tokio::select! {
+                result = dispatch => result,
+                () = tokio::time::sleep(claim.timeout) => Err(DispatchError::Timeout { after: claim.timeout }),
+                () = cancel.cancelled() => Err(DispatchError::Cancelled),
+            }
         }
     };
     let duration = started.elapsed();

@@ -212,6 +212,9 @@ pub struct ClaimOutcome {
     /// True when the batch bound stopped the claim while work may still be due: claim again
     /// at once if there is free capacity.
     pub more_due: bool,
+    /// Tasks inside the horizon left alone because they were still running: worth claiming
+    /// again shortly, once their runs are recorded.
+    pub deferred: usize,
 }
 
 /// How an attempt ended, as the engine saw it.

@@ -384,7 +384,11 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
                 break 'claim;
             }
             examined += 1;
-            acted |= fire(conn, task, request, &mut out)?;
+            let fired = fire(conn, task, request, &mut out)?;
+            if !fired {
+                out.deferred += 1;
+            }
+            acted |= fired;
         }
         if !acted {
             // Only busy tasks claimed ahead are left in this page: nothing more to do now.
