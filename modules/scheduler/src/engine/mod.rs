@@ -108,6 +108,9 @@ struct Shared {
     pending: Mutex<BTreeMap<(Timestamp, ExecutionId), run::Prepared>>,
     /// Wakes the dispatcher (new entry, cancellation).
     pending_changed: Notify,
+    /// Set when a cancel may concern a pending execution: the dispatcher then looks for
+    /// cancelled entries (otherwise it never scans the queue).
+    pending_cancelled: AtomicBool,
     /// Notified when the running count drops to zero.
     idle: Notify,
 }
@@ -168,6 +171,7 @@ impl Engine {
             waiters: Mutex::new(HashMap::new()),
             pending: Mutex::new(BTreeMap::new()),
             pending_changed: Notify::new(),
+            pending_cancelled: AtomicBool::new(false),
             idle: Notify::new(),
         });
         let config = &shared.config;
@@ -225,6 +229,7 @@ impl Engine {
                 entry.cancel.cancel();
                 interrupted += 1;
             }
+            shared.pending_cancelled.store(true, Ordering::SeqCst);
             shared.pending_changed.notify_one();
             wait_idle(&shared).await;
         }
@@ -345,6 +350,7 @@ impl EngineHandle {
         if let Some(entry) = lock(&shared.running).get(&id) {
             entry.reason.store(CancelReason::Request as u8, Ordering::SeqCst);
             entry.cancel.cancel();
+            shared.pending_cancelled.store(true, Ordering::SeqCst);
             shared.pending_changed.notify_one();
             return Ok(true);
         }
@@ -361,6 +367,7 @@ impl EngineHandle {
             entry.cancel.cancel();
             cancelled += 1;
         }
+        self.shared.pending_cancelled.store(true, Ordering::SeqCst);
         self.shared.pending_changed.notify_one();
         cancelled
     }
@@ -391,6 +398,11 @@ async fn claim_loop(shared: Arc<Shared>) {
     let config = &shared.config;
     let tick = config.tick();
     let max = config.max_concurrent_tasks;
+    // Claims ahead are spaced by at least half the horizon, so tasks spread over time are
+    // claimed in batches rather than one claim per task (each is still claimed at least half
+    // a horizon before its instant).
+    let ahead_spacing = Duration::from_millis(config.claim_ahead / 2);
+    let mut last_claim = tokio::time::Instant::now();
     loop {
         if shared.shutdown.is_cancelled() {
             return;
@@ -398,6 +410,7 @@ async fn claim_loop(shared: Arc<Shared>) {
         let running = shared.running_count.load(Ordering::SeqCst);
         let free = max.saturating_sub(running);
         let mut next_due = None;
+        let mut next_ahead = None;
         let mut again = false;
         let mut deferred = false;
         if free == 0 {
@@ -426,6 +439,8 @@ async fn claim_loop(shared: Arc<Shared>) {
                         run::spawn(&shared, claim);
                     }
                     next_due = outcome.next_due;
+                    next_ahead = outcome.next_ahead;
+                    last_claim = tokio::time::Instant::now();
                     again = outcome.more_due;
                     deferred = outcome.deferred > 0;
                 }
@@ -439,6 +454,10 @@ async fn claim_loop(shared: Arc<Shared>) {
             continue;
         }
         let mut wait = next_due.map_or(tick, |due| until(shared.clock.as_ref(), due).min(tick));
+        if let Some(ahead) = next_ahead {
+            let spaced = (last_claim + ahead_spacing).saturating_duration_since(tokio::time::Instant::now());
+            wait = wait.min(until(shared.clock.as_ref(), ahead).max(spaced));
+        }
         if deferred {
             wait = wait.min(DEFERRED_RETRY);
         }

@@ -147,14 +147,16 @@ pub(super) async fn dispatcher(shared: Arc<Shared>) {
             let later = pending.split_off(&(now, ExecutionId(i64::MAX)));
             let mut ready = std::mem::replace(&mut *pending, later);
             // Cancelled entries (user cancel, stop) do not wait for their instant.
-            let cancelled: Vec<_> = pending
-                .iter()
-                .filter(|(_, prepared)| prepared.cancel.is_cancelled())
-                .map(|(key, _)| *key)
-                .collect();
-            for key in cancelled {
-                if let Some(prepared) = pending.remove(&key) {
-                    ready.insert(key, prepared);
+            if shared.pending_cancelled.swap(false, Ordering::SeqCst) {
+                let cancelled: Vec<_> = pending
+                    .iter()
+                    .filter(|(_, prepared)| prepared.cancel.is_cancelled())
+                    .map(|(key, _)| *key)
+                    .collect();
+                for key in cancelled {
+                    if let Some(prepared) = pending.remove(&key) {
+                        ready.insert(key, prepared);
+                    }
                 }
             }
             (ready, pending.keys().next().map(|key| key.0))

@@ -206,9 +206,12 @@ pub struct ClaimOutcome {
     pub claimed: Vec<ClaimedExecution>,
     /// Rows written without running (skipped/queued), for events.
     pub noted: Vec<NotedExecution>,
-    /// The earliest instant after `now` at which the engine should claim again (a due time,
-    /// less the horizon for tasks claimed ahead).
+    /// The earliest instant after `now` at which something becomes due (a queued row, or a
+    /// task inside the horizon left for its due time).
     pub next_due: Option<Timestamp>,
+    /// The earliest instant at which a task beyond the horizon can be claimed ahead (its due
+    /// time less the horizon).
+    pub next_ahead: Option<Timestamp>,
     /// True when the batch bound stopped the claim while work may still be due: claim again
     /// at once if there is free capacity.
     pub more_due: bool,

@@ -407,21 +407,19 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
         "SELECT MIN(run_at) FROM task_executions WHERE status = 'queued' AND run_at > ?1",
         [now_ms],
     )?;
-    // A task due beyond the horizon is claimed `horizon` early; one inside it was left for
-    // its due time (busy), so wake at that time.
-    let next_task = next_task.map(|at| {
-        if at > due_before {
-            at - horizon_ms
-        } else {
-            at
-        }
-    });
-    out.next_due = match (next_task, next_queued) {
+    // A task due beyond the horizon can be claimed `horizon` early; one inside the horizon
+    // was left for its due time (busy), so wake at that time.
+    let (ahead, inside) = match next_task {
+        Some(at) if at > due_before => (Some(at - horizon_ms), None),
+        other => (None, other),
+    };
+    out.next_due = match (inside, next_queued) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
     .map(|at| rows::instant("next_due", at))
     .transpose()?;
+    out.next_ahead = ahead.map(|at| rows::instant("next_ahead", at)).transpose()?;
     Ok(out)
 }
 
