@@ -59,7 +59,10 @@ struct NoopBus {
 }
 
 impl TaskBus for NoopBus {
-    fn dispatch(&self, call: TaskCall) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>> {
+    fn dispatch(
+        &self,
+        call: TaskCall,
+    ) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>> {
         let now = Timestamp::now();
         if call.scheduled_for >= self.window.0 && call.scheduled_for < self.window.1 {
             let late = now.duration_since(call.scheduled_for).as_micros();
@@ -85,7 +88,12 @@ fn cpu_seconds() -> f64 {
         return f64::NAN;
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |index: usize| fields.get(index).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
     // `rest` starts at field 3 (state); utime is field 14 => index 11.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -137,10 +145,12 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         ..SchedulerConfig::default()
     };
 
-    // Insert the tasks, anchored on a whole second: aligned tasks share the anchor,
-    // staggered ones spread evenly over one interval.
+    // Insert the tasks, anchored one interval before a whole second: aligned tasks share the
+    // anchor, staggered ones spread evenly over the interval, so every task fires once per
+    // interval from the start on (a day-long interval fires during the run too).
     let insert_started = Instant::now();
-    let base = Timestamp::from_second(clock.now().as_second() + 1)?;
+    let every_signed = jiff::SignedDuration::try_from(options.every)?;
+    let base = Timestamp::from_second(clock.now().as_second() + 1)?.checked_sub(every_signed)?;
     let every_ns = i128::try_from(options.every.as_nanos())?;
     let every_text = humantime::format_duration(options.every).to_string();
     let defaults = config.task_defaults();
@@ -153,9 +163,16 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         };
         let anchor = Timestamp::from_nanosecond(base.as_nanosecond() + offset)?;
         let schedule = TaskSchedule::parse(&every_text, None, None, anchor)?;
-        pending.push(NewTask::new(format!("task-{n}"), "noop", schedule, &defaults));
+        pending.push(NewTask::new(
+            format!("task-{n}"),
+            "noop",
+            schedule,
+            &defaults,
+        ));
         if pending.len() == 10_000 {
-            store.create_tasks(std::mem::take(&mut pending), clock.now()).await?;
+            store
+                .create_tasks(std::mem::take(&mut pending), clock.now())
+                .await?;
         }
     }
     if !pending.is_empty() {
@@ -165,7 +182,9 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 
     let started = Instant::now();
     let window_start = Timestamp::from_second(clock.now().as_second() + 2)?;
-    let window_end = window_start.checked_add(jiff::SignedDuration::from_secs(i64::try_from(options.seconds)?))?;
+    let window_end = window_start.checked_add(jiff::SignedDuration::from_secs(i64::try_from(
+        options.seconds,
+    )?))?;
     let bus = Arc::new(NoopBus {
         window: (window_start, window_end),
         lateness_us: Mutex::new(Vec::new()),
@@ -248,11 +267,17 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 
 /// Occurrences of all tasks inside `[from, to)`.
 fn expected_fires(options: &Options, from: Timestamp, to: Timestamp, base: Timestamp) -> i64 {
-    let every = i128::try_from(options.every.as_nanos()).unwrap_or(i128::MAX).max(1);
+    let every = i128::try_from(options.every.as_nanos())
+        .unwrap_or(i128::MAX)
+        .max(1);
     let (from, to) = (from.as_nanosecond(), to.as_nanosecond());
     let mut total = 0i64;
     for n in 0..options.tasks {
-        let offset = if options.aligned { 0 } else { every * n as i128 / options.tasks as i128 };
+        let offset = if options.aligned {
+            0
+        } else {
+            every * n as i128 / options.tasks as i128
+        };
         // Anchors are floored to the millisecond, as the scheduler stores them.
         let anchor = (base.as_nanosecond() + offset) / 1_000_000 * 1_000_000;
         // Count k >= 1 with from <= anchor + k*every < to.

@@ -67,7 +67,10 @@ impl TestClock {
 
     /// Moves wall time by a signed amount; negative moves the clock back.
     pub fn jump_signed(&self, by: SignedDuration) {
-        let mut offset = self.offset.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut offset = self
+            .offset
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         *offset = offset.saturating_add(by);
     }
 }
@@ -75,7 +78,10 @@ impl TestClock {
 impl Clock for TestClock {
     fn now(&self) -> Timestamp {
         let elapsed = tokio::time::Instant::now().saturating_duration_since(self.start);
-        let offset = *self.offset.lock().unwrap_or_else(|poison| poison.into_inner());
+        let offset = *self
+            .offset
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         let elapsed = SignedDuration::try_from(elapsed).unwrap_or(SignedDuration::MAX);
         self.base
             .saturating_add(elapsed.saturating_add(offset))

@@ -197,7 +197,9 @@ pub fn retry_delay(
     let delay = match kind {
         BackoffKind::Fixed => base,
         BackoffKind::Exponential => {
-            let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
+            let factor = 1u32
+                .checked_shl(attempt.saturating_sub(1))
+                .unwrap_or(u32::MAX);
             base.saturating_mul(factor).min(cap.max(base))
         }
     };

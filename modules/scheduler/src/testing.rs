@@ -110,7 +110,10 @@ impl FakeBus {
 
     /// Calls of one command.
     pub fn calls_of(&self, command: &str) -> Vec<RecordedCall> {
-        self.calls().into_iter().filter(|call| call.command == command).collect()
+        self.calls()
+            .into_iter()
+            .filter(|call| call.command == command)
+            .collect()
     }
 
     /// All published events, as `(name, payload)`.
@@ -149,9 +152,16 @@ async fn hang_until_cancelled(
 }
 
 impl TaskBus for FakeBus {
-    fn dispatch(&self, call: TaskCall) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>> {
+    fn dispatch(
+        &self,
+        call: TaskCall,
+    ) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>> {
         let cancelled_at = Arc::new(Mutex::new(None));
-        let execution_id = call.correlation_id.parse().map(ExecutionId).unwrap_or(ExecutionId(-1));
+        let execution_id = call
+            .correlation_id
+            .parse()
+            .map(ExecutionId)
+            .unwrap_or(ExecutionId(-1));
         lock(&self.calls).push(RecordedCall {
             command: call.command.clone(),
             data: call.data.clone(),

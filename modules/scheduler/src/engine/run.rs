@@ -169,7 +169,9 @@ pub(super) async fn dispatcher(shared: Arc<Shared>) {
         for started in dispatched {
             follow(&shared, started);
         }
-        let wait = next.map_or(Duration::from_secs(3_600), |at| until(shared.clock.as_ref(), at));
+        let wait = next.map_or(Duration::from_secs(3_600), |at| {
+            until(shared.clock.as_ref(), at)
+        });
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = shared.pending_changed.notified() => {}
@@ -206,12 +208,18 @@ async fn execute(
     let stopping = reason.load(Ordering::SeqCst) == CancelReason::Stop as u8;
     let (status, output, error, retryable) = match result {
         Ok(output) => (ExecutionStatus::Completed, Some(output), None, true),
-        Err(error @ DispatchError::UnknownCommand { .. }) => {
-            (ExecutionStatus::Failed, None, Some(error.to_string()), false)
-        }
-        Err(error @ DispatchError::Timeout { .. }) => {
-            (ExecutionStatus::Timeout, None, Some(error.to_string()), true)
-        }
+        Err(error @ DispatchError::UnknownCommand { .. }) => (
+            ExecutionStatus::Failed,
+            None,
+            Some(error.to_string()),
+            false,
+        ),
+        Err(error @ DispatchError::Timeout { .. }) => (
+            ExecutionStatus::Timeout,
+            None,
+            Some(error.to_string()),
+            true,
+        ),
         Err(DispatchError::Cancelled) if stopping => (
             ExecutionStatus::Interrupted,
             None,

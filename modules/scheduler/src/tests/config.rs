@@ -26,7 +26,10 @@ fn camel_case_keys_override_defaults() {
     assert_eq!(config.max_concurrent_tasks, 7);
     assert_eq!(config.retry_backoff, crate::task::BackoffKind::Fixed);
     assert_eq!(config.node_id, "n1");
-    assert_eq!(config.database_path(Path::new("/data")), Path::new("/data/x.db"));
+    assert_eq!(
+        config.database_path(Path::new("/data")),
+        Path::new("/data/x.db")
+    );
 }
 
 #[test]
@@ -40,7 +43,10 @@ fn an_unknown_key_is_an_error_naming_the_key() {
             message: "unknown key".to_owned()
         }
     );
-    assert_eq!(error.to_string(), "scheduler config key 'tickIntervall': unknown key");
+    assert_eq!(
+        error.to_string(),
+        "scheduler config key 'tickIntervall': unknown key"
+    );
 }
 
 #[test]
@@ -58,7 +64,10 @@ fn a_wrong_type_is_an_error_naming_the_key() {
 fn an_out_of_range_value_is_refused() {
     let error = SchedulerConfig::from_json(&serde_json::json!({"maxConcurrentTasks": 0}))
         .expect_err("zero");
-    assert_eq!(error.to_string(), "scheduler config key 'maxConcurrentTasks': must be at least 1");
+    assert_eq!(
+        error.to_string(),
+        "scheduler config key 'maxConcurrentTasks': must be at least 1"
+    );
 }
 
 #[test]

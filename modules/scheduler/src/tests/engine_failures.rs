@@ -18,7 +18,9 @@ async fn a_failed_run_is_retried_with_exponential_backoff_until_it_succeeds() {
         ]),
     );
     let task = harness
-        .create_with("flaky", "flaky", "2026-01-01T00:01:00Z", |task| task.retries = 3)
+        .create_with("flaky", "flaky", "2026-01-01T00:01:00Z", |task| {
+            task.retries = 3
+        })
         .await;
     let engine = harness.start().await;
     pass(secs(120)).await;
@@ -28,7 +30,11 @@ async fn a_failed_run_is_retried_with_exponential_backoff_until_it_succeeds() {
     // Default delay 5 s, doubling: 00:01:00, +5 s, +10 s.
     assert_eq!(
         times,
-        ["2026-01-01T00:01:00Z", "2026-01-01T00:01:05Z", "2026-01-01T00:01:15Z"]
+        [
+            "2026-01-01T00:01:00Z",
+            "2026-01-01T00:01:05Z",
+            "2026-01-01T00:01:15Z"
+        ]
     );
     let executions = harness.executions(&task).await;
     let summary: Vec<(u32, Trigger, ExecutionStatus)> = executions
@@ -43,10 +49,20 @@ async fn a_failed_run_is_retried_with_exponential_backoff_until_it_succeeds() {
             (3, Trigger::Retry, ExecutionStatus::Completed),
         ]
     );
-    assert!(executions.iter().all(|e| e.scheduled_for == at("2026-01-01T00:01:00Z")));
+    assert!(
+        executions
+            .iter()
+            .all(|e| e.scheduled_for == at("2026-01-01T00:01:00Z"))
+    );
     assert_eq!(executions[1].retry_of, Some(executions[0].id));
-    assert_eq!(harness.bus.event_kinds(executions[0].id), ["executed", "failed"]);
-    assert_eq!(harness.bus.event_kinds(executions[1].id), ["retrying", "executed", "failed"]);
+    assert_eq!(
+        harness.bus.event_kinds(executions[0].id),
+        ["executed", "failed"]
+    );
+    assert_eq!(
+        harness.bus.event_kinds(executions[1].id),
+        ["retrying", "executed", "failed"]
+    );
     let task = harness.reload(&task).await;
     assert_eq!(task.counters.runs, 3);
     assert_eq!(task.counters.failures, 2);
@@ -68,7 +84,10 @@ fn retry_delay_doubles_up_to_the_cap_and_jitter_stays_within_half_to_full() {
     for attempt in 1..=10 {
         let full = retry_delay(base, attempt, BackoffKind::Exponential, cap, false);
         let jittered = retry_delay(base, attempt, BackoffKind::Exponential, cap, true);
-        assert!(jittered >= full / 2 && jittered <= full, "{jittered:?} vs {full:?}");
+        assert!(
+            jittered >= full / 2 && jittered <= full,
+            "{jittered:?} vs {full:?}"
+        );
     }
 }
 
@@ -77,7 +96,9 @@ async fn retries_zero_means_no_retry_not_the_default() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     assert_eq!(harness.config.default_retries, 3);
     let task = harness
-        .create_with("no-retry", "fail", "2026-01-01T00:00:10Z", |task| task.retries = 0)
+        .create_with("no-retry", "fail", "2026-01-01T00:00:10Z", |task| {
+            task.retries = 0
+        })
         .await;
     assert_eq!(task.retries, 0);
     let engine = harness.start().await;
@@ -108,16 +129,32 @@ async fn a_timed_out_attempt_is_cancelled_before_its_retry_starts() {
     let calls = harness.bus.calls();
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0].timeout, secs(30));
-    let first_cancelled = calls[0].cancelled_at.lock().expect("lock").expect("cancelled");
+    let first_cancelled = calls[0]
+        .cancelled_at
+        .lock()
+        .expect("lock")
+        .expect("cancelled");
     assert_eq!(first_cancelled, at("2026-01-01T00:00:40Z"));
-    assert!(first_cancelled < calls[1].at, "cancelled before the retry started");
+    assert!(
+        first_cancelled < calls[1].at,
+        "cancelled before the retry started"
+    );
     assert_eq!(calls[1].at, at("2026-01-01T00:00:45Z"));
     let executions = harness.executions(&task).await;
     assert_eq!(executions[0].status, ExecutionStatus::Timeout);
     assert_eq!(executions[0].duration_ms, Some(30_000));
-    assert!(executions[0].error.as_deref().unwrap_or("").contains("timed out after 30000 ms"));
+    assert!(
+        executions[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("timed out after 30000 ms")
+    );
     assert_eq!(executions[1].status, ExecutionStatus::Timeout);
-    assert_eq!(harness.bus.event_kinds(executions[0].id), ["executed", "timeout"]);
+    assert_eq!(
+        harness.bus.event_kinds(executions[0].id),
+        ["executed", "timeout"]
+    );
     engine.stop().await;
 }
 
@@ -125,7 +162,9 @@ async fn a_timed_out_attempt_is_cancelled_before_its_retry_starts() {
 async fn an_unknown_command_fails_without_retry_and_says_why() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     let task = harness
-        .create_with("typo", "sytem:helth", "2026-01-01T00:00:10Z", |task| task.retries = 3)
+        .create_with("typo", "sytem:helth", "2026-01-01T00:00:10Z", |task| {
+            task.retries = 3
+        })
         .await;
     let engine = harness.start().await;
     pass(secs(3600)).await;
@@ -173,7 +212,9 @@ async fn a_run_that_failed_after_all_retries_still_fires_at_its_next_slot() {
 async fn a_once_task_whose_run_failed_is_completed_with_last_status_failed() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     let task = harness
-        .create_with("once-fails", "fail", "2026-01-01T00:00:10Z", |task| task.retries = 2)
+        .create_with("once-fails", "fail", "2026-01-01T00:00:10Z", |task| {
+            task.retries = 2
+        })
         .await;
     let engine = harness.start().await;
     pass(secs(12)).await;

@@ -9,7 +9,10 @@ use crate::testing::{Behaviour, FakeBus};
 
 /// Creates an hourly task at 2026-01-01T00:00Z, runs nothing for three days and a half
 /// hour, then starts an engine and lets two more hours pass.
-async fn three_days_down(policy: MisfirePolicy, run_all_limit: u32) -> (Harness, crate::task::Task) {
+async fn three_days_down(
+    policy: MisfirePolicy,
+    run_all_limit: u32,
+) -> (Harness, crate::task::Task) {
     let mut harness = Harness::new("2026-01-01T00:00:00Z");
     harness.config.misfire_run_all_limit = run_all_limit;
     let task = harness
@@ -39,9 +42,21 @@ async fn misfire_run_once_runs_one_catch_up_for_three_days_down_then_keeps_the_s
     assert_eq!(
         seen,
         [
-            ("2026-01-04T00:00:00Z".to_owned(), Trigger::CatchUp, "2026-01-04T00:30:00Z".to_owned()),
-            ("2026-01-04T01:00:00Z".to_owned(), Trigger::Schedule, "2026-01-04T01:00:00Z".to_owned()),
-            ("2026-01-04T02:00:00Z".to_owned(), Trigger::Schedule, "2026-01-04T02:00:00Z".to_owned()),
+            (
+                "2026-01-04T00:00:00Z".to_owned(),
+                Trigger::CatchUp,
+                "2026-01-04T00:30:00Z".to_owned()
+            ),
+            (
+                "2026-01-04T01:00:00Z".to_owned(),
+                Trigger::Schedule,
+                "2026-01-04T01:00:00Z".to_owned()
+            ),
+            (
+                "2026-01-04T02:00:00Z".to_owned(),
+                Trigger::Schedule,
+                "2026-01-04T02:00:00Z".to_owned()
+            ),
         ]
     );
 }
@@ -70,17 +85,35 @@ async fn misfire_run_all_runs_each_missed_occurrence_one_after_another_up_to_the
     let executions = harness.executions(&task).await;
     let dropped = &executions[0];
     assert_eq!(dropped.status, ExecutionStatus::Skipped);
-    assert!(dropped.error.as_deref().unwrap_or("").contains("the 62 oldest were dropped"));
+    assert!(
+        dropped
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("the 62 oldest were dropped")
+    );
     let catch_up: Vec<_> = executions
         .iter()
         .filter(|e| e.trigger == Trigger::CatchUp && e.status == ExecutionStatus::Completed)
         .collect();
     assert_eq!(catch_up.len(), 10);
-    let mut slots: Vec<String> = catch_up.iter().map(|e| e.scheduled_for.to_string()).collect();
+    let mut slots: Vec<String> = catch_up
+        .iter()
+        .map(|e| e.scheduled_for.to_string())
+        .collect();
     slots.sort();
-    assert_eq!(slots.first().map(String::as_str), Some("2026-01-03T15:00:00Z"));
-    assert_eq!(slots.last().map(String::as_str), Some("2026-01-04T00:00:00Z"));
-    let scheduled: Vec<_> = executions.iter().filter(|e| e.trigger == Trigger::Schedule).collect();
+    assert_eq!(
+        slots.first().map(String::as_str),
+        Some("2026-01-03T15:00:00Z")
+    );
+    assert_eq!(
+        slots.last().map(String::as_str),
+        Some("2026-01-04T00:00:00Z")
+    );
+    let scheduled: Vec<_> = executions
+        .iter()
+        .filter(|e| e.trigger == Trigger::Schedule)
+        .collect();
     assert_eq!(scheduled.len(), 2);
 }
 
@@ -165,7 +198,9 @@ async fn stop_waits_for_runs_that_end_within_the_grace() {
     let mut harness = Harness::new("2026-01-01T00:00:00Z");
     harness.config.shutdown_grace = 10_000;
     harness.bus.on("short", Behaviour::Take(secs(3)));
-    let task = harness.create("short", "short", "2026-01-01T00:00:05Z").await;
+    let task = harness
+        .create("short", "short", "2026-01-01T00:00:05Z")
+        .await;
     let engine = harness.start().await;
     pass(secs(6)).await;
     let report = engine.stop().await;
@@ -180,7 +215,9 @@ async fn stop_interrupts_runs_still_going_after_the_grace_and_queues_their_retry
     harness.config.shutdown_grace = 5_000;
     harness.bus.on("stuck", Behaviour::Hang);
     let task = harness
-        .create_with("stuck", "stuck", "2026-01-01T00:00:05Z", |task| task.retries = 1)
+        .create_with("stuck", "stuck", "2026-01-01T00:00:05Z", |task| {
+            task.retries = 1
+        })
         .await;
     let engine = harness.start().await;
     pass(secs(6)).await;
@@ -211,7 +248,10 @@ async fn two_engines_on_one_database_never_run_an_occurrence_twice() {
     b.stop().await;
 
     let calls: Vec<_> = bus_a.calls().into_iter().chain(bus_b.calls()).collect();
-    assert!(!bus_a.calls().is_empty() && !bus_b.calls().is_empty(), "both engines worked");
+    assert!(
+        !bus_a.calls().is_empty() && !bus_b.calls().is_empty(),
+        "both engines worked"
+    );
     let mut seen = HashSet::new();
     for call in &calls {
         let key = (call.execution_id, call.scheduled_for);
@@ -247,7 +287,11 @@ async fn cleanup_deletes_history_older_than_the_retention_in_batches() {
     engine.stop().await;
     let executions = harness.executions(&task).await;
     // Cleanup ran at 72:00 last; it kept everything finished after 48:00 (288 + 1 rows).
-    let oldest = executions.first().expect("some history").finished_at.expect("finished");
+    let oldest = executions
+        .first()
+        .expect("some history")
+        .finished_at
+        .expect("finished");
     assert!(oldest >= at("2026-01-03T00:00:00Z"), "oldest kept {oldest}");
     assert_eq!(executions.len(), 12 * 24 + 1);
     assert_eq!(harness.reload(&task).await.counters.runs, 3 * 24 * 12);

@@ -50,7 +50,10 @@ struct NewExecution<'a> {
 }
 
 /// Inserts an execution row; `None` when the unique occurrence index already has it.
-fn insert_execution(conn: &Connection, row: &NewExecution<'_>) -> Result<Option<ExecutionId>, StoreError> {
+fn insert_execution(
+    conn: &Connection,
+    row: &NewExecution<'_>,
+) -> Result<Option<ExecutionId>, StoreError> {
     let running = row.status == ExecutionStatus::Running;
     let finished = row.status.is_final();
     let deadline = running.then(|| row.start_at.saturating_add(duration_ms(row.task.timeout)));
@@ -80,7 +83,11 @@ fn insert_execution(conn: &Connection, row: &NewExecution<'_>) -> Result<Option<
     Ok((inserted == 1).then(|| ExecutionId(conn.last_insert_rowid())))
 }
 
-fn claimed(task: &Task, id: ExecutionId, row: &NewExecution<'_>) -> Result<ClaimedExecution, StoreError> {
+fn claimed(
+    task: &Task,
+    id: ExecutionId,
+    row: &NewExecution<'_>,
+) -> Result<ClaimedExecution, StoreError> {
     Ok(ClaimedExecution {
         execution_id: id,
         task_id: task.id.clone(),
@@ -97,7 +104,11 @@ fn claimed(task: &Task, id: ExecutionId, row: &NewExecution<'_>) -> Result<Claim
     })
 }
 
-fn noted(task: &Task, id: ExecutionId, row: NewExecution<'_>) -> Result<NotedExecution, StoreError> {
+fn noted(
+    task: &Task,
+    id: ExecutionId,
+    row: NewExecution<'_>,
+) -> Result<NotedExecution, StoreError> {
     Ok(NotedExecution {
         execution_id: id,
         task_id: task.id.clone(),
@@ -112,7 +123,11 @@ fn noted(task: &Task, id: ExecutionId, row: NewExecution<'_>) -> Result<NotedExe
 }
 
 /// Writes a non-running row (skipped or queued) and notes it for events.
-fn note(conn: &Connection, row: NewExecution<'_>, out: &mut ClaimOutcome) -> Result<(), StoreError> {
+fn note(
+    conn: &Connection,
+    row: NewExecution<'_>,
+    out: &mut ClaimOutcome,
+) -> Result<(), StoreError> {
     if let Some(id) = insert_execution(conn, &row)? {
         let task = row.task;
         out.noted.push(noted(task, id, row)?);
@@ -244,7 +259,11 @@ fn fire(
         match task.misfire {
             MisfirePolicy::Skip => {
                 let error = Some(format!("{span} (misfire policy skip)"));
-                note(conn, row(Trigger::CatchUp, ms(last), ExecutionStatus::Skipped, error), out)?;
+                note(
+                    conn,
+                    row(Trigger::CatchUp, ms(last), ExecutionStatus::Skipped, error),
+                    out,
+                )?;
                 complete = once;
             }
             MisfirePolicy::RunOnce => {
@@ -257,13 +276,27 @@ fn fire(
                         "{span}; the {dropped} oldest were dropped (misfire run_all bound {})",
                         request.run_all_limit
                     ));
-                    note(conn, row(Trigger::CatchUp, ms(due_at), ExecutionStatus::Skipped, error), out)?;
+                    note(
+                        conn,
+                        row(
+                            Trigger::CatchUp,
+                            ms(due_at),
+                            ExecutionStatus::Skipped,
+                            error,
+                        ),
+                        out,
+                    )?;
                 }
                 if let Some(first) = tail.pop_front() {
-                    started = start_occurrence(conn, task, ms(first), Trigger::CatchUp, request, out)?;
+                    started =
+                        start_occurrence(conn, task, ms(first), Trigger::CatchUp, request, out)?;
                 }
                 for at in tail {
-                    note(conn, row(Trigger::CatchUp, ms(at), ExecutionStatus::Queued, None), out)?;
+                    note(
+                        conn,
+                        row(Trigger::CatchUp, ms(at), ExecutionStatus::Queued, None),
+                        out,
+                    )?;
                     out.more_due = true;
                 }
             }
@@ -280,14 +313,23 @@ fn fire(
          status = CASE WHEN ?5 THEN 'completed' ELSE status END, \
          last_status = CASE WHEN ?5 THEN 'skipped' ELSE last_status END WHERE id = ?1",
     )?
-    .execute(params![task.id.as_str(), next.map(ms), started, now_ms, complete])?;
+    .execute(params![
+        task.id.as_str(),
+        next.map(ms),
+        started,
+        now_ms,
+        complete
+    ])?;
     Ok(true)
 }
 
 /// Claims due work: queued rows first (retries, queued overlaps, manual runs, catch-up
 /// backlog), then due tasks in `next_run_at` order, up to `request.limit` started
 /// executions and `request.batch` examined tasks.
-pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<ClaimOutcome, StoreError> {
+pub(super) fn claim_due(
+    conn: &Connection,
+    request: &ClaimRequest,
+) -> Result<ClaimOutcome, StoreError> {
     let now_ms = ms(request.now);
     let mut out = ClaimOutcome::default();
     let limit_i64 = i64::try_from(request.batch).unwrap_or(i64::MAX);
@@ -298,7 +340,14 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
              WHERE status = 'queued' AND run_at <= ?1 ORDER BY run_at, id LIMIT ?2",
         )?
         .query_map(params![now_ms, limit_i64], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+            ))
         })?
         .collect::<Result<_, _>>()?;
     let mut tasks: HashMap<String, Option<Task>> = HashMap::new();
@@ -419,13 +468,20 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
     }
     .map(|at| rows::instant("next_due", at))
     .transpose()?;
-    out.next_ahead = ahead.map(|at| rows::instant("next_ahead", at)).transpose()?;
+    out.next_ahead = ahead
+        .map(|at| rows::instant("next_ahead", at))
+        .transpose()?;
     Ok(out)
 }
 
 /// Queues a manual run (or records it skipped), following the task's overlap policy.
-pub(super) fn request_run(conn: &Connection, id: &TaskId, now: Timestamp) -> Result<RunRequested, StoreError> {
-    let task = rows::task_by_id(conn, id)?.ok_or_else(|| StoreError::TaskNotFound(id.to_string()))?;
+pub(super) fn request_run(
+    conn: &Connection,
+    id: &TaskId,
+    now: Timestamp,
+) -> Result<RunRequested, StoreError> {
+    let task =
+        rows::task_by_id(conn, id)?.ok_or_else(|| StoreError::TaskNotFound(id.to_string()))?;
     let now_ms = ms(now);
     let running = rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)?;
     let queued = rows::has_execution_in(conn, &task.id, ExecutionStatus::Queued)?;
@@ -473,7 +529,11 @@ struct Outcome {
 
 /// Updates the task after an attempt ended: counters, last status, a durable retry row,
 /// a once task's completion.
-fn record_outcome(conn: &Connection, execution: Execution, outcome: &Outcome) -> Result<Finished, StoreError> {
+fn record_outcome(
+    conn: &Connection,
+    execution: Execution,
+    outcome: &Outcome,
+) -> Result<Finished, StoreError> {
     let Some(task) = rows::outcome_task(conn, &execution.task_id)? else {
         return Ok(Finished {
             execution,
@@ -609,10 +669,17 @@ pub(super) fn finish(conn: &Connection, finish: &Finish) -> Result<FinishOutcome
         retry_delay_max: finish.retry_delay_max,
         retry_jitter: finish.retry_jitter,
     };
-    Ok(FinishOutcome::Finished(Box::new(record_outcome(conn, execution, &outcome)?)))
+    Ok(FinishOutcome::Finished(Box::new(record_outcome(
+        conn, execution, &outcome,
+    )?)))
 }
 
-fn cancel_queued_with(conn: &Connection, id: ExecutionId, now_ms: i64, why: &str) -> Result<bool, StoreError> {
+fn cancel_queued_with(
+    conn: &Connection,
+    id: ExecutionId,
+    now_ms: i64,
+    why: &str,
+) -> Result<bool, StoreError> {
     let changed = conn
         .prepare_cached(
             "UPDATE task_executions SET status = 'cancelled', finished_at = ?2, error = ?3 \
@@ -622,14 +689,21 @@ fn cancel_queued_with(conn: &Connection, id: ExecutionId, now_ms: i64, why: &str
     Ok(changed > 0)
 }
 
-pub(super) fn cancel_queued(conn: &Connection, id: ExecutionId, now: Timestamp) -> Result<bool, StoreError> {
+pub(super) fn cancel_queued(
+    conn: &Connection,
+    id: ExecutionId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
     cancel_queued_with(conn, id, ms(now), "cancelled on request")
 }
 
 /// Marks runs of a dead engine `interrupted`: those under our own node id (a previous life of
 /// this engine) and those of any node long past their deadline. Their retries follow the
 /// task's retry policy.
-pub(super) fn recover(conn: &Connection, request: &RecoverRequest) -> Result<Vec<Finished>, StoreError> {
+pub(super) fn recover(
+    conn: &Connection,
+    request: &RecoverRequest,
+) -> Result<Vec<Finished>, StoreError> {
     let now_ms = ms(request.now);
     let stale_before = now_ms.saturating_sub(duration_ms(request.stale_after));
     let ids: Vec<(i64, Option<String>)> = conn
@@ -637,7 +711,9 @@ pub(super) fn recover(conn: &Connection, request: &RecoverRequest) -> Result<Vec
             "SELECT id, node_id FROM task_executions WHERE status = 'running' \
              AND (node_id = ?1 OR deadline_at < ?2)",
         )?
-        .query_map(params![request.node_id, stale_before], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .query_map(params![request.node_id, stale_before], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
         .collect::<Result<_, _>>()?;
     let sql = format!(
         "UPDATE task_executions SET status = 'interrupted', finished_at = ?2, \
@@ -669,7 +745,11 @@ pub(super) fn recover(conn: &Connection, request: &RecoverRequest) -> Result<Vec
 }
 
 /// Deletes one bounded batch of old finished executions and old log lines.
-pub(super) fn cleanup(conn: &Connection, before: Timestamp, batch: usize) -> Result<CleanupBatch, StoreError> {
+pub(super) fn cleanup(
+    conn: &Connection,
+    before: Timestamp,
+    batch: usize,
+) -> Result<CleanupBatch, StoreError> {
     let batch = i64::try_from(batch).unwrap_or(i64::MAX);
     let executions = conn
         .prepare_cached(

@@ -78,9 +78,8 @@ impl<T: Send> Job for FnJob<T> {
             self.result = Some(Err(error));
             return;
         }
-        let result = catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or_else(|_| {
-            Err(StoreError::Database("a store job panicked".to_owned()))
-        });
+        let result = catch_unwind(AssertUnwindSafe(|| work(conn)))
+            .unwrap_or_else(|_| Err(StoreError::Database("a store job panicked".to_owned())));
         if savepoint {
             let end = if result.is_ok() {
                 exec_cached(conn, "RELEASE job")

@@ -206,7 +206,10 @@ pub(crate) struct OutcomeTask {
 }
 
 /// Reads [`OutcomeTask`] by id.
-pub(crate) fn outcome_task(conn: &Connection, id: &TaskId) -> Result<Option<OutcomeTask>, StoreError> {
+pub(crate) fn outcome_task(
+    conn: &Connection,
+    id: &TaskId,
+) -> Result<Option<OutcomeTask>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT name, tenant, status, schedule_kind, retries, retry_delay_ms, retry_backoff \
          FROM scheduled_tasks WHERE id = ?1",

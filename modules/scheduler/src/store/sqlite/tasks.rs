@@ -5,8 +5,8 @@
 //! schedule change all compute the next run from "now".
 
 use jiff::Timestamp;
-use rusqlite::{Connection, ErrorCode, params};
 use rusqlite::types::Value;
+use rusqlite::{Connection, ErrorCode, params};
 
 use super::rows::{self, EXECUTION_COLUMNS, TASK_COLUMNS, duration_ms, ms};
 use crate::store::{HistoryQuery, StoreError, TaskFilter};
@@ -105,8 +105,9 @@ pub(super) fn get(conn: &Connection, key: &TaskKey) -> Result<Option<Task>, Stor
     match key {
         TaskKey::Id(id) => rows::task_by_id(conn, id),
         TaskKey::Name { tenant, name } => {
-            let sql =
-                format!("SELECT {TASK_COLUMNS} FROM scheduled_tasks WHERE tenant = ?1 AND name = ?2");
+            let sql = format!(
+                "SELECT {TASK_COLUMNS} FROM scheduled_tasks WHERE tenant = ?1 AND name = ?2"
+            );
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut found = stmt.query(params![tenant, name])?;
             found.next()?.map(rows::task).transpose()
@@ -378,7 +379,13 @@ pub(super) fn stats(conn: &Connection, task: Option<&TaskId>) -> Result<TaskStat
              MAX(last_run_at) FROM scheduled_tasks WHERE (?1 IS NULL OR id = ?1)",
         )?
         .query_row(params![task_id], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
         })?;
     let mut durations: Vec<i64> = conn
         .prepare_cached(
