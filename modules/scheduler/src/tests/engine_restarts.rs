@@ -303,3 +303,96 @@ async fn cleanup_deletes_history_older_than_the_retention_in_batches() {
         .expect("cleanup");
     assert_eq!(deleted.executions, 100, "one bounded batch");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_execution_claimed_ahead_by_a_crashed_engine_is_not_lost() {
+    let mut harness = Harness::new("2026-01-01T00:00:00Z");
+    harness.config.claim_ahead = 500;
+    let task = harness
+        .create_with("soon", "ok", "2026-01-01T00:00:10Z", |task| {
+            task.retries = 1
+        })
+        .await;
+    let engine = harness.start().await;
+    pass(secs(9) + std::time::Duration::from_millis(700)).await;
+    // Claimed ahead (row written, planned start 00:00:10) but not dispatched yet.
+    assert_eq!(
+        harness.executions(&task).await[0].status,
+        ExecutionStatus::Running
+    );
+    assert!(harness.bus.calls().is_empty());
+    drop(engine);
+    pass(secs(60)).await;
+    let engine = harness.start().await;
+    pass(secs(10)).await;
+    let executions = harness.executions(&task).await;
+    assert_eq!(executions[0].status, ExecutionStatus::Interrupted);
+    assert_eq!(executions[1].status, ExecutionStatus::Completed);
+    assert_eq!(executions[1].trigger, Trigger::Retry);
+    assert_eq!(executions[1].scheduled_for, at("2026-01-01T00:00:10Z"));
+    engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn deleting_a_running_task_and_cancelling_its_runs_leaves_the_history() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    harness.bus.on("long", Behaviour::Take(secs(600)));
+    let task = harness
+        .create("doomed", "long", "2026-01-01T00:00:05Z")
+        .await;
+    let engine = harness.start().await;
+    pass(secs(10)).await;
+    assert!(
+        harness
+            .store
+            .delete_task(task.id.clone(), harness.now())
+            .await
+            .expect("delete")
+    );
+    assert_eq!(engine.handle().cancel_task(&task.id), 1);
+    pass(secs(1)).await;
+    assert!(harness.bus.calls()[0].cancel.is_cancelled());
+    let executions = harness.executions(&task).await;
+    assert_eq!(executions.len(), 1);
+    assert_eq!(executions[0].status, ExecutionStatus::Cancelled);
+    engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_paused_task_keeps_its_pending_retry_until_resumed() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let task = harness
+        .create_with("flaky", "fail", "2026-01-01T00:00:05Z", |task| {
+            task.retries = 1
+        })
+        .await;
+    let engine = harness.start().await;
+    pass(secs(6)).await;
+    harness
+        .store
+        .pause_task(task.id.clone(), harness.now())
+        .await
+        .expect("pause");
+    pass(secs(600)).await;
+    assert_eq!(harness.bus.calls().len(), 1, "no retry while paused");
+    let resumed = harness
+        .store
+        .resume_task(task.id.clone(), harness.now())
+        .await
+        .expect("resume");
+    assert_eq!(
+        resumed.next_run_at, None,
+        "its single occurrence was already claimed"
+    );
+    engine.handle().wake();
+    pass(secs(1)).await;
+    let calls = harness.bus.calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].trigger, Trigger::Retry);
+    assert_eq!(
+        harness.executions(&task).await.len(),
+        2,
+        "no catch-up of the same occurrence"
+    );
+    engine.stop().await;
+}

@@ -288,11 +288,28 @@ pub(super) fn resume(conn: &Connection, id: &TaskId, now: Timestamp) -> Result<T
         TaskStatus::Paused => {
             task.status = TaskStatus::Active;
             task.next_run_at = task.schedule.first_fire(now);
+            // A once task whose occurrence was already claimed (its retries may be pending)
+            // has nothing left to schedule.
+            if task.schedule.kind() == scheduler_schedule::ScheduleKind::Once
+                && let Some(at) = task.next_run_at
+                && occurrence_exists(conn, &task.id, at)?
+            {
+                task.next_run_at = None;
+            }
             task.updated_at = rows::instant("now", ms(now))?;
             write_back(conn, &task)?;
             Ok(task)
         }
     }
+}
+
+fn occurrence_exists(conn: &Connection, id: &TaskId, at: Timestamp) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM task_executions WHERE task_id = ?1 \
+             AND scheduled_for = ?2 AND attempt = 1 AND origin = 'schedule')",
+        )?
+        .query_row(params![id.as_str(), ms(at)], |row| row.get(0))?)
 }
 
 pub(super) fn pause_all(
