@@ -514,7 +514,8 @@ pub struct Task {
     pub updated_at: Timestamp,
     /// When the last run started.
     pub last_run_at: Option<Timestamp>,
-    /// Status of the last finished or skipped execution.
+    /// Status of the last finished execution (`skipped` for a once task whose occurrence the
+    /// misfire policy `skip` dropped).
     pub last_status: Option<ExecutionStatus>,
     /// Error of the last finished execution, if it failed.
     pub last_error: Option<String>,

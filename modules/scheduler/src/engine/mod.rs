@@ -9,6 +9,15 @@
 //!                                                            (timeout, cancel)  row, counters, retry)
 //! ```
 //!
+//! Claim ahead: a claim also takes occurrences due within `claimAhead` (default 500 ms) of
+//! tasks that are idle, writing their rows with the planned start. The dispatcher holds them
+//! and, on the instant, calls `bus.dispatch` for every execution due then before doing any
+//! bookkeeping, so starts stay on time even when the database is busy. A busy task is not
+//! claimed ahead: its overlap policy is applied at its due time. Consequence: an occurrence
+//! claimed ahead still runs if its task is paused, changed or deleted in the last
+//! `claimAhead` before it (as if the pause came just after it started); set `claimAhead: 0`
+//! to claim only what is due.
+//!
 //! Time: the engine reads wall time from its [`Clock`] and sleeps with `tokio::time`, so a
 //! paused tokio clock plus [`crate::clock::TestClock`] drives it in tests.
 //!
@@ -18,8 +27,9 @@
 //! task's misfire policy to occurrences later than `misfireGrace`.
 //!
 //! Stop: [`Engine::stop`] stops claiming, waits up to `shutdownGrace` for running
-//! executions to end on their own, then cancels the rest; those are recorded `interrupted`
-//! and get a durable retry (if the task has retries left) that runs after the next start.
+//! executions (and those claimed ahead, which start on their instant meanwhile) to end on
+//! their own, then cancels the rest; those are recorded `interrupted` and get a durable
+//! retry (if the task has retries left) that runs after the next start.
 //! Dropping an [`Engine`] without `stop` is a crash: nothing more is recorded.
 
 use std::collections::{BTreeMap, HashMap};
