@@ -2,12 +2,14 @@
 //!
 //! - `bus [--threads N] [--seconds S]`: cross-library no-op command round trips.
 //! - `next [--secs S] [--rounds R]`: next-fire computations per second.
+//! - `fire --tasks N --every 1s --aligned|--staggered --seconds S`: the engine firing tasks.
 //!
 //! Each workload lives in its own file with a `run(args)` and also measures a baseline in
 //! the same run, since the machines are shared and noisy: compare ratios, not absolute
 //! figures. This file only dispatches on the workload name.
 
 mod bus;
+mod fire;
 mod next;
 mod support;
 
@@ -17,6 +19,7 @@ fn main() -> anyhow::Result<()> {
     match workload {
         "bus" => bus::run(rest),
         "next" => next::run(rest).map_err(anyhow::Error::msg),
-        other => anyhow::bail!("unknown workload '{other}'; workloads: bus, next"),
+        "fire" => fire::main(rest).map_err(|error| anyhow::anyhow!("{error}")),
+        other => anyhow::bail!("unknown workload '{other}'; workloads: bus, next, fire"),
     }
 }

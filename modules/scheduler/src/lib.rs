@@ -1,1 +1,47 @@
-//! Scheduler module.
+//! Scheduler module: durable task store and the tick engine that fires tasks on time.
+//!
+//! The crate is split in layers, each with its own error type:
+//! - [`config`]: the module configuration (`maxConcurrentTasks`, `tickInterval`, ...).
+//! - [`clock`]: the injectable wall clock; tests travel in time with [`clock::TestClock`].
+//! - [`task`]: domain types (tasks, executions, policies). They are not `Serialize`: the
+//!   command handlers convert them to their own DTOs.
+//! - [`store`]: the [`store::Store`] trait and its SQLite implementation.
+//! - [`engine`]: the tick engine and the [`engine::TaskBus`] seam the host wires to its
+//!   command bus.
+//!
+//! Architecture Invariant: this crate does not depend on the module SDK or the host; the
+//! only way out to the rest of the system is [`engine::TaskBus`].
+//!
+//! Architecture Invariant: a task occurrence is claimed, its execution row written and the
+//! task's next run advanced in one transaction, so a crash neither loses nor doubles it.
+//!
+//! # `task-event` payload
+//! The engine publishes every execution event as `task-event` with this JSON object:
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `event` | string | `executed` (started), `completed`, `failed`, `timeout`, `retrying`, `skipped`, `interrupted`, `cancelled` |
+//! | `task_id` | string | the task's id |
+//! | `name` | string | the task's name |
+//! | `tenant` | string | the task's tenant |
+//! | `execution_id` | number | the execution row this event is about (for `retrying`: the queued retry) |
+//! | `scheduled_for` | string | RFC 3339 instant of the occurrence (for manual runs: when it was asked for) |
+//! | `attempt` | number | 1 for the first attempt, 2 for the first retry, ... |
+//! | `trigger` | string | `schedule`, `manual`, `retry` or `catch-up` |
+//! | `status` | string | the execution's status after the event (`running`, `completed`, `failed`, `timeout`, `queued`, `skipped`, `interrupted`, `cancelled`) |
+//! | `duration_ms` | number or null | run time for finished attempts |
+//! | `error` | string or null | why it failed, was skipped or is retried |
+//! | `retry_at` | string or null | for `retrying`: when the retry becomes due |
+
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod store;
+pub mod task;
+pub mod testing;
+
+// Re-exports. Consider semver implications carefully.
+pub use scheduler_schedule::{Schedule, ScheduleError, ScheduleKind, Timestamp};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,92 @@
+//! The seam between the engine and the host's command bus.
+//!
+//! The engine never calls the host directly: it dispatches each execution as a [`TaskCall`]
+//! on a [`TaskBus`] and publishes its events there. The lead wires [`TaskBus`] to the real
+//! bus; tests use [`crate::testing::FakeBus`].
+//!
+//! The engine enforces the task's timeout itself as well (a bus that ignores `timeout`
+//! still cannot hold a slot past it) and fires `cancel` when it abandons a call: on timeout,
+//! on a user cancel and when a stop runs out of grace.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio_util::sync::CancellationToken;
+
+use crate::task::Trigger;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the engine needs from the command bus.
+pub trait TaskBus: Send + Sync + 'static {
+    /// Dispatches `call.command` with `call.data`; resolves with the command's JSON output
+    /// or an error, at the latest at `call.timeout` (the real bus enforces the deadline and
+    /// cancels the handler). `call.cancel` is fired by the engine to abandon the call.
+    fn dispatch(
+        &self,
+        call: TaskCall,
+    ) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>>;
+
+    /// Publishes a scheduler event (`task-event`) with a JSON payload. Must not block.
+    fn publish(&self, event: &str, payload: serde_json::Value);
+}
+
+/// One command dispatch for one execution.
+#[derive(Debug, Clone)]
+pub struct TaskCall {
+    /// The bus command, e.g. `system:health`.
+    pub command: String,
+    /// The task's payload.
+    pub data: serde_json::Value,
+    /// The time limit of this attempt.
+    pub timeout: Duration,
+    /// Fired when the engine abandons the call.
+    pub cancel: CancellationToken,
+    /// The execution id, as text.
+    pub correlation_id: String,
+    /// The task's id.
+    pub task_id: String,
+    /// The task's name.
+    pub task_name: String,
+    /// The task's tenant.
+    pub tenant: String,
+    /// The occurrence this call runs.
+    pub scheduled_for: Timestamp,
+    /// Attempt number, 1-based.
+    pub attempt: u32,
+    /// Why it runs.
+    pub trigger: Trigger,
+}
+
+/// Why a dispatch did not return output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DispatchError {
+    /// No module owns the command. Permanent: the engine does not retry it.
+    #[error("unknown command '{command}': {message}")]
+    UnknownCommand {
+        /// The command.
+        command: String,
+        /// The bus's explanation.
+        message: String,
+    },
+    /// The deadline passed. Transient: retried per the task's policy.
+    #[error("timed out after {} ms", after.as_millis())]
+    Timeout {
+        /// The deadline that passed.
+        after: Duration,
+    },
+    /// The call was cancelled (by the engine, or by the host shutting down).
+    #[error("cancelled")]
+    Cancelled,
+    /// The handler failed. Transient: retried per the task's policy.
+    #[error("{code}: {message}")]
+    Failed {
+        /// A stable error code from the handler.
+        code: String,
+        /// What went wrong.
+        message: String,
+    },
+}

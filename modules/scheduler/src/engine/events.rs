@@ -1,0 +1,165 @@
+//! Typed execution events, published on the bus as `task-event` (payload documented in the
+//! crate docs) and logged with `tracing` in one place.
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::bus::TaskBus;
+use crate::store::{ClaimedExecution, NotedExecution};
+use crate::task::{ExecutionId, ExecutionStatus, Trigger};
+
+/// The bus event name of every execution event.
+pub const TASK_EVENT: &str = "task-event";
+
+/// What happened to an execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskEventKind {
+    /// Started.
+    Executed,
+    /// Ended with output.
+    Completed,
+    /// Ended with an error.
+    Failed,
+    /// Ran past its timeout.
+    Timeout,
+    /// A retry was queued.
+    Retrying,
+    /// Not run (overlap or misfire policy).
+    Skipped,
+    /// Its engine died or stopped.
+    Interrupted,
+    /// Cancelled on request.
+    Cancelled,
+}
+
+impl TaskEventKind {
+    /// The `event` field of the payload.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskEventKind::Executed => "executed",
+            TaskEventKind::Completed => "completed",
+            TaskEventKind::Failed => "failed",
+            TaskEventKind::Timeout => "timeout",
+            TaskEventKind::Retrying => "retrying",
+            TaskEventKind::Skipped => "skipped",
+            TaskEventKind::Interrupted => "interrupted",
+            TaskEventKind::Cancelled => "cancelled",
+        }
+    }
+
+    /// The event for an execution that ended in `status`.
+    pub fn ended(status: ExecutionStatus) -> TaskEventKind {
+        match status {
+            ExecutionStatus::Completed => TaskEventKind::Completed,
+            ExecutionStatus::Timeout => TaskEventKind::Timeout,
+            ExecutionStatus::Interrupted => TaskEventKind::Interrupted,
+            ExecutionStatus::Cancelled => TaskEventKind::Cancelled,
+            ExecutionStatus::Skipped => TaskEventKind::Skipped,
+            _ => TaskEventKind::Failed,
+        }
+    }
+}
+
+/// One `task-event`.
+#[derive(Debug, Clone)]
+pub struct TaskEvent {
+    /// What happened.
+    pub kind: TaskEventKind,
+    /// Task id.
+    pub task_id: String,
+    /// Task name.
+    pub name: String,
+    /// Task tenant.
+    pub tenant: String,
+    /// The execution.
+    pub execution_id: ExecutionId,
+    /// The occurrence.
+    pub scheduled_for: Timestamp,
+    /// Attempt.
+    pub attempt: u32,
+    /// Trigger.
+    pub trigger: Trigger,
+    /// Status after the event.
+    pub status: ExecutionStatus,
+    /// Run time, for ended attempts.
+    pub duration_ms: Option<i64>,
+    /// Error text.
+    pub error: Option<String>,
+    /// When a queued retry becomes due.
+    pub retry_at: Option<Timestamp>,
+}
+
+impl TaskEvent {
+    /// The `executed` event of a claimed execution.
+    pub fn executed(claim: &ClaimedExecution) -> TaskEvent {
+        TaskEvent {
+            kind: TaskEventKind::Executed,
+            task_id: claim.task_id.to_string(),
+            name: claim.name.clone(),
+            tenant: claim.tenant.clone(),
+            execution_id: claim.execution_id,
+            scheduled_for: claim.scheduled_for,
+            attempt: claim.attempt,
+            trigger: claim.trigger,
+            status: ExecutionStatus::Running,
+            duration_ms: None,
+            error: None,
+            retry_at: None,
+        }
+    }
+
+    /// The `skipped` event of a skipped row; `None` for other noted rows.
+    pub fn noted(row: &NotedExecution) -> Option<TaskEvent> {
+        (row.status == ExecutionStatus::Skipped).then(|| TaskEvent {
+            kind: TaskEventKind::Skipped,
+            task_id: row.task_id.to_string(),
+            name: row.name.clone(),
+            tenant: row.tenant.clone(),
+            execution_id: row.execution_id,
+            scheduled_for: row.scheduled_for,
+            attempt: row.attempt,
+            trigger: row.trigger,
+            status: row.status,
+            duration_ms: None,
+            error: row.error.clone(),
+            retry_at: None,
+        })
+    }
+
+    /// The JSON payload.
+    pub fn payload(&self) -> serde_json::Value {
+        json!({
+            "event": self.kind.as_str(),
+            "task_id": self.task_id,
+            "name": self.name,
+            "tenant": self.tenant,
+            "execution_id": self.execution_id.0,
+            "scheduled_for": self.scheduled_for.to_string(),
+            "attempt": self.attempt,
+            "trigger": self.trigger.as_str(),
+            "status": self.status.as_str(),
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+            "retry_at": self.retry_at.map(|at| at.to_string()),
+        })
+    }
+
+    /// Logs the event and publishes it on the bus.
+    pub fn emit(&self, bus: &dyn TaskBus) {
+        match self.kind {
+            TaskEventKind::Executed | TaskEventKind::Completed => tracing::debug!(
+                task = %self.name, execution_id = %self.execution_id, event = self.kind.as_str(),
+                "Task execution event."
+            ),
+            TaskEventKind::Skipped | TaskEventKind::Retrying => tracing::info!(
+                task = %self.name, execution_id = %self.execution_id, event = self.kind.as_str(),
+                error = self.error.as_deref().unwrap_or(""), "Task execution event."
+            ),
+            _ => tracing::warn!(
+                task = %self.name, execution_id = %self.execution_id, event = self.kind.as_str(),
+                error = self.error.as_deref().unwrap_or(""), "Task execution did not complete."
+            ),
+        }
+        bus.publish(TASK_EVENT, self.payload());
+    }
+}

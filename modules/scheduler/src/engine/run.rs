@@ -1,0 +1,314 @@
+//! One execution: dispatch on the bus under the task's timeout, then record the outcome.
+//!
+//! Executions claimed ahead of their instant wait in the dispatcher's queue (one timer for
+//! all of them, not one per execution): at the instant it calls `bus.dispatch` for every
+//! execution due, in one tight loop, and only then spawns the tasks that await the results
+//! and record them. Executions claimed at or after their instant are dispatched at once.
+//!
+//! Invariant: when an attempt did not complete, its cancel token is fired *before* the
+//! outcome (and so the retry row) is recorded: a retry never starts while the abandoned
+//! attempt is still being asked to run.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::bus::{BoxFuture, DispatchError, TaskCall};
+use super::events::{TaskEvent, TaskEventKind};
+use super::{CancelReason, RunningEntry, Shared, lock, until};
+use crate::store::{ClaimedExecution, Finish, FinishOutcome, Finished};
+use crate::task::{ExecutionId, ExecutionStatus, Trigger};
+
+/// Store attempts to record an outcome before giving up (the row then stays `running`
+/// and is recovered as `interrupted` at the next start).
+const RECORD_ATTEMPTS: u32 = 5;
+
+/// Decrements the running count however the execution ends (even when killed).
+pub(super) struct Slot {
+    shared: Arc<Shared>,
+    execution_id: ExecutionId,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        lock(&self.shared.running).remove(&self.execution_id);
+        let before = self.shared.running_count.fetch_sub(1, Ordering::SeqCst);
+        if before == 1 {
+            self.shared.idle.notify_waiters();
+        }
+        if self.shared.saturated.load(Ordering::SeqCst) {
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+/// A claimed execution ready to dispatch.
+pub(super) struct Prepared {
+    claim: ClaimedExecution,
+    call: TaskCall,
+    executed: TaskEvent,
+    cancel: CancellationToken,
+    reason: Arc<AtomicU8>,
+    slot: Slot,
+}
+
+/// Takes a claimed row: dispatches it now, or queues it for its instant.
+pub(super) fn spawn(shared: &Arc<Shared>, claim: ClaimedExecution) {
+    shared.running_count.fetch_add(1, Ordering::SeqCst);
+    let cancel = CancellationToken::new();
+    let reason = Arc::new(AtomicU8::new(CancelReason::None as u8));
+    lock(&shared.running).insert(
+        claim.execution_id,
+        RunningEntry {
+            task_id: claim.task_id.clone(),
+            cancel: cancel.clone(),
+            reason: reason.clone(),
+        },
+    );
+    let slot = Slot {
+        shared: shared.clone(),
+        execution_id: claim.execution_id,
+    };
+    let data = serde_json::from_str(&claim.data).unwrap_or(serde_json::Value::Null);
+    let call = TaskCall {
+        command: claim.command.clone(),
+        data,
+        timeout: claim.timeout,
+        cancel: cancel.clone(),
+        correlation_id: claim.execution_id.to_string(),
+        task_id: claim.task_id.to_string(),
+        task_name: claim.name.clone(),
+        tenant: claim.tenant.clone(),
+        scheduled_for: claim.scheduled_for,
+        attempt: claim.attempt,
+        trigger: claim.trigger,
+    };
+    let prepared = Prepared {
+        executed: TaskEvent::executed(&claim),
+        claim,
+        call,
+        cancel,
+        reason,
+        slot,
+    };
+    if prepared.claim.started_at > shared.clock.now() {
+        let key = (prepared.claim.started_at, prepared.claim.execution_id);
+        lock(&shared.pending).insert(key, prepared);
+        shared.pending_changed.notify_one();
+    } else {
+        start(shared, prepared);
+    }
+}
+
+type Dispatch = BoxFuture<'static, Result<serde_json::Value, DispatchError>>;
+
+/// Dispatches a prepared execution and spawns the task that awaits and records it.
+fn start(shared: &Arc<Shared>, prepared: Prepared) {
+    let dispatched = dispatch(shared, prepared);
+    follow(shared, dispatched);
+}
+
+/// Calls the bus (unless already cancelled).
+fn dispatch(shared: &Arc<Shared>, prepared: Prepared) -> (Prepared, Option<Dispatch>) {
+    let call = prepared.call.clone();
+    let dispatch = (!prepared.cancel.is_cancelled()).then(|| shared.bus.dispatch(call));
+    (prepared, dispatch)
+}
+
+/// Spawns the task that awaits a dispatch and records its outcome.
+fn follow(shared: &Arc<Shared>, (prepared, dispatch): (Prepared, Option<Dispatch>)) {
+    let Prepared {
+        claim,
+        executed,
+        cancel,
+        reason,
+        slot,
+        ..
+    } = prepared;
+    let kill = shared.kill.clone();
+    let shared = shared.clone();
+    shared.clone().tracker.spawn(async move {
+        tokio::select! {
+            () = execute(&shared, claim, executed, dispatch, cancel, reason) => {}
+            () = kill.cancelled() => {}
+        }
+        drop(slot);
+    });
+}
+
+/// Holds executions claimed ahead and dispatches each batch on its instant.
+pub(super) async fn dispatcher(shared: Arc<Shared>) {
+    loop {
+        let now = shared.clock.now();
+        let (ready, next) = {
+            let mut pending = lock(&shared.pending);
+            let later = pending.split_off(&(now, ExecutionId(i64::MAX)));
+            let mut ready = std::mem::replace(&mut *pending, later);
+            // Cancelled entries (user cancel, stop) do not wait for their instant.
+            if shared.pending_cancelled.swap(false, Ordering::SeqCst) {
+                let cancelled: Vec<_> = pending
+                    .iter()
+                    .filter(|(_, prepared)| prepared.cancel.is_cancelled())
+                    .map(|(key, _)| *key)
+                    .collect();
+                for key in cancelled {
+                    if let Some(prepared) = pending.remove(&key) {
+                        ready.insert(key, prepared);
+                    }
+                }
+            }
+            (ready, pending.keys().next().map(|key| key.0))
+        };
+        // Every call of the instant first, then the bookkeeping tasks.
+        let dispatched: Vec<_> = ready
+            .into_values()
+            .map(|prepared| dispatch(&shared, prepared))
+            .collect();
+        for started in dispatched {
+            follow(&shared, started);
+        }
+        let wait = next.map_or(Duration::from_secs(3_600), |at| {
+            until(shared.clock.as_ref(), at)
+        });
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shared.pending_changed.notified() => {}
+            () = shared.kill.cancelled() => {
+                // A crash: forget everything not yet dispatched.
+                lock(&shared.pending).clear();
+                return;
+            }
+        }
+    }
+}
+
+async fn execute(
+    shared: &Arc<Shared>,
+    claim: ClaimedExecution,
+    executed: TaskEvent,
+    dispatch: Option<Dispatch>,
+    cancel: CancellationToken,
+    reason: Arc<AtomicU8>,
+) {
+    let started = tokio::time::Instant::now();
+    let result = match dispatch {
+        None => Err(DispatchError::Cancelled),
+        Some(dispatch) => {
+            executed.emit(shared.bus.as_ref());
+            tokio::select! {
+                result = dispatch => result,
+                () = tokio::time::sleep(claim.timeout) => Err(DispatchError::Timeout { after: claim.timeout }),
+                () = cancel.cancelled() => Err(DispatchError::Cancelled),
+            }
+        }
+    };
+    let duration = started.elapsed();
+    let stopping = reason.load(Ordering::SeqCst) == CancelReason::Stop as u8;
+    let (status, output, error, retryable) = match result {
+        Ok(output) => (ExecutionStatus::Completed, Some(output), None, true),
+        Err(error @ DispatchError::UnknownCommand { .. }) => (
+            ExecutionStatus::Failed,
+            None,
+            Some(error.to_string()),
+            false,
+        ),
+        Err(error @ DispatchError::Timeout { .. }) => (
+            ExecutionStatus::Timeout,
+            None,
+            Some(error.to_string()),
+            true,
+        ),
+        Err(DispatchError::Cancelled) if stopping => (
+            ExecutionStatus::Interrupted,
+            None,
+            Some("interrupted: the engine stopped before the run ended".to_owned()),
+            true,
+        ),
+        Err(DispatchError::Cancelled) => (
+            ExecutionStatus::Cancelled,
+            None,
+            Some("cancelled on request".to_owned()),
+            false,
+        ),
+        Err(error @ DispatchError::Failed { .. }) => {
+            (ExecutionStatus::Failed, None, Some(error.to_string()), true)
+        }
+    };
+    if status != ExecutionStatus::Completed {
+        // Abandon the attempt before its retry can exist.
+        cancel.cancel();
+    }
+    let config = &shared.config;
+    let finish = Finish {
+        execution_id: claim.execution_id,
+        status,
+        finished_at: shared.clock.now(),
+        duration,
+        output,
+        error,
+        retryable,
+        retry_delay_max: Duration::from_millis(config.retry_delay_max),
+        retry_jitter: config.retry_jitter,
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match shared.store.finish_execution(finish.clone()).await {
+            Ok(FinishOutcome::Finished(finished)) => {
+                announce_finished(shared, &finished);
+                if finished.retry.is_some() || finished.queued_waiting {
+                    shared.wake.notify_one();
+                }
+                return;
+            }
+            Ok(FinishOutcome::NotRunning) => {
+                tracing::warn!(execution_id = %claim.execution_id, "Execution was recovered elsewhere; its outcome is dropped.");
+                return;
+            }
+            Err(error) if attempt < RECORD_ATTEMPTS => {
+                tracing::warn!(execution_id = %claim.execution_id, %error, "Recording an outcome failed; retrying.");
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+            }
+            Err(error) => {
+                tracing::error!(execution_id = %claim.execution_id, %error, "Recording an outcome failed; the run will be recovered as interrupted.");
+                return;
+            }
+        }
+    }
+}
+
+/// Publishes the events of a recorded outcome and wakes waiters.
+pub(super) fn announce_finished(shared: &Shared, finished: &Finished) {
+    let execution = &finished.execution;
+    let event = TaskEvent {
+        kind: TaskEventKind::ended(execution.status),
+        task_id: execution.task_id.to_string(),
+        name: execution.task_name.clone(),
+        tenant: finished.tenant.clone(),
+        execution_id: execution.id,
+        scheduled_for: execution.scheduled_for,
+        attempt: execution.attempt,
+        trigger: execution.trigger,
+        status: execution.status,
+        duration_ms: execution.duration_ms,
+        error: execution.error.clone(),
+        retry_at: None,
+    };
+    event.emit(shared.bus.as_ref());
+    if let Some(retry) = &finished.retry {
+        TaskEvent {
+            kind: TaskEventKind::Retrying,
+            execution_id: retry.execution_id,
+            attempt: retry.attempt,
+            trigger: Trigger::Retry,
+            status: ExecutionStatus::Queued,
+            duration_ms: None,
+            retry_at: Some(retry.run_at),
+            ..event
+        }
+        .emit(shared.bus.as_ref());
+    }
+    shared.notify_waiters(execution);
+}

@@ -1,0 +1,374 @@
+//! The store: every read and write of tasks, executions, logs and audit rows goes through
+//! the [`Store`] trait, so a PostgreSQL implementation can stand beside [`SqliteStore`].
+//!
+//! The engine-facing operations are few and each is one transaction:
+//! - [`Store::claim_due`] claims due work up to a limit: it writes the execution rows,
+//!   advances each task's `next_run_at` from the occurrence it claimed (never from now), and
+//!   applies overlap and misfire policies.
+//! - [`Store::finish_execution`] records an attempt's outcome, the task's counters, the
+//!   durable retry row (if any) and a once task's completion.
+//! - [`Store::recover`] turns executions left `running` by a dead engine into `interrupted`,
+//!   with their retries.
+//!
+//! Invariant: an occurrence of a task (`task_id`, `scheduled_for`, `attempt`) has at most one
+//! execution row, enforced by a unique index, so two engines cannot both run it.
+//!
+//! Deleting a task keeps its finished executions (history, removed by retention cleanup),
+//! marks its queued ones `cancelled`, and leaves a running one to end on its own (the engine
+//! can cancel it: `EngineHandle::cancel_task`).
+//!
+//! Store futures are `'static` and do not borrow the store.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::task::{
+    AuditEntry, Execution, ExecutionId, ExecutionStatus, LogLine, NewTask, Origin, Task, TaskId,
+    TaskKey, TaskPatch, TaskStats, TaskStatus, Trigger,
+};
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// SQL the tests inspect (query plans).
+#[cfg(test)]
+pub(crate) mod sqlite_internals {
+    pub(crate) use super::sqlite::{DUE_TASKS_SQL, TASK_COLUMNS};
+}
+
+/// A boxed store future.
+pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
+
+/// Store errors. `Database` and `Closed` are transient (retry later); the others are
+/// permanent for the request that caused them.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed a statement. Transient when the database is busy.
+    ///
+    /// # Resolution
+    /// Check disk space and that no other program holds a lock on the file.
+    #[error("database error: {0}")]
+    Database(String),
+    /// A task with this name exists in the tenant. Permanent.
+    #[error("a task named '{name}' already exists in tenant '{tenant}'")]
+    NameTaken {
+        /// Tenant.
+        tenant: String,
+        /// Name.
+        name: String,
+    },
+    /// No such task. Permanent.
+    #[error("task '{0}' not found")]
+    TaskNotFound(String),
+    /// No such execution. Permanent.
+    #[error("execution {0} not found")]
+    ExecutionNotFound(ExecutionId),
+    /// The task cannot make this change in its current state. Permanent.
+    ///
+    /// # Resolution
+    /// A completed once task cannot be resumed: create a new task, or update its schedule.
+    #[error("task '{task}' is {status}: {message}")]
+    InvalidState {
+        /// The task.
+        task: String,
+        /// Its status.
+        status: TaskStatus,
+        /// Why the change is refused.
+        message: String,
+    },
+    /// A stored value could not be read back (bad enum name, bad schedule). Permanent.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// The schema is unknown or a migration failed. Permanent.
+    ///
+    /// # Resolution
+    /// The database was written by a newer version of the scheduler: upgrade, or point
+    /// `databasePath` elsewhere.
+    #[error("migration error: {0}")]
+    Migration(String),
+    /// The store's worker thread is gone (the store was closed). Transient for callers that
+    /// reopen.
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> StoreError {
+        StoreError::Database(error.to_string())
+    }
+}
+
+/// Which tasks to list.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    /// Only this tenant.
+    pub tenant: Option<String>,
+    /// Only this status.
+    pub status: Option<TaskStatus>,
+    /// At most this many (by name); `None` for all.
+    pub limit: Option<usize>,
+}
+
+/// Which executions to return, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    /// Only this task.
+    pub task_id: Option<TaskId>,
+    /// Only this status.
+    pub status: Option<ExecutionStatus>,
+    /// Only executions scheduled at or after this instant.
+    pub since: Option<Timestamp>,
+    /// At most this many (default 100).
+    pub limit: Option<usize>,
+}
+
+/// Engine settings a claim needs.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    /// The engine's wall-clock now.
+    pub now: Timestamp,
+    /// Most executions to start (free concurrency).
+    pub limit: usize,
+    /// Most due tasks to look at in this transaction.
+    pub batch: usize,
+    /// This engine's node id.
+    pub node_id: String,
+    /// Occurrences older than `now - misfire_grace` are missed.
+    pub misfire_grace: Duration,
+    /// Bound of the `run_all` misfire policy.
+    pub run_all_limit: u32,
+    /// Also claim occurrences due up to this long after `now` (idle tasks only); their rows
+    /// carry the planned start and the engine dispatches them at their due instant.
+    pub horizon: Duration,
+}
+
+/// What a claimed execution needs to run.
+#[derive(Debug, Clone)]
+pub struct ClaimedExecution {
+    /// The execution row (status `running`).
+    pub execution_id: ExecutionId,
+    /// The task.
+    pub task_id: TaskId,
+    /// Task name.
+    pub name: String,
+    /// Task tenant.
+    pub tenant: String,
+    /// Bus command.
+    pub command: String,
+    /// Command payload as JSON text.
+    pub data: String,
+    /// Time limit.
+    pub timeout: Duration,
+    /// The occurrence.
+    pub scheduled_for: Timestamp,
+    /// Attempt number.
+    pub attempt: u32,
+    /// Why it runs.
+    pub trigger: Trigger,
+    /// Scheduled or manual.
+    pub origin: Origin,
+    /// When it starts: the claim's now, or the occurrence's instant when claimed ahead.
+    pub started_at: Timestamp,
+}
+
+/// An execution row written without running (skipped, or queued behind a running one), to
+/// be announced as an event.
+#[derive(Debug, Clone)]
+pub struct NotedExecution {
+    /// The row.
+    pub execution_id: ExecutionId,
+    /// The task.
+    pub task_id: TaskId,
+    /// Task name.
+    pub name: String,
+    /// Task tenant.
+    pub tenant: String,
+    /// The occurrence.
+    pub scheduled_for: Timestamp,
+    /// Attempt.
+    pub attempt: u32,
+    /// Trigger.
+    pub trigger: Trigger,
+    /// `skipped`, `queued` or `cancelled`.
+    pub status: ExecutionStatus,
+    /// Why.
+    pub error: Option<String>,
+}
+
+/// The result of one claim transaction.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimOutcome {
+    /// Executions to dispatch now.
+    pub claimed: Vec<ClaimedExecution>,
+    /// Rows written without running (skipped/queued), for events.
+    pub noted: Vec<NotedExecution>,
+    /// The earliest instant after `now` at which something becomes due (a queued row, or a
+    /// task inside the horizon left for its due time).
+    pub next_due: Option<Timestamp>,
+    /// The earliest instant at which a task beyond the horizon can be claimed ahead (its due
+    /// time less the horizon).
+    pub next_ahead: Option<Timestamp>,
+    /// True when the batch bound stopped the claim while work may still be due: claim again
+    /// at once if there is free capacity.
+    pub more_due: bool,
+    /// Tasks inside the horizon left alone because they were still running: worth claiming
+    /// again shortly, once their runs are recorded.
+    pub deferred: usize,
+}
+
+/// How an attempt ended, as the engine saw it.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    /// The running execution.
+    pub execution_id: ExecutionId,
+    /// `completed`, `failed`, `timeout`, `interrupted` or `cancelled`.
+    pub status: ExecutionStatus,
+    /// When it ended.
+    pub finished_at: Timestamp,
+    /// Run time.
+    pub duration: Duration,
+    /// Output JSON on success.
+    pub output: Option<serde_json::Value>,
+    /// Error text on failure.
+    pub error: Option<String>,
+    /// False for failures that must not be retried (unknown command, cancelled).
+    pub retryable: bool,
+    /// Backoff cap (config).
+    pub retry_delay_max: Duration,
+    /// Jitter (config).
+    pub retry_jitter: bool,
+}
+
+/// A retry written by [`Store::finish_execution`] or [`Store::recover`].
+#[derive(Debug, Clone)]
+pub struct RetryScheduled {
+    /// The queued retry row.
+    pub execution_id: ExecutionId,
+    /// Its attempt number.
+    pub attempt: u32,
+    /// When it becomes due.
+    pub run_at: Timestamp,
+}
+
+/// The recorded outcome of an attempt.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The final execution row.
+    pub execution: Execution,
+    /// Task tenant (empty when the task was deleted).
+    pub tenant: String,
+    /// The retry, if one was queued.
+    pub retry: Option<RetryScheduled>,
+    /// True when a once task became `completed`.
+    pub task_completed: bool,
+    /// True when the task has queued executions (a retry, a queued overlap, a manual run)
+    /// that may start now that this one ended.
+    pub queued_waiting: bool,
+}
+
+/// Result of [`Store::finish_execution`].
+#[derive(Debug, Clone)]
+pub enum FinishOutcome {
+    /// Recorded.
+    Finished(Box<Finished>),
+    /// The row was no longer `running` (another engine recovered it); nothing changed.
+    NotRunning,
+}
+
+/// Which running executions [`Store::recover`] takes over.
+#[derive(Debug, Clone)]
+pub struct RecoverRequest {
+    /// Now.
+    pub now: Timestamp,
+    /// Executions running under this node id belonged to a previous life of this engine.
+    pub node_id: String,
+    /// Executions of other nodes this long past their deadline are taken over too.
+    pub stale_after: Duration,
+    /// Backoff cap (config).
+    pub retry_delay_max: Duration,
+    /// Jitter (config).
+    pub retry_jitter: bool,
+}
+
+/// Result of a manual run request.
+#[derive(Debug, Clone)]
+pub struct RunRequested {
+    /// The new execution row.
+    pub execution: NotedExecution,
+}
+
+/// Rows deleted by one cleanup batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CleanupBatch {
+    /// Execution rows deleted.
+    pub executions: u64,
+    /// Log rows deleted.
+    pub logs: u64,
+}
+
+/// All access to scheduler data.
+pub trait Store: Send + Sync + 'static {
+    // Tasks.
+
+    /// Creates a task; its first run is computed from `now`. Fails with
+    /// [`StoreError::NameTaken`] when the name exists in the tenant.
+    fn create_task(&self, task: NewTask, now: Timestamp) -> StoreFuture<Task>;
+    /// Creates many tasks in one transaction (imports, benchmarks); all or nothing.
+    fn create_tasks(&self, tasks: Vec<NewTask>, now: Timestamp) -> StoreFuture<Vec<TaskId>>;
+    /// Finds a task by id or name.
+    fn get_task(&self, key: TaskKey) -> StoreFuture<Option<Task>>;
+    /// Lists tasks by name.
+    fn list_tasks(&self, filter: TaskFilter) -> StoreFuture<Vec<Task>>;
+    /// Changes fields; a new schedule recomputes the next run from `now`.
+    fn update_task(&self, id: TaskId, patch: TaskPatch, now: Timestamp) -> StoreFuture<Task>;
+    /// Deletes a task (see the module docs for what happens to its executions).
+    /// Returns false when it did not exist.
+    fn delete_task(&self, id: TaskId, now: Timestamp) -> StoreFuture<bool>;
+    /// Pauses a task: it stops firing.
+    fn pause_task(&self, id: TaskId, now: Timestamp) -> StoreFuture<Task>;
+    /// Resumes a paused task; its next run is recomputed from `now`. Refuses completed tasks.
+    fn resume_task(&self, id: TaskId, now: Timestamp) -> StoreFuture<Task>;
+    /// Pauses every active task (of a tenant); returns how many.
+    fn pause_all(&self, tenant: Option<String>, now: Timestamp) -> StoreFuture<u64>;
+    /// Resumes every paused task (of a tenant); returns how many.
+    fn resume_all(&self, tenant: Option<String>, now: Timestamp) -> StoreFuture<u64>;
+
+    // History.
+
+    /// One execution.
+    fn get_execution(&self, id: ExecutionId) -> StoreFuture<Option<Execution>>;
+    /// The retry that follows attempt `id`, if one was written.
+    fn next_attempt(&self, id: ExecutionId) -> StoreFuture<Option<Execution>>;
+    /// Executions, newest first.
+    fn history(&self, query: HistoryQuery) -> StoreFuture<Vec<Execution>>;
+    /// Statistics of one task, or of all tasks.
+    fn stats(&self, task: Option<TaskId>) -> StoreFuture<TaskStats>;
+    /// Appends an execution log line.
+    fn append_log(&self, line: LogLine) -> StoreFuture<()>;
+    /// An execution's log.
+    fn logs(&self, execution: ExecutionId) -> StoreFuture<Vec<LogLine>>;
+    /// Appends an audit record.
+    fn append_audit(&self, entry: AuditEntry) -> StoreFuture<()>;
+    /// Audit records, newest first.
+    fn audit(&self, task: Option<TaskId>, limit: usize) -> StoreFuture<Vec<AuditEntry>>;
+
+    // Engine.
+
+    /// Claims due work (see the module docs). One transaction.
+    fn claim_due(&self, request: ClaimRequest) -> StoreFuture<ClaimOutcome>;
+    /// Queues a manual run of a task, respecting its overlap policy: the row is `queued`
+    /// (the engine starts it) or `skipped`. One transaction.
+    fn request_run(&self, id: TaskId, now: Timestamp) -> StoreFuture<RunRequested>;
+    /// Records an attempt's outcome. One transaction.
+    fn finish_execution(&self, finish: Finish) -> StoreFuture<FinishOutcome>;
+    /// Cancels a queued execution; false when it was not queued.
+    fn cancel_queued(&self, id: ExecutionId, now: Timestamp) -> StoreFuture<bool>;
+    /// Marks executions of a dead engine `interrupted` and queues their retries.
+    fn recover(&self, request: RecoverRequest) -> StoreFuture<Vec<Finished>>;
+    /// Deletes up to `batch` finished executions and `batch` log lines older than `before`.
+    fn cleanup(&self, before: Timestamp, batch: usize) -> StoreFuture<CleanupBatch>;
+}

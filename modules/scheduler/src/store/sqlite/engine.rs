@@ -1,0 +1,770 @@
+//! The engine's transactions on SQLite: claim due work, request a manual run, record an
+//! outcome (with its durable retry), recover a dead engine's runs, and clean up history.
+//!
+//! Each function runs inside one transaction opened by the writer thread (`BEGIN
+//! IMMEDIATE`), so the claim of an occurrence, its execution row and the task's advanced
+//! `next_run_at` commit together or not at all. Execution inserts are `INSERT OR IGNORE`
+//! against the unique occurrence index: an occurrence that another engine already wrote is
+//! left alone.
+
+use std::collections::{HashMap, VecDeque};
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use scheduler_schedule::ScheduleKind;
+
+use super::rows::{self, EXECUTION_COLUMNS, TASK_COLUMNS, duration_ms, ms};
+use crate::store::{
+    ClaimOutcome, ClaimRequest, ClaimedExecution, CleanupBatch, Finish, FinishOutcome, Finished,
+    NotedExecution, RecoverRequest, RetryScheduled, RunRequested, StoreError,
+};
+use crate::task::{
+    Execution, ExecutionId, ExecutionStatus, MisfirePolicy, Origin, OverlapPolicy, Task, TaskId,
+    TaskStatus, Trigger, retry_delay,
+};
+
+/// The due-task query; served by the partial index `ix_tasks_due`.
+pub(crate) const DUE_TASKS_SQL: &str = "FROM scheduled_tasks WHERE status = 'active' \
+    AND next_run_at IS NOT NULL AND next_run_at <= ?1 ORDER BY next_run_at LIMIT ?2";
+
+/// Most occurrences a misfire scan walks for one task before it jumps to "now".
+const MAX_MISFIRE_SCAN: u64 = 1_000_000;
+
+/// Tasks read per due-task query inside one claim.
+const DUE_PAGE: usize = 256;
+
+struct NewExecution<'a> {
+    task: &'a Task,
+    origin: Origin,
+    trigger: Trigger,
+    scheduled_for: i64,
+    attempt: u32,
+    status: ExecutionStatus,
+    run_at: Option<i64>,
+    now: i64,
+    /// For running rows: when the dispatch starts (later than `now` when claimed ahead).
+    start_at: i64,
+    node_id: Option<&'a str>,
+    error: Option<String>,
+    retry_of: Option<ExecutionId>,
+}
+
+/// Inserts an execution row; `None` when the unique occurrence index already has it.
+fn insert_execution(
+    conn: &Connection,
+    row: &NewExecution<'_>,
+) -> Result<Option<ExecutionId>, StoreError> {
+    let running = row.status == ExecutionStatus::Running;
+    let finished = row.status.is_final();
+    let deadline = running.then(|| row.start_at.saturating_add(duration_ms(row.task.timeout)));
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO task_executions (task_id, task_name, origin, trigger, \
+         scheduled_for, attempt, status, run_at, created_at, started_at, finished_at, \
+         deadline_at, node_id, error, retry_of) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?;
+    let inserted = stmt.execute(params![
+        row.task.id.as_str(),
+        row.task.name,
+        row.origin.as_str(),
+        row.trigger.as_str(),
+        row.scheduled_for,
+        i64::from(row.attempt),
+        row.status.as_str(),
+        row.run_at,
+        row.now,
+        running.then_some(row.start_at),
+        finished.then_some(row.now),
+        deadline,
+        if running { row.node_id } else { None },
+        row.error,
+        row.retry_of.map(|id| id.0),
+    ])?;
+    Ok((inserted == 1).then(|| ExecutionId(conn.last_insert_rowid())))
+}
+
+fn claimed(
+    task: &Task,
+    id: ExecutionId,
+    row: &NewExecution<'_>,
+) -> Result<ClaimedExecution, StoreError> {
+    Ok(ClaimedExecution {
+        execution_id: id,
+        task_id: task.id.clone(),
+        name: task.name.clone(),
+        tenant: task.tenant.clone(),
+        command: task.command.clone(),
+        data: task.data.to_string(),
+        timeout: task.timeout,
+        scheduled_for: rows::instant("scheduled_for", row.scheduled_for)?,
+        attempt: row.attempt,
+        trigger: row.trigger,
+        origin: row.origin,
+        started_at: rows::instant("start_at", row.start_at)?,
+    })
+}
+
+fn noted(
+    task: &Task,
+    id: ExecutionId,
+    row: NewExecution<'_>,
+) -> Result<NotedExecution, StoreError> {
+    Ok(NotedExecution {
+        execution_id: id,
+        task_id: task.id.clone(),
+        name: task.name.clone(),
+        tenant: task.tenant.clone(),
+        scheduled_for: rows::instant("scheduled_for", row.scheduled_for)?,
+        attempt: row.attempt,
+        trigger: row.trigger,
+        status: row.status,
+        error: row.error,
+    })
+}
+
+/// Writes a non-running row (skipped or queued) and notes it for events.
+fn note(
+    conn: &Connection,
+    row: NewExecution<'_>,
+    out: &mut ClaimOutcome,
+) -> Result<(), StoreError> {
+    if let Some(id) = insert_execution(conn, &row)? {
+        let task = row.task;
+        out.noted.push(noted(task, id, row)?);
+    }
+    Ok(())
+}
+
+/// Starts occurrence `at` of `task` subject to its overlap policy. Returns true when an
+/// execution was started.
+fn start_occurrence(
+    conn: &Connection,
+    task: &Task,
+    at: i64,
+    trigger: Trigger,
+    request: &ClaimRequest,
+    out: &mut ClaimOutcome,
+) -> Result<bool, StoreError> {
+    let now = ms(request.now);
+    let mut row = NewExecution {
+        task,
+        origin: Origin::Schedule,
+        trigger,
+        scheduled_for: at,
+        attempt: 1,
+        status: ExecutionStatus::Running,
+        run_at: None,
+        now,
+        start_at: now.max(at),
+        node_id: Some(&request.node_id),
+        error: None,
+        retry_of: None,
+    };
+    let busy = task.overlap != OverlapPolicy::Allow
+        && rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)?;
+    if !busy {
+        if let Some(id) = insert_execution(conn, &row)? {
+            out.claimed.push(claimed(task, id, &row)?);
+            return Ok(true);
+        }
+        return Ok(false);
+    }
+    // A once task has a single occurrence: it waits rather than being skipped.
+    let once = task.schedule.kind() == ScheduleKind::Once;
+    if task.overlap == OverlapPolicy::Skip && !once {
+        row.status = ExecutionStatus::Skipped;
+        row.error = Some("the previous run is still running (overlap policy skip)".to_owned());
+    } else if !once && rows::has_execution_in(conn, &task.id, ExecutionStatus::Queued)? {
+        row.status = ExecutionStatus::Skipped;
+        row.error = Some("a run is already waiting (overlap policy queue)".to_owned());
+    } else {
+        row.status = ExecutionStatus::Queued;
+        row.run_at = Some(at);
+    }
+    note(conn, row, out)?;
+    Ok(false)
+}
+
+/// Handles one due task: its occurrence (or, when missed, its misfire policy), then advances
+/// `next_run_at` from the occurrence, never from now.
+///
+/// An occurrence still in the future (claimed ahead, within the horizon) is only taken when
+/// the task is idle: overlap is then decided at its due time by an ordinary claim. Returns
+/// false when the task was left for later.
+fn fire(
+    conn: &Connection,
+    task: &Task,
+    request: &ClaimRequest,
+    out: &mut ClaimOutcome,
+) -> Result<bool, StoreError> {
+    let Some(due_at) = task.next_run_at else {
+        return Ok(false);
+    };
+    let now = request.now;
+    let now_ms = ms(now);
+    if ms(due_at) > now_ms
+        && task.overlap != OverlapPolicy::Allow
+        && rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)?
+    {
+        return Ok(false);
+    }
+    let grace_ms = duration_ms(request.misfire_grace);
+    let once = task.schedule.kind() == ScheduleKind::Once;
+    let mut started = false;
+    let mut complete = false;
+    let next = if ms(due_at) < now_ms.saturating_sub(grace_ms) {
+        // Missed: walk the occurrences up to now.
+        let keep = match task.misfire {
+            MisfirePolicy::RunAll => request.run_all_limit.max(1) as usize,
+            _ => 0,
+        };
+        let mut tail = VecDeque::with_capacity(keep.min(1_024));
+        let mut missed: u64 = 0;
+        let mut last = due_at;
+        let mut cursor = Some(due_at);
+        while let Some(at) = cursor {
+            if at > now || missed >= MAX_MISFIRE_SCAN {
+                break;
+            }
+            missed += 1;
+            last = at;
+            if keep > 0 {
+                tail.push_back(at);
+                if tail.len() > keep {
+                    tail.pop_front();
+                }
+            }
+            cursor = task.schedule.next_after(at);
+        }
+        let next = if missed >= MAX_MISFIRE_SCAN {
+            task.schedule.next_after(now)
+        } else {
+            cursor
+        };
+        let span = format!("{missed} occurrence(s) from {due_at} to {last} were missed");
+        let row = |trigger, at, status, error| NewExecution {
+            task,
+            origin: Origin::Schedule,
+            trigger,
+            scheduled_for: at,
+            attempt: 1,
+            status,
+            run_at: (status == ExecutionStatus::Queued).then_some(now_ms),
+            now: now_ms,
+            start_at: now_ms,
+            node_id: None,
+            error,
+            retry_of: None,
+        };
+        match task.misfire {
+            MisfirePolicy::Skip => {
+                let error = Some(format!("{span} (misfire policy skip)"));
+                note(
+                    conn,
+                    row(Trigger::CatchUp, ms(last), ExecutionStatus::Skipped, error),
+                    out,
+                )?;
+                complete = once;
+            }
+            MisfirePolicy::RunOnce => {
+                started = start_occurrence(conn, task, ms(last), Trigger::CatchUp, request, out)?;
+            }
+            MisfirePolicy::RunAll => {
+                let dropped = missed.saturating_sub(tail.len() as u64);
+                if dropped > 0 {
+                    let error = Some(format!(
+                        "{span}; the {dropped} oldest were dropped (misfire run_all bound {})",
+                        request.run_all_limit
+                    ));
+                    note(
+                        conn,
+                        row(
+                            Trigger::CatchUp,
+                            ms(due_at),
+                            ExecutionStatus::Skipped,
+                            error,
+                        ),
+                        out,
+                    )?;
+                }
+                if let Some(first) = tail.pop_front() {
+                    started =
+                        start_occurrence(conn, task, ms(first), Trigger::CatchUp, request, out)?;
+                }
+                for at in tail {
+                    note(
+                        conn,
+                        row(Trigger::CatchUp, ms(at), ExecutionStatus::Queued, None),
+                        out,
+                    )?;
+                    out.more_due = true;
+                }
+            }
+        }
+        next
+    } else {
+        let next = task.schedule.next_after(due_at);
+        started = start_occurrence(conn, task, ms(due_at), Trigger::Schedule, request, out)?;
+        next
+    };
+    conn.prepare_cached(
+        "UPDATE scheduled_tasks SET next_run_at = ?2, \
+         last_run_at = CASE WHEN ?3 THEN ?4 ELSE last_run_at END, \
+         status = CASE WHEN ?5 THEN 'completed' ELSE status END, \
+         last_status = CASE WHEN ?5 THEN 'skipped' ELSE last_status END WHERE id = ?1",
+    )?
+    .execute(params![
+        task.id.as_str(),
+        next.map(ms),
+        started,
+        now_ms,
+        complete
+    ])?;
+    Ok(true)
+}
+
+/// Claims due work: queued rows first (retries, queued overlaps, manual runs, catch-up
+/// backlog), then due tasks in `next_run_at` order, up to `request.limit` started
+/// executions and `request.batch` examined tasks.
+pub(super) fn claim_due(
+    conn: &Connection,
+    request: &ClaimRequest,
+) -> Result<ClaimOutcome, StoreError> {
+    let now_ms = ms(request.now);
+    let mut out = ClaimOutcome::default();
+    let limit_i64 = i64::try_from(request.batch).unwrap_or(i64::MAX);
+
+    let queued: Vec<(i64, String, i64, i64, String, String)> = conn
+        .prepare_cached(
+            "SELECT id, task_id, scheduled_for, attempt, trigger, origin FROM task_executions \
+             WHERE status = 'queued' AND run_at <= ?1 ORDER BY run_at, id LIMIT ?2",
+        )?
+        .query_map(params![now_ms, limit_i64], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut tasks: HashMap<String, Option<Task>> = HashMap::new();
+    for (id, task_id, scheduled_for, attempt, trigger, origin) in queued {
+        if out.claimed.len() >= request.limit {
+            break;
+        }
+        if !tasks.contains_key(&task_id) {
+            let task = rows::task_by_id(conn, &TaskId(task_id.clone()))?;
+            tasks.insert(task_id.clone(), task);
+        }
+        let Some(Some(task)) = tasks.get(&task_id) else {
+            cancel_queued_with(conn, ExecutionId(id), now_ms, "the task was deleted")?;
+            continue;
+        };
+        if task.status == TaskStatus::Paused {
+            continue;
+        }
+        if task.overlap != OverlapPolicy::Allow
+            && rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)?
+        {
+            continue;
+        }
+        let deadline = now_ms.saturating_add(duration_ms(task.timeout));
+        let changed = conn
+            .prepare_cached(
+                "UPDATE task_executions SET status = 'running', started_at = ?2, node_id = ?3, \
+                 deadline_at = ?4 WHERE id = ?1 AND status = 'queued'",
+            )?
+            .execute(params![id, now_ms, request.node_id, deadline])?;
+        if changed == 0 {
+            continue;
+        }
+        conn.prepare_cached("UPDATE scheduled_tasks SET last_run_at = ?2 WHERE id = ?1")?
+            .execute(params![task.id.as_str(), now_ms])?;
+        let parse = |column: &str, text: &str| {
+            StoreError::Corrupt(format!("{column}: unknown value '{text}'"))
+        };
+        out.claimed.push(ClaimedExecution {
+            execution_id: ExecutionId(id),
+            task_id: task.id.clone(),
+            name: task.name.clone(),
+            tenant: task.tenant.clone(),
+            command: task.command.clone(),
+            data: task.data.to_string(),
+            timeout: task.timeout,
+            scheduled_for: rows::instant("scheduled_for", scheduled_for)?,
+            attempt: u32::try_from(attempt).unwrap_or(1),
+            trigger: Trigger::from_name(&trigger).ok_or_else(|| parse("trigger", &trigger))?,
+            origin: Origin::from_name(&origin).ok_or_else(|| parse("origin", &origin))?,
+            started_at: request.now,
+        });
+    }
+
+    let sql = format!("SELECT {TASK_COLUMNS} {DUE_TASKS_SQL}");
+    let horizon_ms = duration_ms(request.horizon);
+    let due_before = now_ms.saturating_add(horizon_ms);
+    let mut examined = 0usize;
+    'claim: loop {
+        if out.claimed.len() >= request.limit {
+            break;
+        }
+        if examined >= request.batch {
+            out.more_due = true;
+            break;
+        }
+        let page = (request.batch - examined).min(DUE_PAGE);
+        let due: Vec<Task> = {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut found = stmt.query(params![due_before, i64::try_from(page).unwrap_or(1)])?;
+            let mut due = Vec::with_capacity(page);
+            while let Some(row) = found.next()? {
+                due.push(rows::task(row)?);
+            }
+            due
+        };
+        if due.is_empty() {
+            break;
+        }
+        let mut acted = false;
+        for task in &due {
+            if out.claimed.len() >= request.limit {
+                break 'claim;
+            }
+            examined += 1;
+            let fired = fire(conn, task, request, &mut out)?;
+            if !fired {
+                out.deferred += 1;
+            }
+            acted |= fired;
+        }
+        if !acted {
+            // Only busy tasks claimed ahead are left in this page: nothing more to do now.
+            break;
+        }
+    }
+
+    let next_task = rows::optional_i64(
+        conn,
+        "SELECT MIN(next_run_at) FROM scheduled_tasks WHERE status = 'active' \
+         AND next_run_at IS NOT NULL AND next_run_at > ?1",
+        [now_ms],
+    )?;
+    let next_queued = rows::optional_i64(
+        conn,
+        "SELECT MIN(run_at) FROM task_executions WHERE status = 'queued' AND run_at > ?1",
+        [now_ms],
+    )?;
+    // A task due beyond the horizon can be claimed `horizon` early; one inside the horizon
+    // was left for its due time (busy), so wake at that time.
+    let (ahead, inside) = match next_task {
+        Some(at) if at > due_before => (Some(at - horizon_ms), None),
+        other => (None, other),
+    };
+    out.next_due = match (inside, next_queued) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+    .map(|at| rows::instant("next_due", at))
+    .transpose()?;
+    out.next_ahead = ahead
+        .map(|at| rows::instant("next_ahead", at))
+        .transpose()?;
+    Ok(out)
+}
+
+/// Queues a manual run (or records it skipped), following the task's overlap policy.
+pub(super) fn request_run(
+    conn: &Connection,
+    id: &TaskId,
+    now: Timestamp,
+) -> Result<RunRequested, StoreError> {
+    let task =
+        rows::task_by_id(conn, id)?.ok_or_else(|| StoreError::TaskNotFound(id.to_string()))?;
+    let now_ms = ms(now);
+    let running = rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)?;
+    let queued = rows::has_execution_in(conn, &task.id, ExecutionStatus::Queued)?;
+    let (status, error) = match task.overlap {
+        OverlapPolicy::Allow => (ExecutionStatus::Queued, None),
+        _ if !running && !queued => (ExecutionStatus::Queued, None),
+        OverlapPolicy::Skip => (
+            ExecutionStatus::Skipped,
+            Some("a run is already running or waiting (overlap policy skip)".to_owned()),
+        ),
+        OverlapPolicy::Queue if queued => (
+            ExecutionStatus::Skipped,
+            Some("a run is already waiting (overlap policy queue)".to_owned()),
+        ),
+        OverlapPolicy::Queue => (ExecutionStatus::Queued, None),
+    };
+    let row = NewExecution {
+        task: &task,
+        origin: Origin::Manual,
+        trigger: Trigger::Manual,
+        scheduled_for: now_ms,
+        attempt: 1,
+        status,
+        run_at: (status == ExecutionStatus::Queued).then_some(now_ms),
+        now: now_ms,
+        start_at: now_ms,
+        node_id: None,
+        error,
+        retry_of: None,
+    };
+    let id = insert_execution(conn, &row)?
+        .ok_or_else(|| StoreError::Database("the manual run row was not written".to_owned()))?;
+    Ok(RunRequested {
+        execution: noted(&task, id, row)?,
+    })
+}
+
+/// Settings for recording an outcome.
+struct Outcome {
+    retryable: bool,
+    now: Timestamp,
+    retry_delay_max: std::time::Duration,
+    retry_jitter: bool,
+}
+
+/// Updates the task after an attempt ended: counters, last status, a durable retry row,
+/// a once task's completion.
+fn record_outcome(
+    conn: &Connection,
+    execution: Execution,
+    outcome: &Outcome,
+) -> Result<Finished, StoreError> {
+    let Some(task) = rows::outcome_task(conn, &execution.task_id)? else {
+        return Ok(Finished {
+            execution,
+            tenant: String::new(),
+            retry: None,
+            task_completed: false,
+            queued_waiting: false,
+        });
+    };
+    let status = execution.status;
+    let success = status == ExecutionStatus::Completed;
+    let failure = status.is_failure();
+    conn.prepare_cached(
+        "UPDATE scheduled_tasks SET run_count = run_count + ?2, \
+         success_count = success_count + ?3, failure_count = failure_count + ?4, \
+         consecutive_failures = CASE WHEN ?3 = 1 THEN 0 ELSE consecutive_failures + ?4 END, \
+         last_status = ?5, last_error = ?6 WHERE id = ?1",
+    )?
+    .execute(params![
+        task.id.as_str(),
+        i64::from(success || failure),
+        i64::from(success),
+        i64::from(failure),
+        status.as_str(),
+        execution.error,
+    ])?;
+    let mut retry = None;
+    if failure && outcome.retryable && execution.attempt <= task.retries {
+        let delay = retry_delay(
+            task.retry_delay,
+            execution.attempt,
+            task.retry_backoff,
+            outcome.retry_delay_max,
+            outcome.retry_jitter,
+        );
+        let run_at = ms(outcome.now).saturating_add(duration_ms(delay));
+        let row = NewRetry {
+            task: &task,
+            origin: execution.origin,
+            scheduled_for: ms(execution.scheduled_for),
+            attempt: execution.attempt + 1,
+            run_at,
+            now: ms(outcome.now),
+            retry_of: execution.id,
+        };
+        if let Some(id) = insert_retry(conn, &row)? {
+            retry = Some(RetryScheduled {
+                execution_id: id,
+                attempt: row.attempt,
+                run_at: rows::instant("run_at", run_at)?,
+            });
+        }
+    }
+    let mut task_completed = false;
+    if task.once
+        && execution.origin == Origin::Schedule
+        && retry.is_none()
+        && task.status != TaskStatus::Completed
+    {
+        conn.prepare_cached(
+            "UPDATE scheduled_tasks SET status = 'completed', next_run_at = NULL WHERE id = ?1",
+        )?
+        .execute([task.id.as_str()])?;
+        task_completed = true;
+    }
+    let queued_waiting = rows::has_execution_in(conn, &task.id, ExecutionStatus::Queued)?;
+    Ok(Finished {
+        execution,
+        tenant: task.tenant,
+        retry,
+        task_completed,
+        queued_waiting,
+    })
+}
+
+struct NewRetry<'a> {
+    task: &'a rows::OutcomeTask,
+    origin: Origin,
+    scheduled_for: i64,
+    attempt: u32,
+    run_at: i64,
+    now: i64,
+    retry_of: ExecutionId,
+}
+
+fn insert_retry(conn: &Connection, row: &NewRetry<'_>) -> Result<Option<ExecutionId>, StoreError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO task_executions (task_id, task_name, origin, trigger, \
+             scheduled_for, attempt, status, run_at, created_at, retry_of) \
+             VALUES (?1, ?2, ?3, 'retry', ?4, ?5, 'queued', ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            row.task.id.as_str(),
+            row.task.name,
+            row.origin.as_str(),
+            row.scheduled_for,
+            i64::from(row.attempt),
+            row.run_at,
+            row.now,
+            row.retry_of.0,
+        ])?;
+    Ok((inserted == 1).then(|| ExecutionId(conn.last_insert_rowid())))
+}
+
+/// Records how a running attempt ended.
+pub(super) fn finish(conn: &Connection, finish: &Finish) -> Result<FinishOutcome, StoreError> {
+    let sql = format!(
+        "UPDATE task_executions SET status = ?2, finished_at = ?3, duration_ms = ?4, \
+         output = ?5, error = ?6 WHERE id = ?1 AND status = 'running' RETURNING {EXECUTION_COLUMNS}"
+    );
+    let execution = conn
+        .prepare_cached(&sql)?
+        .query_row(
+            params![
+                finish.execution_id.0,
+                finish.status.as_str(),
+                ms(finish.finished_at),
+                duration_ms(finish.duration),
+                finish.output.as_ref().map(|output| output.to_string()),
+                finish.error,
+            ],
+            |row| Ok(rows::execution(row)),
+        )
+        .optional()?
+        .transpose()?;
+    let Some(execution) = execution else {
+        return Ok(FinishOutcome::NotRunning);
+    };
+    let outcome = Outcome {
+        retryable: finish.retryable,
+        now: finish.finished_at,
+        retry_delay_max: finish.retry_delay_max,
+        retry_jitter: finish.retry_jitter,
+    };
+    Ok(FinishOutcome::Finished(Box::new(record_outcome(
+        conn, execution, &outcome,
+    )?)))
+}
+
+fn cancel_queued_with(
+    conn: &Connection,
+    id: ExecutionId,
+    now_ms: i64,
+    why: &str,
+) -> Result<bool, StoreError> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE task_executions SET status = 'cancelled', finished_at = ?2, error = ?3 \
+             WHERE id = ?1 AND status = 'queued'",
+        )?
+        .execute(params![id.0, now_ms, why])?;
+    Ok(changed > 0)
+}
+
+pub(super) fn cancel_queued(
+    conn: &Connection,
+    id: ExecutionId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    cancel_queued_with(conn, id, ms(now), "cancelled on request")
+}
+
+/// Marks runs of a dead engine `interrupted`: those under our own node id (a previous life of
+/// this engine) and those of any node long past their deadline. Their retries follow the
+/// task's retry policy.
+pub(super) fn recover(
+    conn: &Connection,
+    request: &RecoverRequest,
+) -> Result<Vec<Finished>, StoreError> {
+    let now_ms = ms(request.now);
+    let stale_before = now_ms.saturating_sub(duration_ms(request.stale_after));
+    let ids: Vec<(i64, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT id, node_id FROM task_executions WHERE status = 'running' \
+             AND (node_id = ?1 OR deadline_at < ?2)",
+        )?
+        .query_map(params![request.node_id, stale_before], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let sql = format!(
+        "UPDATE task_executions SET status = 'interrupted', finished_at = ?2, \
+         duration_ms = MAX(0, ?2 - COALESCE(started_at, ?2)), error = ?3 \
+         WHERE id = ?1 AND status = 'running' RETURNING {EXECUTION_COLUMNS}"
+    );
+    let outcome = Outcome {
+        retryable: true,
+        now: request.now,
+        retry_delay_max: request.retry_delay_max,
+        retry_jitter: request.retry_jitter,
+    };
+    let mut recovered = Vec::with_capacity(ids.len());
+    for (id, node) in ids {
+        let error = format!(
+            "interrupted: the engine '{}' that ran it stopped before it ended",
+            node.unwrap_or_default()
+        );
+        let execution = conn
+            .prepare_cached(&sql)?
+            .query_row(params![id, now_ms, error], |row| Ok(rows::execution(row)))
+            .optional()?
+            .transpose()?;
+        if let Some(execution) = execution {
+            recovered.push(record_outcome(conn, execution, &outcome)?);
+        }
+    }
+    Ok(recovered)
+}
+
+/// Deletes one bounded batch of old finished executions and old log lines.
+pub(super) fn cleanup(
+    conn: &Connection,
+    before: Timestamp,
+    batch: usize,
+) -> Result<CleanupBatch, StoreError> {
+    let batch = i64::try_from(batch).unwrap_or(i64::MAX);
+    let executions = conn
+        .prepare_cached(
+            "DELETE FROM task_executions WHERE id IN (SELECT id FROM task_executions \
+             WHERE finished_at IS NOT NULL AND finished_at < ?1 \
+             AND status NOT IN ('queued', 'running') LIMIT ?2)",
+        )?
+        .execute(params![ms(before), batch])?;
+    let logs = conn
+        .prepare_cached(
+            "DELETE FROM task_logs WHERE id IN (SELECT id FROM task_logs WHERE logged_at < ?1 LIMIT ?2)",
+        )?
+        .execute(params![ms(before), batch])?;
+    Ok(CleanupBatch {
+        executions: executions as u64,
+        logs: logs as u64,
+    })
+}

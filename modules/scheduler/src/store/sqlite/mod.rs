@@ -1,0 +1,408 @@
+//! The SQLite implementation of [`Store`]: one writer thread with group commit, one reader
+//! thread, both owning their own connection to a WAL database.
+//!
+//! Writes are jobs (closures over a `&Connection`) sent to the writer thread. It takes every
+//! job waiting in its queue (up to [`MAX_GROUP`]), runs them in one `BEGIN IMMEDIATE`
+//! transaction, each inside its own savepoint (so a failing job rolls back alone), commits
+//! once, and only then answers each caller: an answered write is committed. Reads go to the
+//! reader thread, which sees committed data only.
+//!
+//! Migrations are SQL files compiled in with `include_str!` and applied in order, tracked by
+//! `PRAGMA user_version`. A database newer than this code is refused.
+//!
+//! Settings: `journal_mode=WAL`, `synchronous=NORMAL`, `busy_timeout=5000`,
+//! `temp_store=MEMORY` (savepoint sub-journals).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+
+use super::{
+    ClaimOutcome, ClaimRequest, CleanupBatch, Finish, FinishOutcome, Finished, HistoryQuery,
+    RecoverRequest, RunRequested, Store, StoreError, StoreFuture, TaskFilter,
+};
+use crate::task::{
+    AuditEntry, Execution, ExecutionId, LogLine, NewTask, Task, TaskId, TaskKey, TaskPatch,
+    TaskStats,
+};
+
+mod engine;
+mod rows;
+mod tasks;
+
+/// Most jobs committed in one transaction.
+pub(crate) const MAX_GROUP: usize = 512;
+
+/// The migrations, in order; migration `i` moves `user_version` from `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+/// A unit of work for a store thread.
+trait Job: Send {
+    /// Runs the work on the connection (inside a savepoint for the writer).
+    fn run(&mut self, conn: &Connection, savepoint: bool);
+    /// Answers the caller; `commit` is the group's commit result.
+    fn finish(self: Box<Self>, commit: Result<(), StoreError>);
+    /// Urgent jobs (claims) run first in their group.
+    fn urgent(&self) -> bool;
+}
+
+type Work<T> = Box<dyn FnOnce(&Connection) -> Result<T, StoreError> + Send>;
+
+struct FnJob<T> {
+    urgent: bool,
+    work: Option<Work<T>>,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+fn exec_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+impl<T: Send> Job for FnJob<T> {
+    fn urgent(&self) -> bool {
+        self.urgent
+    }
+
+    fn run(&mut self, conn: &Connection, savepoint: bool) {
+        let Some(work) = self.work.take() else {
+            return;
+        };
+        if savepoint && let Err(error) = exec_cached(conn, "SAVEPOINT job") {
+            self.result = Some(Err(error));
+            return;
+        }
+        let result = catch_unwind(AssertUnwindSafe(|| work(conn)))
+            .unwrap_or_else(|_| Err(StoreError::Database("a store job panicked".to_owned())));
+        if savepoint {
+            let end = if result.is_ok() {
+                exec_cached(conn, "RELEASE job")
+            } else {
+                exec_cached(conn, "ROLLBACK TO job").and_then(|()| exec_cached(conn, "RELEASE job"))
+            };
+            if let Err(error) = end {
+                self.result = Some(Err(error));
+                return;
+            }
+        }
+        self.result = Some(result);
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), StoreError>) {
+        let result = match commit {
+            Ok(()) => self
+                .result
+                .unwrap_or_else(|| Err(StoreError::Database("a store job did not run".to_owned()))),
+            Err(error) => Err(error),
+        };
+        // The caller may have stopped waiting; that is fine.
+        let _ = self.reply.send(result);
+    }
+}
+
+fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        // Claims first: they decide how late the next executions start.
+        group.sort_by_key(|job| !job.urgent());
+        if let Err(error) = exec_cached(&conn, "BEGIN IMMEDIATE") {
+            for job in group {
+                job.finish(Err(error.clone()));
+            }
+            continue;
+        }
+        for job in &mut group {
+            job.run(&conn, true);
+        }
+        let commit = exec_cached(&conn, "COMMIT");
+        if commit.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for job in group {
+            job.finish(commit.clone());
+        }
+    }
+}
+
+fn reader_loop(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(mut job) = jobs.recv() {
+        // One read transaction per job, so multi-statement reads see one snapshot.
+        let begin = exec_cached(&conn, "BEGIN");
+        if let Err(error) = begin {
+            job.finish(Err(error));
+            continue;
+        }
+        job.run(&conn, false);
+        let end = exec_cached(&conn, "COMMIT");
+        job.finish(end);
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_millis(5_000))?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Savepoint sub-journals (one per grouped job) stay in memory.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Applies pending migrations; refuses a database newer than this code.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
+    let version: u32 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|error| StoreError::Migration(error.to_string()))?;
+    let known = u32::try_from(MIGRATIONS.len()).unwrap_or(u32::MAX);
+    if version > known {
+        return Err(StoreError::Migration(format!(
+            "the database has schema version {version}, this scheduler knows up to {known}"
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let next = i64::try_from(index + 1).unwrap_or(i64::MAX);
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|error| StoreError::Migration(error.to_string()))?;
+        tx.execute_batch(sql)
+            .and_then(|()| tx.pragma_update(None, "user_version", next))
+            .and_then(|()| tx.commit())
+            .map_err(|error| StoreError::Migration(format!("migration {next}: {error}")))?;
+    }
+    Ok(known)
+}
+
+/// A SQLite store; cheap to share behind an `Arc`. Dropping it ends its threads once their
+/// queued jobs are done.
+#[derive(Debug)]
+pub struct SqliteStore {
+    writer: mpsc::Sender<Box<dyn Job>>,
+    reader: mpsc::Sender<Box<dyn Job>>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at `path`, then starts the
+    /// writer and reader threads. Blocking: call it at start-up, before serving.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                StoreError::Database(format!("cannot create {}: {error}", parent.display()))
+            })?;
+        }
+        let mut writer_conn = open_connection(path, false)?;
+        migrate(&mut writer_conn)?;
+        let reader_conn = open_connection(path, true)?;
+        let (writer, writer_jobs) = mpsc::channel::<Box<dyn Job>>();
+        let (reader, reader_jobs) = mpsc::channel::<Box<dyn Job>>();
+        std::thread::Builder::new()
+            .name("scheduler-db-writer".to_owned())
+            .spawn(move || writer_loop(writer_conn, writer_jobs))
+            .map_err(|error| StoreError::Database(format!("cannot start writer: {error}")))?;
+        std::thread::Builder::new()
+            .name("scheduler-db-reader".to_owned())
+            .spawn(move || reader_loop(reader_conn, reader_jobs))
+            .map_err(|error| StoreError::Database(format!("cannot start reader: {error}")))?;
+        Ok(SqliteStore {
+            writer,
+            reader,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn submit<T: Send + 'static>(
+        queue: &mpsc::Sender<Box<dyn Job>>,
+        work: Work<T>,
+        urgent: bool,
+    ) -> StoreFuture<T> {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(FnJob {
+            urgent,
+            work: Some(work),
+            result: None,
+            reply,
+        });
+        let sent = queue.send(job).is_ok();
+        Box::pin(async move {
+            if !sent {
+                return Err(StoreError::Closed);
+            }
+            answer.await.unwrap_or(Err(StoreError::Closed))
+        })
+    }
+
+    fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<T> {
+        SqliteStore::submit(&self.writer, Box::new(work), false)
+    }
+
+    fn write_urgent<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<T> {
+        SqliteStore::submit(&self.writer, Box::new(work), true)
+    }
+
+    fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<T> {
+        SqliteStore::submit(&self.reader, Box::new(work), false)
+    }
+
+    /// Runs arbitrary read-only SQL on the reader connection (diagnostics and tests).
+    pub fn with_reader<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<T> {
+        self.read(work)
+    }
+
+    /// Runs arbitrary SQL in a write transaction (tests and repairs).
+    pub fn with_writer<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<T> {
+        self.write(work)
+    }
+}
+
+/// The query that finds due tasks (after `SELECT <columns>`); a test checks its plan.
+#[cfg(test)]
+pub(crate) use engine::DUE_TASKS_SQL;
+#[cfg(test)]
+pub(crate) use rows::TASK_COLUMNS;
+
+impl Store for SqliteStore {
+    fn create_task(&self, task: NewTask, now: Timestamp) -> StoreFuture<Task> {
+        self.write(move |conn| tasks::create(conn, task, now))
+    }
+
+    fn create_tasks(&self, tasks: Vec<NewTask>, now: Timestamp) -> StoreFuture<Vec<TaskId>> {
+        self.write(move |conn| {
+            tasks
+                .into_iter()
+                .map(|task| tasks::create(conn, task, now).map(|task| task.id))
+                .collect()
+        })
+    }
+
+    fn get_task(&self, key: TaskKey) -> StoreFuture<Option<Task>> {
+        self.read(move |conn| tasks::get(conn, &key))
+    }
+
+    fn list_tasks(&self, filter: TaskFilter) -> StoreFuture<Vec<Task>> {
+        self.read(move |conn| tasks::list(conn, &filter))
+    }
+
+    fn update_task(&self, id: TaskId, patch: TaskPatch, now: Timestamp) -> StoreFuture<Task> {
+        self.write(move |conn| tasks::update(conn, &id, patch, now))
+    }
+
+    fn delete_task(&self, id: TaskId, now: Timestamp) -> StoreFuture<bool> {
+        self.write(move |conn| tasks::delete(conn, &id, now))
+    }
+
+    fn pause_task(&self, id: TaskId, now: Timestamp) -> StoreFuture<Task> {
+        self.write(move |conn| tasks::pause(conn, &id, now))
+    }
+
+    fn resume_task(&self, id: TaskId, now: Timestamp) -> StoreFuture<Task> {
+        self.write(move |conn| tasks::resume(conn, &id, now))
+    }
+
+    fn pause_all(&self, tenant: Option<String>, now: Timestamp) -> StoreFuture<u64> {
+        self.write(move |conn| tasks::pause_all(conn, tenant.as_deref(), now))
+    }
+
+    fn resume_all(&self, tenant: Option<String>, now: Timestamp) -> StoreFuture<u64> {
+        self.write(move |conn| tasks::resume_all(conn, tenant.as_deref(), now))
+    }
+
+    fn get_execution(&self, id: ExecutionId) -> StoreFuture<Option<Execution>> {
+        self.read(move |conn| rows::execution_by_id(conn, id))
+    }
+
+    fn next_attempt(&self, id: ExecutionId) -> StoreFuture<Option<Execution>> {
+        self.read(move |conn| tasks::next_attempt(conn, id))
+    }
+
+    fn history(&self, query: HistoryQuery) -> StoreFuture<Vec<Execution>> {
+        self.read(move |conn| tasks::history(conn, &query))
+    }
+
+    fn stats(&self, task: Option<TaskId>) -> StoreFuture<TaskStats> {
+        self.read(move |conn| tasks::stats(conn, task.as_ref()))
+    }
+
+    fn append_log(&self, line: LogLine) -> StoreFuture<()> {
+        self.write(move |conn| tasks::append_log(conn, &line))
+    }
+
+    fn logs(&self, execution: ExecutionId) -> StoreFuture<Vec<LogLine>> {
+        self.read(move |conn| tasks::logs(conn, execution))
+    }
+
+    fn append_audit(&self, entry: AuditEntry) -> StoreFuture<()> {
+        self.write(move |conn| tasks::append_audit(conn, &entry))
+    }
+
+    fn audit(&self, task: Option<TaskId>, limit: usize) -> StoreFuture<Vec<AuditEntry>> {
+        self.read(move |conn| tasks::audit(conn, task.as_ref(), limit))
+    }
+
+    fn claim_due(&self, request: ClaimRequest) -> StoreFuture<ClaimOutcome> {
+        self.write_urgent(move |conn| engine::claim_due(conn, &request))
+    }
+
+    fn request_run(&self, id: TaskId, now: Timestamp) -> StoreFuture<RunRequested> {
+        self.write_urgent(move |conn| engine::request_run(conn, &id, now))
+    }
+
+    fn finish_execution(&self, finish: Finish) -> StoreFuture<FinishOutcome> {
+        self.write(move |conn| engine::finish(conn, &finish))
+    }
+
+    fn cancel_queued(&self, id: ExecutionId, now: Timestamp) -> StoreFuture<bool> {
+        self.write(move |conn| engine::cancel_queued(conn, id, now))
+    }
+
+    fn recover(&self, request: RecoverRequest) -> StoreFuture<Vec<Finished>> {
+        self.write(move |conn| engine::recover(conn, &request))
+    }
+
+    fn cleanup(&self, before: Timestamp, batch: usize) -> StoreFuture<CleanupBatch> {
+        self.write(move |conn| engine::cleanup(conn, before, batch))
+    }
+}

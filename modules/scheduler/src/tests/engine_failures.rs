@@ -1,0 +1,249 @@
+//! Failures: retries with backoff, timeouts, unknown commands, once tasks that fail.
+
+use std::time::Duration;
+
+use super::{Harness, at, pass, secs};
+use crate::task::{BackoffKind, ExecutionStatus, TaskStatus, Trigger, retry_delay};
+use crate::testing::Behaviour;
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_run_is_retried_with_exponential_backoff_until_it_succeeds() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    harness.bus.on(
+        "flaky",
+        Behaviour::Script(vec![
+            Behaviour::Fail("first".to_owned()),
+            Behaviour::Fail("second".to_owned()),
+            Behaviour::Succeed(serde_json::json!({"third": "time lucky"})),
+        ]),
+    );
+    let task = harness
+        .create_with("flaky", "flaky", "2026-01-01T00:01:00Z", |task| {
+            task.retries = 3
+        })
+        .await;
+    let engine = harness.start().await;
+    pass(secs(120)).await;
+
+    let calls = harness.bus.calls();
+    let times: Vec<String> = calls.iter().map(|c| c.at.to_string()).collect();
+    // Default delay 5 s, doubling: 00:01:00, +5 s, +10 s.
+    assert_eq!(
+        times,
+        [
+            "2026-01-01T00:01:00Z",
+            "2026-01-01T00:01:05Z",
+            "2026-01-01T00:01:15Z"
+        ]
+    );
+    let executions = harness.executions(&task).await;
+    let summary: Vec<(u32, Trigger, ExecutionStatus)> = executions
+        .iter()
+        .map(|e| (e.attempt, e.trigger, e.status))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, Trigger::Schedule, ExecutionStatus::Failed),
+            (2, Trigger::Retry, ExecutionStatus::Failed),
+            (3, Trigger::Retry, ExecutionStatus::Completed),
+        ]
+    );
+    assert!(
+        executions
+            .iter()
+            .all(|e| e.scheduled_for == at("2026-01-01T00:01:00Z"))
+    );
+    assert_eq!(executions[1].retry_of, Some(executions[0].id));
+    assert_eq!(
+        harness.bus.event_kinds(executions[0].id),
+        ["executed", "failed"]
+    );
+    assert_eq!(
+        harness.bus.event_kinds(executions[1].id),
+        ["retrying", "executed", "failed"]
+    );
+    let task = harness.reload(&task).await;
+    assert_eq!(task.counters.runs, 3);
+    assert_eq!(task.counters.failures, 2);
+    assert_eq!(task.counters.successes, 1);
+    assert_eq!(task.counters.consecutive_failures, 0);
+    assert_eq!(task.status, TaskStatus::Completed);
+    engine.stop().await;
+}
+
+#[test]
+fn retry_delay_doubles_up_to_the_cap_and_jitter_stays_within_half_to_full() {
+    let base = Duration::from_secs(5);
+    let cap = Duration::from_secs(60);
+    let delays: Vec<u64> = (1..=6)
+        .map(|attempt| retry_delay(base, attempt, BackoffKind::Exponential, cap, false).as_secs())
+        .collect();
+    assert_eq!(delays, [5, 10, 20, 40, 60, 60]);
+    assert_eq!(retry_delay(base, 4, BackoffKind::Fixed, cap, false), base);
+    for attempt in 1..=10 {
+        let full = retry_delay(base, attempt, BackoffKind::Exponential, cap, false);
+        let jittered = retry_delay(base, attempt, BackoffKind::Exponential, cap, true);
+        assert!(
+            jittered >= full / 2 && jittered <= full,
+            "{jittered:?} vs {full:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_zero_means_no_retry_not_the_default() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    assert_eq!(harness.config.default_retries, 3);
+    let task = harness
+        .create_with("no-retry", "fail", "2026-01-01T00:00:10Z", |task| {
+            task.retries = 0
+        })
+        .await;
+    assert_eq!(task.retries, 0);
+    let engine = harness.start().await;
+    pass(secs(3600)).await;
+    assert_eq!(harness.bus.calls().len(), 1);
+    let executions = harness.executions(&task).await;
+    assert_eq!(executions.len(), 1);
+    assert_eq!(executions[0].status, ExecutionStatus::Failed);
+    let task = harness.reload(&task).await;
+    assert_eq!(task.last_status, Some(ExecutionStatus::Failed));
+    assert_eq!(task.status, TaskStatus::Completed);
+    engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_attempt_is_cancelled_before_its_retry_starts() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    harness.bus.on("stuck", Behaviour::Hang);
+    let task = harness
+        .create_with("stuck", "stuck", "2026-01-01T00:00:10Z", |task| {
+            task.retries = 1;
+            task.timeout = secs(30);
+        })
+        .await;
+    let engine = harness.start().await;
+    pass(secs(120)).await;
+
+    let calls = harness.bus.calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].timeout, secs(30));
+    let first_cancelled = calls[0]
+        .cancelled_at
+        .lock()
+        .expect("lock")
+        .expect("cancelled");
+    assert_eq!(first_cancelled, at("2026-01-01T00:00:40Z"));
+    assert!(
+        first_cancelled < calls[1].at,
+        "cancelled before the retry started"
+    );
+    assert_eq!(calls[1].at, at("2026-01-01T00:00:45Z"));
+    let executions = harness.executions(&task).await;
+    assert_eq!(executions[0].status, ExecutionStatus::Timeout);
+    assert_eq!(executions[0].duration_ms, Some(30_000));
+    assert!(
+        executions[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("timed out after 30000 ms")
+    );
+    assert_eq!(executions[1].status, ExecutionStatus::Timeout);
+    assert_eq!(
+        harness.bus.event_kinds(executions[0].id),
+        ["executed", "timeout"]
+    );
+    engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unknown_command_fails_without_retry_and_says_why() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let task = harness
+        .create_with("typo", "sytem:helth", "2026-01-01T00:00:10Z", |task| {
+            task.retries = 3
+        })
+        .await;
+    let engine = harness.start().await;
+    pass(secs(3600)).await;
+    let executions = harness.executions(&task).await;
+    assert_eq!(executions.len(), 1);
+    assert_eq!(executions[0].status, ExecutionStatus::Failed);
+    assert_eq!(
+        executions[0].error.as_deref(),
+        Some("unknown command 'sytem:helth': no module owns this command")
+    );
+    engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_that_failed_after_all_retries_still_fires_at_its_next_slot() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let task = harness
+        .create_with("always-fails", "fail", "1m", |task| task.retries = 1)
+        .await;
+    let engine = harness.start().await;
+    pass(secs(3 * 60 + 30)).await;
+    let executions = harness.executions(&task).await;
+    let seen: Vec<(String, u32)> = executions
+        .iter()
+        .map(|e| (e.started_at.expect("started").to_string(), e.attempt))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("2026-01-01T00:01:00Z".to_owned(), 1),
+            ("2026-01-01T00:01:05Z".to_owned(), 2),
+            ("2026-01-01T00:02:00Z".to_owned(), 1),
+            ("2026-01-01T00:02:05Z".to_owned(), 2),
+            ("2026-01-01T00:03:00Z".to_owned(), 1),
+            ("2026-01-01T00:03:05Z".to_owned(), 2),
+        ]
+    );
+    let task = harness.reload(&task).await;
+    assert_eq!(task.counters.consecutive_failures, 6);
+    assert_eq!(task.status, TaskStatus::Active);
+    engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_once_task_whose_run_failed_is_completed_with_last_status_failed() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let task = harness
+        .create_with("once-fails", "fail", "2026-01-01T00:00:10Z", |task| {
+            task.retries = 2
+        })
+        .await;
+    let engine = harness.start().await;
+    pass(secs(12)).await;
+    // The task stays active while retries remain.
+    assert_eq!(harness.reload(&task).await.status, TaskStatus::Active);
+    pass(secs(3600)).await;
+    assert_eq!(harness.bus.calls().len(), 3);
+    let task = harness.reload(&task).await;
+    assert_eq!(task.status, TaskStatus::Completed);
+    assert_eq!(task.last_status, Some(ExecutionStatus::Failed));
+    assert_eq!(task.last_error.as_deref(), Some("test_failure: boom"));
+    engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_a_running_execution_fires_its_token_and_does_not_retry() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    harness.bus.on("long", Behaviour::Take(secs(600)));
+    let task = harness
+        .create_with("long", "long", "manual", |task| task.retries = 3)
+        .await;
+    let engine = harness.start().await;
+    let handle = engine.handle();
+    let id = handle.run_now(task.id.clone()).await.expect("run");
+    pass(secs(5)).await;
+    assert!(handle.cancel(id).await.expect("cancel"));
+    let execution = handle.await_run(id).await.expect("await");
+    assert_eq!(execution.status, ExecutionStatus::Cancelled);
+    assert!(harness.bus.calls()[0].cancel.is_cancelled());
+    assert_eq!(harness.executions(&task).await.len(), 1);
+    engine.stop().await;
+}
