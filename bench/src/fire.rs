@@ -29,13 +29,8 @@ struct Options {
 }
 
 fn parse(args: &[String]) -> Result<Options, Box<dyn std::error::Error>> {
-    let mut options = Options {
-        tasks: 1_000,
-        every: Duration::from_secs(1),
-        aligned: true,
-        seconds: 20,
-        max_concurrent: None,
-    };
+    let mut options =
+        Options { tasks: 1_000, every: Duration::from_secs(1), aligned: true, seconds: 20, max_concurrent: None };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -59,18 +54,12 @@ struct NoopBus {
 }
 
 impl TaskBus for NoopBus {
-    fn dispatch(
-        &self,
-        call: TaskCall,
-    ) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>> {
+    fn dispatch(&self, call: TaskCall) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>> {
         let now = Timestamp::now();
         if call.scheduled_for >= self.window.0 && call.scheduled_for < self.window.1 {
             let late = now.duration_since(call.scheduled_for).as_micros();
             let late = i64::try_from(late).unwrap_or(i64::MAX);
-            self.lateness_us
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner())
-                .push(late);
+            self.lateness_us.lock().unwrap_or_else(|poison| poison.into_inner()).push(late);
         }
         Box::pin(std::future::ready(Ok(serde_json::Value::Null)))
     }
@@ -88,12 +77,7 @@ fn cpu_seconds() -> f64 {
         return f64::NAN;
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |index: usize| {
-        fields
-            .get(index)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
+    let ticks = |index: usize| fields.get(index).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
     // `rest` starts at field 3 (state); utime is field 14 => index 11.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -127,10 +111,7 @@ fn round(value: f64, places: i32) -> f64 {
 
 pub(crate) fn main(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let options = parse(args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(run(options))
 }
 
@@ -156,23 +137,12 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let defaults = config.task_defaults();
     let mut pending = Vec::with_capacity(10_000);
     for n in 0..options.tasks {
-        let offset = if options.aligned {
-            0
-        } else {
-            every_ns * n as i128 / options.tasks as i128
-        };
+        let offset = if options.aligned { 0 } else { every_ns * n as i128 / options.tasks as i128 };
         let anchor = Timestamp::from_nanosecond(base.as_nanosecond() + offset)?;
         let schedule = TaskSchedule::parse(&every_text, None, None, anchor)?;
-        pending.push(NewTask::new(
-            format!("task-{n}"),
-            "noop",
-            schedule,
-            &defaults,
-        ));
+        pending.push(NewTask::new(format!("task-{n}"), "noop", schedule, &defaults));
         if pending.len() == 10_000 {
-            store
-                .create_tasks(std::mem::take(&mut pending), clock.now())
-                .await?;
+            store.create_tasks(std::mem::take(&mut pending), clock.now()).await?;
         }
     }
     if !pending.is_empty() {
@@ -182,13 +152,8 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 
     let started = Instant::now();
     let window_start = Timestamp::from_second(clock.now().as_second() + 2)?;
-    let window_end = window_start.checked_add(jiff::SignedDuration::from_secs(i64::try_from(
-        options.seconds,
-    )?))?;
-    let bus = Arc::new(NoopBus {
-        window: (window_start, window_end),
-        lateness_us: Mutex::new(Vec::new()),
-    });
+    let window_end = window_start.checked_add(jiff::SignedDuration::from_secs(i64::try_from(options.seconds)?))?;
+    let bus = Arc::new(NoopBus { window: (window_start, window_end), lateness_us: Mutex::new(Vec::new()) });
     let rss_before_engine = memory_mb("VmRSS:");
     let engine = Engine::start(config, store.clone(), bus.clone(), clock.clone()).await?;
     let startup_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -230,11 +195,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     let expected = expected_fires(&options, window_start, window_end, base);
-    let mut lateness = bus
-        .lateness_us
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner())
-        .clone();
+    let mut lateness = bus.lateness_us.lock().unwrap_or_else(|poison| poison.into_inner()).clone();
     lateness.sort_unstable();
     let line = serde_json::json!({
         "tasks": options.tasks,
@@ -267,17 +228,11 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 
 /// Occurrences of all tasks inside `[from, to)`.
 fn expected_fires(options: &Options, from: Timestamp, to: Timestamp, base: Timestamp) -> i64 {
-    let every = i128::try_from(options.every.as_nanos())
-        .unwrap_or(i128::MAX)
-        .max(1);
+    let every = i128::try_from(options.every.as_nanos()).unwrap_or(i128::MAX).max(1);
     let (from, to) = (from.as_nanosecond(), to.as_nanosecond());
     let mut total = 0i64;
     for n in 0..options.tasks {
-        let offset = if options.aligned {
-            0
-        } else {
-            every * n as i128 / options.tasks as i128
-        };
+        let offset = if options.aligned { 0 } else { every * n as i128 / options.tasks as i128 };
         // Anchors are floored to the millisecond, as the scheduler stores them.
         let anchor = (base.as_nanosecond() + offset) / 1_000_000 * 1_000_000;
         // Count k >= 1 with from <= anchor + k*every < to.

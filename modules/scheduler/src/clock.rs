@@ -43,11 +43,7 @@ pub struct TestClock {
 impl TestClock {
     /// A clock that reads `base` now and follows tokio time from here on.
     pub fn new(base: Timestamp) -> TestClock {
-        TestClock {
-            base,
-            start: tokio::time::Instant::now(),
-            offset: Mutex::new(SignedDuration::ZERO),
-        }
+        TestClock { base, start: tokio::time::Instant::now(), offset: Mutex::new(SignedDuration::ZERO) }
     }
 
     /// A clock starting at an RFC 3339 instant, for tests.
@@ -67,10 +63,7 @@ impl TestClock {
 
     /// Moves wall time by a signed amount; negative moves the clock back.
     pub fn jump_signed(&self, by: SignedDuration) {
-        let mut offset = self
-            .offset
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
+        let mut offset = self.offset.lock().unwrap_or_else(|poison| poison.into_inner());
         *offset = offset.saturating_add(by);
     }
 }
@@ -78,13 +71,8 @@ impl TestClock {
 impl Clock for TestClock {
     fn now(&self) -> Timestamp {
         let elapsed = tokio::time::Instant::now().saturating_duration_since(self.start);
-        let offset = *self
-            .offset
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
+        let offset = *self.offset.lock().unwrap_or_else(|poison| poison.into_inner());
         let elapsed = SignedDuration::try_from(elapsed).unwrap_or(SignedDuration::MAX);
-        self.base
-            .saturating_add(elapsed.saturating_add(offset))
-            .unwrap_or(self.base)
+        self.base.saturating_add(elapsed.saturating_add(offset)).unwrap_or(self.base)
     }
 }

@@ -107,32 +107,19 @@ impl Default for SchedulerConfig {
 impl SchedulerConfig {
     /// Reads the config object; absent keys take their defaults.
     pub fn from_json(value: &serde_json::Value) -> Result<SchedulerConfig, ConfigError> {
-        let object = value
-            .as_object()
-            .ok_or_else(|| ConfigError::NotAnObject(value.to_string()))?;
+        let object = value.as_object().ok_or_else(|| ConfigError::NotAnObject(value.to_string()))?;
         // serde_json errors do not carry the path, so each key is checked on its own first:
         // an error then belongs to that key.
         for (key, item) in object {
-            let single =
-                serde_json::Value::Object(std::iter::once((key.clone(), item.clone())).collect());
+            let single = serde_json::Value::Object(std::iter::once((key.clone(), item.clone())).collect());
             if let Err(error) = serde_json::from_value::<SchedulerConfig>(single) {
                 let message = error.to_string();
-                let message = if message.starts_with("unknown field") {
-                    "unknown key".to_owned()
-                } else {
-                    message
-                };
-                return Err(ConfigError::InvalidKey {
-                    key: key.clone(),
-                    message,
-                });
+                let message = if message.starts_with("unknown field") { "unknown key".to_owned() } else { message };
+                return Err(ConfigError::InvalidKey { key: key.clone(), message });
             }
         }
-        let config: SchedulerConfig =
-            serde_json::from_value(value.clone()).map_err(|error| ConfigError::InvalidKey {
-                key: String::new(),
-                message: error.to_string(),
-            })?;
+        let config: SchedulerConfig = serde_json::from_value(value.clone())
+            .map_err(|error| ConfigError::InvalidKey { key: String::new(), message: error.to_string() })?;
         config.validate()?;
         Ok(config)
     }
@@ -140,26 +127,10 @@ impl SchedulerConfig {
     /// Checks ranges that types cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let rules: [(&'static str, bool, &'static str); 5] = [
-            (
-                "maxConcurrentTasks",
-                self.max_concurrent_tasks >= 1,
-                "must be at least 1",
-            ),
-            (
-                "tickInterval",
-                self.tick_interval >= 1,
-                "must be at least 1 ms",
-            ),
-            (
-                "taskTimeout",
-                self.task_timeout >= 1,
-                "must be at least 1 ms",
-            ),
-            (
-                "cleanupInterval",
-                self.cleanup_interval >= 1,
-                "must be at least 1 ms",
-            ),
+            ("maxConcurrentTasks", self.max_concurrent_tasks >= 1, "must be at least 1"),
+            ("tickInterval", self.tick_interval >= 1, "must be at least 1 ms"),
+            ("taskTimeout", self.task_timeout >= 1, "must be at least 1 ms"),
+            ("cleanupInterval", self.cleanup_interval >= 1, "must be at least 1 ms"),
             ("nodeId", !self.node_id.is_empty(), "must not be empty"),
         ];
         for (key, ok, message) in rules {

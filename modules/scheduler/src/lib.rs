@@ -9,8 +9,12 @@
 //! - [`engine`]: the tick engine and the [`engine::TaskBus`] seam the host wires to its
 //!   command bus.
 //!
-//! Architecture Invariant: this crate does not depend on the module SDK or the host; the
-//! only way out to the rest of the system is [`engine::TaskBus`].
+//! - `module`: the [`Scheduler`] module the host loads; `commands/`: its `scheduler:*`
+//!   handlers; `host_bus`: the [`engine::TaskBus`] over the host's command bus.
+//!
+//! Architecture Invariant: the store and the engine do not know the module SDK or the host;
+//! their only way out to the rest of the system is [`engine::TaskBus`]. Only `module`,
+//! `host_bus` and `commands` speak the SDK.
 //!
 //! Architecture Invariant: a task occurrence is claimed, its execution row written and the
 //! task's next run advanced in one transaction, so a crash neither loses nor doubles it.
@@ -34,13 +38,17 @@
 //! | `retry_at` | string or null | for `retrying`: when the retry becomes due |
 
 pub mod clock;
+mod commands;
 pub mod config;
 pub mod engine;
+mod host_bus;
+mod module;
 pub mod store;
 pub mod task;
 pub mod testing;
 
 // Re-exports. Consider semver implications carefully.
+pub use module::Scheduler;
 pub use scheduler_schedule::{Schedule, ScheduleError, ScheduleKind, Timestamp};
 
 #[cfg(test)]

@@ -83,10 +83,7 @@ impl ExecutionStatus {
 
     /// True for the outcomes that count as a failed attempt.
     pub fn is_failure(self) -> bool {
-        matches!(
-            self,
-            ExecutionStatus::Failed | ExecutionStatus::Timeout | ExecutionStatus::Interrupted
-        )
+        matches!(self, ExecutionStatus::Failed | ExecutionStatus::Timeout | ExecutionStatus::Interrupted)
     }
 }
 
@@ -187,19 +184,11 @@ impl BackoffKind {
 /// The delay before retrying after failed attempt number `attempt` (1-based).
 ///
 /// With `jitter`, the delay is drawn uniformly from `[delay/2, delay]` ("equal jitter").
-pub fn retry_delay(
-    base: Duration,
-    attempt: u32,
-    kind: BackoffKind,
-    cap: Duration,
-    jitter: bool,
-) -> Duration {
+pub fn retry_delay(base: Duration, attempt: u32, kind: BackoffKind, cap: Duration, jitter: bool) -> Duration {
     let delay = match kind {
         BackoffKind::Fixed => base,
         BackoffKind::Exponential => {
-            let factor = 1u32
-                .checked_shl(attempt.saturating_sub(1))
-                .unwrap_or(u32::MAX);
+            let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
             base.saturating_mul(factor).min(cap.max(base))
         }
     };
@@ -284,21 +273,14 @@ impl TaskSchedule {
         anchor: Timestamp,
     ) -> Result<TaskSchedule, ScheduleError> {
         let anchor = floor_ms(anchor);
-        let options = ScheduleOptions {
-            timezone: timezone.clone(),
-            anchor,
-            kind,
-        };
+        let options = ScheduleOptions { timezone: timezone.clone(), anchor, kind };
         let schedule = Schedule::parse(text, &options)?;
         if schedule.kind() == ScheduleKind::Once
             && let Some(at) = schedule.next_after(Timestamp::MIN)
             && floor_ms(at) != at
         {
             let text = floor_ms(at).to_string();
-            let options = ScheduleOptions {
-                kind: Some(ScheduleKind::Once),
-                ..options
-            };
+            let options = ScheduleOptions { kind: Some(ScheduleKind::Once), ..options };
             let schedule = Schedule::parse(&text, &options)?;
             return Ok(TaskSchedule { schedule, anchor });
         }
@@ -312,15 +294,8 @@ impl TaskSchedule {
         timezone: &str,
         anchor: Timestamp,
     ) -> Result<TaskSchedule, ScheduleError> {
-        let options = ScheduleOptions {
-            timezone: Some(timezone.to_owned()),
-            anchor,
-            kind: Some(kind),
-        };
-        Ok(TaskSchedule {
-            schedule: Schedule::parse(expression, &options)?,
-            anchor,
-        })
+        let options = ScheduleOptions { timezone: Some(timezone.to_owned()), anchor, kind: Some(kind) };
+        Ok(TaskSchedule { schedule: Schedule::parse(expression, &options)?, anchor })
     }
 
     /// The parsed schedule.

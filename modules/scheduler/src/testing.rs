@@ -20,12 +20,11 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::engine::{BoxFuture, DispatchError, TaskBus, TaskCall};
 use crate::store::{
-    ClaimOutcome, ClaimRequest, CleanupBatch, Finish, FinishOutcome, Finished, HistoryQuery,
-    RecoverRequest, RunRequested, Store, StoreError, StoreFuture, TaskFilter,
+    ClaimOutcome, ClaimRequest, CleanupBatch, Finish, FinishOutcome, Finished, HistoryQuery, RecoverRequest,
+    RunRequested, Store, StoreError, StoreFuture, TaskFilter,
 };
 use crate::task::{
-    AuditEntry, Execution, ExecutionId, LogLine, NewTask, Task, TaskId, TaskKey, TaskPatch,
-    TaskStats, Trigger,
+    AuditEntry, Execution, ExecutionId, LogLine, NewTask, Task, TaskId, TaskKey, TaskPatch, TaskStats, Trigger,
 };
 
 /// How a fake command behaves on one call.
@@ -110,10 +109,7 @@ impl FakeBus {
 
     /// Calls of one command.
     pub fn calls_of(&self, command: &str) -> Vec<RecordedCall> {
-        self.calls()
-            .into_iter()
-            .filter(|call| call.command == command)
-            .collect()
+        self.calls().into_iter().filter(|call| call.command == command).collect()
     }
 
     /// All published events, as `(name, payload)`.
@@ -133,11 +129,7 @@ impl FakeBus {
     fn next_behaviour(&self, command: &str) -> Option<Behaviour> {
         let mut commands = lock(&self.commands);
         let queue = commands.get_mut(command)?;
-        if queue.len() > 1 {
-            queue.pop_front()
-        } else {
-            queue.front().cloned()
-        }
+        if queue.len() > 1 { queue.pop_front() } else { queue.front().cloned() }
     }
 }
 
@@ -152,16 +144,9 @@ async fn hang_until_cancelled(
 }
 
 impl TaskBus for FakeBus {
-    fn dispatch(
-        &self,
-        call: TaskCall,
-    ) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>> {
+    fn dispatch(&self, call: TaskCall) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>> {
         let cancelled_at = Arc::new(Mutex::new(None));
-        let execution_id = call
-            .correlation_id
-            .parse()
-            .map(ExecutionId)
-            .unwrap_or(ExecutionId(-1));
+        let execution_id = call.correlation_id.parse().map(ExecutionId).unwrap_or(ExecutionId(-1));
         lock(&self.calls).push(RecordedCall {
             command: call.command.clone(),
             data: call.data.clone(),
@@ -186,10 +171,9 @@ impl TaskBus for FakeBus {
                     message: "no module owns this command".to_owned(),
                 }),
                 Some(Behaviour::Succeed(output)) => Ok(output),
-                Some(Behaviour::Fail(message)) => Err(DispatchError::Failed {
-                    code: "test_failure".to_owned(),
-                    message,
-                }),
+                Some(Behaviour::Fail(message)) => {
+                    Err(DispatchError::Failed { code: "test_failure".to_owned(), message })
+                }
                 Some(Behaviour::Hang) => hang_until_cancelled(cancel, clock, cancelled_at).await,
                 Some(Behaviour::Take(duration)) | Some(Behaviour::FailAfter(duration)) => {
                     let fail = matches!(behaviour, Some(Behaviour::FailAfter(_)));
@@ -231,9 +215,7 @@ impl PausedClockStore {
 fn inhibit<T: Send + 'static>(future: StoreFuture<T>) -> StoreFuture<T> {
     Box::pin(async move {
         let handle = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || handle.block_on(future))
-            .await
-            .unwrap_or(Err(StoreError::Closed))
+        tokio::task::spawn_blocking(move || handle.block_on(future)).await.unwrap_or(Err(StoreError::Closed))
     })
 }
 

@@ -25,10 +25,7 @@ pub trait TaskBus: Send + Sync + 'static {
     /// Dispatches `call.command` with `call.data`; resolves with the command's JSON output
     /// or an error, at the latest at `call.timeout` (the real bus enforces the deadline and
     /// cancels the handler). `call.cancel` is fired by the engine to abandon the call.
-    fn dispatch(
-        &self,
-        call: TaskCall,
-    ) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>>;
+    fn dispatch(&self, call: TaskCall) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>>;
 
     /// Publishes a scheduler event (`task-event`) with a JSON payload. Must not block.
     fn publish(&self, event: &str, payload: serde_json::Value);

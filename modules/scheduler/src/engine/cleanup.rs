@@ -26,8 +26,7 @@ pub(super) async fn cleanup_loop(shared: Arc<Shared>) {
 
 /// One cleanup pass; returns the rows deleted.
 pub(super) async fn run_cleanup(shared: &Shared) -> u64 {
-    let retention =
-        SignedDuration::from_hours(24 * i64::from(shared.config.history_retention_days));
+    let retention = SignedDuration::from_hours(24 * i64::from(shared.config.history_retention_days));
     let Ok(before) = shared.clock.now().checked_sub(retention) else {
         return 0;
     };

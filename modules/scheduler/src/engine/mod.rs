@@ -214,9 +214,7 @@ impl Engine {
 
     /// A cloneable handle for commands: run now, await, cancel, wake.
     pub fn handle(&self) -> EngineHandle {
-        EngineHandle {
-            shared: self.shared.clone(),
-        }
+        EngineHandle { shared: self.shared.clone() }
     }
 
     /// Stops claiming, waits up to `shutdownGrace` for running executions, then cancels the
@@ -233,14 +231,9 @@ impl Engine {
         let before = shared.running_count.load(Ordering::SeqCst);
         let grace = Duration::from_millis(shared.config.shutdown_grace);
         let mut interrupted = 0;
-        if tokio::time::timeout(grace, wait_idle(&shared))
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(grace, wait_idle(&shared)).await.is_err() {
             for entry in lock(&shared.running).values() {
-                entry
-                    .reason
-                    .store(CancelReason::Stop as u8, Ordering::SeqCst);
+                entry.reason.store(CancelReason::Stop as u8, Ordering::SeqCst);
                 entry.cancel.cancel();
                 interrupted += 1;
             }
@@ -253,10 +246,7 @@ impl Engine {
         if let Some(dispatcher) = self.dispatcher.take() {
             dispatcher.abort();
         }
-        StopReport {
-            finished: before.saturating_sub(interrupted),
-            interrupted,
-        }
+        StopReport { finished: before.saturating_sub(interrupted), interrupted }
     }
 }
 
@@ -363,9 +353,7 @@ impl EngineHandle {
     pub async fn cancel(&self, id: ExecutionId) -> Result<bool, EngineError> {
         let shared = &self.shared;
         if let Some(entry) = lock(&shared.running).get(&id) {
-            entry
-                .reason
-                .store(CancelReason::Request as u8, Ordering::SeqCst);
+            entry.reason.store(CancelReason::Request as u8, Ordering::SeqCst);
             entry.cancel.cancel();
             shared.pending_cancelled.store(true, Ordering::SeqCst);
             shared.pending_changed.notify_one();
@@ -380,9 +368,7 @@ impl EngineHandle {
         let running = lock(&self.shared.running);
         let mut cancelled = 0;
         for entry in running.values().filter(|entry| &entry.task_id == task) {
-            entry
-                .reason
-                .store(CancelReason::Request as u8, Ordering::SeqCst);
+            entry.reason.store(CancelReason::Request as u8, Ordering::SeqCst);
             entry.cancel.cancel();
             cancelled += 1;
         }
@@ -446,9 +432,7 @@ async fn claim_loop(shared: Arc<Shared>) {
             };
             match shared.store.claim_due(request).await {
                 Ok(outcome) => {
-                    shared
-                        .saturated
-                        .store(outcome.claimed.len() >= free, Ordering::SeqCst);
+                    shared.saturated.store(outcome.claimed.len() >= free, Ordering::SeqCst);
                     for row in &outcome.noted {
                         if let Some(event) = TaskEvent::noted(row) {
                             event.emit(shared.bus.as_ref());
@@ -474,8 +458,7 @@ async fn claim_loop(shared: Arc<Shared>) {
         }
         let mut wait = next_due.map_or(tick, |due| until(shared.clock.as_ref(), due).min(tick));
         if let Some(ahead) = next_ahead {
-            let spaced =
-                (last_claim + ahead_spacing).saturating_duration_since(tokio::time::Instant::now());
+            let spaced = (last_claim + ahead_spacing).saturating_duration_since(tokio::time::Instant::now());
             wait = wait.min(until(shared.clock.as_ref(), ahead).max(spaced));
         }
         if deferred {

@@ -61,16 +61,9 @@ pub(super) fn spawn(shared: &Arc<Shared>, claim: ClaimedExecution) {
     let reason = Arc::new(AtomicU8::new(CancelReason::None as u8));
     lock(&shared.running).insert(
         claim.execution_id,
-        RunningEntry {
-            task_id: claim.task_id.clone(),
-            cancel: cancel.clone(),
-            reason: reason.clone(),
-        },
+        RunningEntry { task_id: claim.task_id.clone(), cancel: cancel.clone(), reason: reason.clone() },
     );
-    let slot = Slot {
-        shared: shared.clone(),
-        execution_id: claim.execution_id,
-    };
+    let slot = Slot { shared: shared.clone(), execution_id: claim.execution_id };
     let data = serde_json::from_str(&claim.data).unwrap_or(serde_json::Value::Null);
     let call = TaskCall {
         command: claim.command.clone(),
@@ -85,14 +78,7 @@ pub(super) fn spawn(shared: &Arc<Shared>, claim: ClaimedExecution) {
         attempt: claim.attempt,
         trigger: claim.trigger,
     };
-    let prepared = Prepared {
-        executed: TaskEvent::executed(&claim),
-        claim,
-        call,
-        cancel,
-        reason,
-        slot,
-    };
+    let prepared = Prepared { executed: TaskEvent::executed(&claim), claim, call, cancel, reason, slot };
     if prepared.claim.started_at > shared.clock.now() {
         let key = (prepared.claim.started_at, prepared.claim.execution_id);
         lock(&shared.pending).insert(key, prepared);
@@ -119,14 +105,7 @@ fn dispatch(shared: &Arc<Shared>, prepared: Prepared) -> (Prepared, Option<Dispa
 
 /// Spawns the task that awaits a dispatch and records its outcome.
 fn follow(shared: &Arc<Shared>, (prepared, dispatch): (Prepared, Option<Dispatch>)) {
-    let Prepared {
-        claim,
-        executed,
-        cancel,
-        reason,
-        slot,
-        ..
-    } = prepared;
+    let Prepared { claim, executed, cancel, reason, slot, .. } = prepared;
     let kill = shared.kill.clone();
     let shared = shared.clone();
     shared.clone().tracker.spawn(async move {
@@ -162,16 +141,11 @@ pub(super) async fn dispatcher(shared: Arc<Shared>) {
             (ready, pending.keys().next().map(|key| key.0))
         };
         // Every call of the instant first, then the bookkeeping tasks.
-        let dispatched: Vec<_> = ready
-            .into_values()
-            .map(|prepared| dispatch(&shared, prepared))
-            .collect();
+        let dispatched: Vec<_> = ready.into_values().map(|prepared| dispatch(&shared, prepared)).collect();
         for started in dispatched {
             follow(&shared, started);
         }
-        let wait = next.map_or(Duration::from_secs(3_600), |at| {
-            until(shared.clock.as_ref(), at)
-        });
+        let wait = next.map_or(Duration::from_secs(3_600), |at| until(shared.clock.as_ref(), at));
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = shared.pending_changed.notified() => {}
@@ -208,33 +182,20 @@ async fn execute(
     let stopping = reason.load(Ordering::SeqCst) == CancelReason::Stop as u8;
     let (status, output, error, retryable) = match result {
         Ok(output) => (ExecutionStatus::Completed, Some(output), None, true),
-        Err(error @ DispatchError::UnknownCommand { .. }) => (
-            ExecutionStatus::Failed,
-            None,
-            Some(error.to_string()),
-            false,
-        ),
-        Err(error @ DispatchError::Timeout { .. }) => (
-            ExecutionStatus::Timeout,
-            None,
-            Some(error.to_string()),
-            true,
-        ),
+        Err(error @ DispatchError::UnknownCommand { .. }) => {
+            (ExecutionStatus::Failed, None, Some(error.to_string()), false)
+        }
+        Err(error @ DispatchError::Timeout { .. }) => (ExecutionStatus::Timeout, None, Some(error.to_string()), true),
         Err(DispatchError::Cancelled) if stopping => (
             ExecutionStatus::Interrupted,
             None,
             Some("interrupted: the engine stopped before the run ended".to_owned()),
             true,
         ),
-        Err(DispatchError::Cancelled) => (
-            ExecutionStatus::Cancelled,
-            None,
-            Some("cancelled on request".to_owned()),
-            false,
-        ),
-        Err(error @ DispatchError::Failed { .. }) => {
-            (ExecutionStatus::Failed, None, Some(error.to_string()), true)
+        Err(DispatchError::Cancelled) => {
+            (ExecutionStatus::Cancelled, None, Some("cancelled on request".to_owned()), false)
         }
+        Err(error @ DispatchError::Failed { .. }) => (ExecutionStatus::Failed, None, Some(error.to_string()), true),
     };
     if status != ExecutionStatus::Completed {
         // Abandon the attempt before its retry can exist.

@@ -26,8 +26,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::task::{
-    AuditEntry, Execution, ExecutionId, ExecutionStatus, LogLine, NewTask, Origin, Task, TaskId,
-    TaskKey, TaskPatch, TaskStats, TaskStatus, Trigger,
+    AuditEntry, Execution, ExecutionId, ExecutionStatus, LogLine, NewTask, Origin, Task, TaskId, TaskKey, TaskPatch,
+    TaskStats, TaskStatus, Trigger,
 };
 
 mod sqlite;

@@ -26,33 +26,19 @@ fn camel_case_keys_override_defaults() {
     assert_eq!(config.max_concurrent_tasks, 7);
     assert_eq!(config.retry_backoff, crate::task::BackoffKind::Fixed);
     assert_eq!(config.node_id, "n1");
-    assert_eq!(
-        config.database_path(Path::new("/data")),
-        Path::new("/data/x.db")
-    );
+    assert_eq!(config.database_path(Path::new("/data")), Path::new("/data/x.db"));
 }
 
 #[test]
 fn an_unknown_key_is_an_error_naming_the_key() {
-    let error = SchedulerConfig::from_json(&serde_json::json!({"tickIntervall": 5}))
-        .expect_err("unknown key");
-    assert_eq!(
-        error,
-        ConfigError::InvalidKey {
-            key: "tickIntervall".to_owned(),
-            message: "unknown key".to_owned()
-        }
-    );
-    assert_eq!(
-        error.to_string(),
-        "scheduler config key 'tickIntervall': unknown key"
-    );
+    let error = SchedulerConfig::from_json(&serde_json::json!({"tickIntervall": 5})).expect_err("unknown key");
+    assert_eq!(error, ConfigError::InvalidKey { key: "tickIntervall".to_owned(), message: "unknown key".to_owned() });
+    assert_eq!(error.to_string(), "scheduler config key 'tickIntervall': unknown key");
 }
 
 #[test]
 fn a_wrong_type_is_an_error_naming_the_key() {
-    let error = SchedulerConfig::from_json(&serde_json::json!({"retryDelay": "5s"}))
-        .expect_err("wrong type");
+    let error = SchedulerConfig::from_json(&serde_json::json!({"retryDelay": "5s"})).expect_err("wrong type");
     let ConfigError::InvalidKey { key, message } = error else {
         panic!("unexpected error {error:?}");
     };
@@ -62,19 +48,12 @@ fn a_wrong_type_is_an_error_naming_the_key() {
 
 #[test]
 fn an_out_of_range_value_is_refused() {
-    let error = SchedulerConfig::from_json(&serde_json::json!({"maxConcurrentTasks": 0}))
-        .expect_err("zero");
-    assert_eq!(
-        error.to_string(),
-        "scheduler config key 'maxConcurrentTasks': must be at least 1"
-    );
+    let error = SchedulerConfig::from_json(&serde_json::json!({"maxConcurrentTasks": 0})).expect_err("zero");
+    assert_eq!(error.to_string(), "scheduler config key 'maxConcurrentTasks': must be at least 1");
 }
 
 #[test]
 fn the_database_path_defaults_to_the_data_dir() {
     let config = SchedulerConfig::default();
-    assert_eq!(
-        config.database_path(Path::new("/var/lib/sp")),
-        Path::new("/var/lib/sp/scheduler.db")
-    );
+    assert_eq!(config.database_path(Path::new("/var/lib/sp")), Path::new("/var/lib/sp/scheduler.db"));
 }

@@ -17,30 +17,17 @@ async fn a_failed_run_is_retried_with_exponential_backoff_until_it_succeeds() {
             Behaviour::Succeed(serde_json::json!({"third": "time lucky"})),
         ]),
     );
-    let task = harness
-        .create_with("flaky", "flaky", "2026-01-01T00:01:00Z", |task| {
-            task.retries = 3
-        })
-        .await;
+    let task = harness.create_with("flaky", "flaky", "2026-01-01T00:01:00Z", |task| task.retries = 3).await;
     let engine = harness.start().await;
     pass(secs(120)).await;
 
     let calls = harness.bus.calls();
     let times: Vec<String> = calls.iter().map(|c| c.at.to_string()).collect();
     // Default delay 5 s, doubling: 00:01:00, +5 s, +10 s.
-    assert_eq!(
-        times,
-        [
-            "2026-01-01T00:01:00Z",
-            "2026-01-01T00:01:05Z",
-            "2026-01-01T00:01:15Z"
-        ]
-    );
+    assert_eq!(times, ["2026-01-01T00:01:00Z", "2026-01-01T00:01:05Z", "2026-01-01T00:01:15Z"]);
     let executions = harness.executions(&task).await;
-    let summary: Vec<(u32, Trigger, ExecutionStatus)> = executions
-        .iter()
-        .map(|e| (e.attempt, e.trigger, e.status))
-        .collect();
+    let summary: Vec<(u32, Trigger, ExecutionStatus)> =
+        executions.iter().map(|e| (e.attempt, e.trigger, e.status)).collect();
     assert_eq!(
         summary,
         [
@@ -49,20 +36,10 @@ async fn a_failed_run_is_retried_with_exponential_backoff_until_it_succeeds() {
             (3, Trigger::Retry, ExecutionStatus::Completed),
         ]
     );
-    assert!(
-        executions
-            .iter()
-            .all(|e| e.scheduled_for == at("2026-01-01T00:01:00Z"))
-    );
+    assert!(executions.iter().all(|e| e.scheduled_for == at("2026-01-01T00:01:00Z")));
     assert_eq!(executions[1].retry_of, Some(executions[0].id));
-    assert_eq!(
-        harness.bus.event_kinds(executions[0].id),
-        ["executed", "failed"]
-    );
-    assert_eq!(
-        harness.bus.event_kinds(executions[1].id),
-        ["retrying", "executed", "failed"]
-    );
+    assert_eq!(harness.bus.event_kinds(executions[0].id), ["executed", "failed"]);
+    assert_eq!(harness.bus.event_kinds(executions[1].id), ["retrying", "executed", "failed"]);
     let task = harness.reload(&task).await;
     assert_eq!(task.counters.runs, 3);
     assert_eq!(task.counters.failures, 2);
@@ -76,18 +53,14 @@ async fn a_failed_run_is_retried_with_exponential_backoff_until_it_succeeds() {
 fn retry_delay_doubles_up_to_the_cap_and_jitter_stays_within_half_to_full() {
     let base = Duration::from_secs(5);
     let cap = Duration::from_secs(60);
-    let delays: Vec<u64> = (1..=6)
-        .map(|attempt| retry_delay(base, attempt, BackoffKind::Exponential, cap, false).as_secs())
-        .collect();
+    let delays: Vec<u64> =
+        (1..=6).map(|attempt| retry_delay(base, attempt, BackoffKind::Exponential, cap, false).as_secs()).collect();
     assert_eq!(delays, [5, 10, 20, 40, 60, 60]);
     assert_eq!(retry_delay(base, 4, BackoffKind::Fixed, cap, false), base);
     for attempt in 1..=10 {
         let full = retry_delay(base, attempt, BackoffKind::Exponential, cap, false);
         let jittered = retry_delay(base, attempt, BackoffKind::Exponential, cap, true);
-        assert!(
-            jittered >= full / 2 && jittered <= full,
-            "{jittered:?} vs {full:?}"
-        );
+        assert!(jittered >= full / 2 && jittered <= full, "{jittered:?} vs {full:?}");
     }
 }
 
@@ -95,11 +68,7 @@ fn retry_delay_doubles_up_to_the_cap_and_jitter_stays_within_half_to_full() {
 async fn retries_zero_means_no_retry_not_the_default() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     assert_eq!(harness.config.default_retries, 3);
-    let task = harness
-        .create_with("no-retry", "fail", "2026-01-01T00:00:10Z", |task| {
-            task.retries = 0
-        })
-        .await;
+    let task = harness.create_with("no-retry", "fail", "2026-01-01T00:00:10Z", |task| task.retries = 0).await;
     assert_eq!(task.retries, 0);
     let engine = harness.start().await;
     pass(secs(3600)).await;
@@ -129,68 +98,41 @@ async fn a_timed_out_attempt_is_cancelled_before_its_retry_starts() {
     let calls = harness.bus.calls();
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0].timeout, secs(30));
-    let first_cancelled = calls[0]
-        .cancelled_at
-        .lock()
-        .expect("lock")
-        .expect("cancelled");
+    let first_cancelled = calls[0].cancelled_at.lock().expect("lock").expect("cancelled");
     assert_eq!(first_cancelled, at("2026-01-01T00:00:40Z"));
-    assert!(
-        first_cancelled < calls[1].at,
-        "cancelled before the retry started"
-    );
+    assert!(first_cancelled < calls[1].at, "cancelled before the retry started");
     assert_eq!(calls[1].at, at("2026-01-01T00:00:45Z"));
     let executions = harness.executions(&task).await;
     assert_eq!(executions[0].status, ExecutionStatus::Timeout);
     assert_eq!(executions[0].duration_ms, Some(30_000));
-    assert!(
-        executions[0]
-            .error
-            .as_deref()
-            .unwrap_or("")
-            .contains("timed out after 30000 ms")
-    );
+    assert!(executions[0].error.as_deref().unwrap_or("").contains("timed out after 30000 ms"));
     assert_eq!(executions[1].status, ExecutionStatus::Timeout);
-    assert_eq!(
-        harness.bus.event_kinds(executions[0].id),
-        ["executed", "timeout"]
-    );
+    assert_eq!(harness.bus.event_kinds(executions[0].id), ["executed", "timeout"]);
     engine.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_unknown_command_fails_without_retry_and_says_why() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
-    let task = harness
-        .create_with("typo", "sytem:helth", "2026-01-01T00:00:10Z", |task| {
-            task.retries = 3
-        })
-        .await;
+    let task = harness.create_with("typo", "sytem:helth", "2026-01-01T00:00:10Z", |task| task.retries = 3).await;
     let engine = harness.start().await;
     pass(secs(3600)).await;
     let executions = harness.executions(&task).await;
     assert_eq!(executions.len(), 1);
     assert_eq!(executions[0].status, ExecutionStatus::Failed);
-    assert_eq!(
-        executions[0].error.as_deref(),
-        Some("unknown command 'sytem:helth': no module owns this command")
-    );
+    assert_eq!(executions[0].error.as_deref(), Some("unknown command 'sytem:helth': no module owns this command"));
     engine.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_run_that_failed_after_all_retries_still_fires_at_its_next_slot() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
-    let task = harness
-        .create_with("always-fails", "fail", "1m", |task| task.retries = 1)
-        .await;
+    let task = harness.create_with("always-fails", "fail", "1m", |task| task.retries = 1).await;
     let engine = harness.start().await;
     pass(secs(3 * 60 + 30)).await;
     let executions = harness.executions(&task).await;
-    let seen: Vec<(String, u32)> = executions
-        .iter()
-        .map(|e| (e.started_at.expect("started").to_string(), e.attempt))
-        .collect();
+    let seen: Vec<(String, u32)> =
+        executions.iter().map(|e| (e.started_at.expect("started").to_string(), e.attempt)).collect();
     assert_eq!(
         seen,
         [
@@ -211,11 +153,7 @@ async fn a_run_that_failed_after_all_retries_still_fires_at_its_next_slot() {
 #[tokio::test(start_paused = true)]
 async fn a_once_task_whose_run_failed_is_completed_with_last_status_failed() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
-    let task = harness
-        .create_with("once-fails", "fail", "2026-01-01T00:00:10Z", |task| {
-            task.retries = 2
-        })
-        .await;
+    let task = harness.create_with("once-fails", "fail", "2026-01-01T00:00:10Z", |task| task.retries = 2).await;
     let engine = harness.start().await;
     pass(secs(12)).await;
     // The task stays active while retries remain.
@@ -233,9 +171,7 @@ async fn a_once_task_whose_run_failed_is_completed_with_last_status_failed() {
 async fn cancelling_a_running_execution_fires_its_token_and_does_not_retry() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     harness.bus.on("long", Behaviour::Take(secs(600)));
-    let task = harness
-        .create_with("long", "long", "manual", |task| task.retries = 3)
-        .await;
+    let task = harness.create_with("long", "long", "manual", |task| task.retries = 3).await;
     let engine = harness.start().await;
     let handle = engine.handle();
     let id = handle.run_now(task.id.clone()).await.expect("run");

@@ -5,10 +5,7 @@ use crate::task::{ExecutionStatus, OverlapPolicy, Trigger};
 use crate::testing::Behaviour;
 
 fn statuses(executions: &[crate::task::Execution]) -> Vec<(String, ExecutionStatus)> {
-    executions
-        .iter()
-        .map(|e| (e.scheduled_for.strftime("%M:%S").to_string(), e.status))
-        .collect()
+    executions.iter().map(|e| (e.scheduled_for.strftime("%M:%S").to_string(), e.status)).collect()
 }
 
 #[tokio::test(start_paused = true)]
@@ -33,13 +30,7 @@ async fn overlap_skip_records_occurrences_due_while_running_as_skipped() {
     );
     let skipped = harness.executions(&task).await[1].clone();
     assert_eq!(harness.bus.event_kinds(skipped.id), ["skipped"]);
-    assert!(
-        skipped
-            .error
-            .as_deref()
-            .unwrap_or("")
-            .contains("still running")
-    );
+    assert!(skipped.error.as_deref().unwrap_or("").contains("still running"));
     engine.stop().await;
 }
 
@@ -47,11 +38,7 @@ async fn overlap_skip_records_occurrences_due_while_running_as_skipped() {
 async fn overlap_queue_keeps_one_occurrence_waiting_and_runs_it_when_the_task_is_free() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     harness.bus.on("slow", Behaviour::Take(secs(25)));
-    let task = harness
-        .create_with("slow", "slow", "10s", |task| {
-            task.overlap = OverlapPolicy::Queue
-        })
-        .await;
+    let task = harness.create_with("slow", "slow", "10s", |task| task.overlap = OverlapPolicy::Queue).await;
     let engine = harness.start().await;
     pass(secs(56)).await;
     use ExecutionStatus::{Completed, Queued, Running, Skipped};
@@ -65,12 +52,7 @@ async fn overlap_queue_keeps_one_occurrence_waiting_and_runs_it_when_the_task_is
             ("00:50".to_owned(), Skipped),
         ]
     );
-    let starts: Vec<String> = harness
-        .bus
-        .calls()
-        .iter()
-        .map(|c| c.at.to_string())
-        .collect();
+    let starts: Vec<String> = harness.bus.calls().iter().map(|c| c.at.to_string()).collect();
     assert_eq!(starts, ["2026-01-01T00:00:10Z", "2026-01-01T00:00:35Z"]);
     engine.stop().await;
 }
@@ -79,21 +61,13 @@ async fn overlap_queue_keeps_one_occurrence_waiting_and_runs_it_when_the_task_is
 async fn overlap_allow_runs_occurrences_concurrently() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     harness.bus.on("slow", Behaviour::Take(secs(25)));
-    let task = harness
-        .create_with("slow", "slow", "10s", |task| {
-            task.overlap = OverlapPolicy::Allow
-        })
-        .await;
+    let task = harness.create_with("slow", "slow", "10s", |task| task.overlap = OverlapPolicy::Allow).await;
     let engine = harness.start().await;
     pass(secs(31)).await;
     assert_eq!(engine.handle().running(), 3);
     let executions = harness.executions(&task).await;
     assert_eq!(executions.len(), 3);
-    assert!(
-        executions
-            .iter()
-            .all(|e| e.status != ExecutionStatus::Skipped)
-    );
+    assert!(executions.iter().all(|e| e.status != ExecutionStatus::Skipped));
     engine.stop().await;
 }
 
@@ -102,11 +76,7 @@ async fn a_manual_run_respects_the_overlap_policy() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     harness.bus.on("slow", Behaviour::Take(secs(60)));
     let skip = harness.create("skip", "slow", "manual").await;
-    let queue = harness
-        .create_with("queue", "slow", "manual", |task| {
-            task.overlap = OverlapPolicy::Queue
-        })
-        .await;
+    let queue = harness.create_with("queue", "slow", "manual", |task| task.overlap = OverlapPolicy::Queue).await;
     let engine = harness.start().await;
     let handle = engine.handle();
 
@@ -121,21 +91,12 @@ async fn a_manual_run_respects_the_overlap_policy() {
     pass(secs(1)).await;
     let b = handle.run_now(queue.id.clone()).await.expect("run");
     let c = handle.run_now(queue.id.clone()).await.expect("run");
-    assert_eq!(
-        handle.await_execution(c).await.expect("ended").status,
-        ExecutionStatus::Skipped
-    );
+    assert_eq!(handle.await_execution(c).await.expect("ended").status, ExecutionStatus::Skipped);
     let b = handle.await_execution(b).await.expect("ended");
     assert_eq!(b.status, ExecutionStatus::Completed);
     let a = handle.await_execution(a).await.expect("ended");
-    assert_eq!(
-        b.started_at, a.finished_at,
-        "the queued run starts when the first ends"
-    );
-    assert_eq!(
-        handle.await_execution(first).await.expect("ended").status,
-        ExecutionStatus::Completed
-    );
+    assert_eq!(b.started_at, a.finished_at, "the queued run starts when the first ends");
+    assert_eq!(handle.await_execution(first).await.expect("ended").status, ExecutionStatus::Completed);
     engine.stop().await;
 }
 
@@ -145,28 +106,15 @@ async fn max_concurrent_tasks_bounds_running_executions_and_late_ones_keep_their
     harness.config.max_concurrent_tasks = 2;
     harness.bus.on("slow", Behaviour::Take(secs(10)));
     for n in 0..5 {
-        harness
-            .create(&format!("t{n}"), "slow", "2026-01-01T00:01:00Z")
-            .await;
+        harness.create(&format!("t{n}"), "slow", "2026-01-01T00:01:00Z").await;
     }
     let engine = harness.start().await;
     pass(secs(61)).await;
     assert_eq!(engine.handle().running(), 2);
     pass(secs(60)).await;
-    let mut starts: Vec<String> = harness
-        .bus
-        .calls()
-        .iter()
-        .map(|c| c.at.strftime("%M:%S").to_string())
-        .collect();
+    let mut starts: Vec<String> = harness.bus.calls().iter().map(|c| c.at.strftime("%M:%S").to_string()).collect();
     starts.sort();
     assert_eq!(starts, ["01:00", "01:00", "01:10", "01:10", "01:20"]);
-    assert!(
-        harness
-            .bus
-            .calls()
-            .iter()
-            .all(|c| c.scheduled_for == at("2026-01-01T00:01:00Z"))
-    );
+    assert!(harness.bus.calls().iter().all(|c| c.scheduled_for == at("2026-01-01T00:01:00Z")));
     engine.stop().await;
 }

@@ -9,15 +9,10 @@ use crate::testing::{Behaviour, FakeBus};
 
 /// Creates an hourly task at 2026-01-01T00:00Z, runs nothing for three days and a half
 /// hour, then starts an engine and lets two more hours pass.
-async fn three_days_down(
-    policy: MisfirePolicy,
-    run_all_limit: u32,
-) -> (Harness, crate::task::Task) {
+async fn three_days_down(policy: MisfirePolicy, run_all_limit: u32) -> (Harness, crate::task::Task) {
     let mut harness = Harness::new("2026-01-01T00:00:00Z");
     harness.config.misfire_run_all_limit = run_all_limit;
-    let task = harness
-        .create_with("hourly", "ok", "1h", |task| task.misfire = policy)
-        .await;
+    let task = harness.create_with("hourly", "ok", "1h", |task| task.misfire = policy).await;
     pass(secs(3 * 86_400 + 1_800)).await;
     let engine = harness.start().await;
     pass(secs(2 * 3_600)).await;
@@ -31,32 +26,14 @@ async fn misfire_run_once_runs_one_catch_up_for_three_days_down_then_keeps_the_s
     let executions = harness.executions(&task).await;
     let seen: Vec<(String, Trigger, String)> = executions
         .iter()
-        .map(|e| {
-            (
-                e.scheduled_for.to_string(),
-                e.trigger,
-                e.started_at.expect("started").to_string(),
-            )
-        })
+        .map(|e| (e.scheduled_for.to_string(), e.trigger, e.started_at.expect("started").to_string()))
         .collect();
     assert_eq!(
         seen,
         [
-            (
-                "2026-01-04T00:00:00Z".to_owned(),
-                Trigger::CatchUp,
-                "2026-01-04T00:30:00Z".to_owned()
-            ),
-            (
-                "2026-01-04T01:00:00Z".to_owned(),
-                Trigger::Schedule,
-                "2026-01-04T01:00:00Z".to_owned()
-            ),
-            (
-                "2026-01-04T02:00:00Z".to_owned(),
-                Trigger::Schedule,
-                "2026-01-04T02:00:00Z".to_owned()
-            ),
+            ("2026-01-04T00:00:00Z".to_owned(), Trigger::CatchUp, "2026-01-04T00:30:00Z".to_owned()),
+            ("2026-01-04T01:00:00Z".to_owned(), Trigger::Schedule, "2026-01-04T01:00:00Z".to_owned()),
+            ("2026-01-04T02:00:00Z".to_owned(), Trigger::Schedule, "2026-01-04T02:00:00Z".to_owned()),
         ]
     );
 }
@@ -85,35 +62,15 @@ async fn misfire_run_all_runs_each_missed_occurrence_one_after_another_up_to_the
     let executions = harness.executions(&task).await;
     let dropped = &executions[0];
     assert_eq!(dropped.status, ExecutionStatus::Skipped);
-    assert!(
-        dropped
-            .error
-            .as_deref()
-            .unwrap_or("")
-            .contains("the 62 oldest were dropped")
-    );
-    let catch_up: Vec<_> = executions
-        .iter()
-        .filter(|e| e.trigger == Trigger::CatchUp && e.status == ExecutionStatus::Completed)
-        .collect();
+    assert!(dropped.error.as_deref().unwrap_or("").contains("the 62 oldest were dropped"));
+    let catch_up: Vec<_> =
+        executions.iter().filter(|e| e.trigger == Trigger::CatchUp && e.status == ExecutionStatus::Completed).collect();
     assert_eq!(catch_up.len(), 10);
-    let mut slots: Vec<String> = catch_up
-        .iter()
-        .map(|e| e.scheduled_for.to_string())
-        .collect();
+    let mut slots: Vec<String> = catch_up.iter().map(|e| e.scheduled_for.to_string()).collect();
     slots.sort();
-    assert_eq!(
-        slots.first().map(String::as_str),
-        Some("2026-01-03T15:00:00Z")
-    );
-    assert_eq!(
-        slots.last().map(String::as_str),
-        Some("2026-01-04T00:00:00Z")
-    );
-    let scheduled: Vec<_> = executions
-        .iter()
-        .filter(|e| e.trigger == Trigger::Schedule)
-        .collect();
+    assert_eq!(slots.first().map(String::as_str), Some("2026-01-03T15:00:00Z"));
+    assert_eq!(slots.last().map(String::as_str), Some("2026-01-04T00:00:00Z"));
+    let scheduled: Vec<_> = executions.iter().filter(|e| e.trigger == Trigger::Schedule).collect();
     assert_eq!(scheduled.len(), 2);
 }
 
@@ -139,9 +96,7 @@ async fn a_forward_wall_clock_jump_applies_the_misfire_policy() {
 async fn runs_left_running_by_a_crashed_engine_become_interrupted_and_are_retried() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     harness.bus.on("long", Behaviour::Take(secs(600)));
-    let task = harness
-        .create_with("long", "long", "1h", |task| task.retries = 2)
-        .await;
+    let task = harness.create_with("long", "long", "1h", |task| task.retries = 2).await;
     let engine = harness.start().await;
     pass(secs(3_600 + 60)).await;
     assert_eq!(engine.handle().running(), 1);
@@ -198,9 +153,7 @@ async fn stop_waits_for_runs_that_end_within_the_grace() {
     let mut harness = Harness::new("2026-01-01T00:00:00Z");
     harness.config.shutdown_grace = 10_000;
     harness.bus.on("short", Behaviour::Take(secs(3)));
-    let task = harness
-        .create("short", "short", "2026-01-01T00:00:05Z")
-        .await;
+    let task = harness.create("short", "short", "2026-01-01T00:00:05Z").await;
     let engine = harness.start().await;
     pass(secs(6)).await;
     let report = engine.stop().await;
@@ -214,11 +167,7 @@ async fn stop_interrupts_runs_still_going_after_the_grace_and_queues_their_retry
     let mut harness = Harness::new("2026-01-01T00:00:00Z");
     harness.config.shutdown_grace = 5_000;
     harness.bus.on("stuck", Behaviour::Hang);
-    let task = harness
-        .create_with("stuck", "stuck", "2026-01-01T00:00:05Z", |task| {
-            task.retries = 1
-        })
-        .await;
+    let task = harness.create_with("stuck", "stuck", "2026-01-01T00:00:05Z", |task| task.retries = 1).await;
     let engine = harness.start().await;
     pass(secs(6)).await;
     let report = engine.stop().await;
@@ -248,10 +197,7 @@ async fn two_engines_on_one_database_never_run_an_occurrence_twice() {
     b.stop().await;
 
     let calls: Vec<_> = bus_a.calls().into_iter().chain(bus_b.calls()).collect();
-    assert!(
-        !bus_a.calls().is_empty() && !bus_b.calls().is_empty(),
-        "both engines worked"
-    );
+    assert!(!bus_a.calls().is_empty() && !bus_b.calls().is_empty(), "both engines worked");
     let mut seen = HashSet::new();
     for call in &calls {
         let key = (call.execution_id, call.scheduled_for);
@@ -287,20 +233,12 @@ async fn cleanup_deletes_history_older_than_the_retention_in_batches() {
     engine.stop().await;
     let executions = harness.executions(&task).await;
     // Cleanup ran at 72:00 last; it kept everything finished after 48:00 (288 + 1 rows).
-    let oldest = executions
-        .first()
-        .expect("some history")
-        .finished_at
-        .expect("finished");
+    let oldest = executions.first().expect("some history").finished_at.expect("finished");
     assert!(oldest >= at("2026-01-03T00:00:00Z"), "oldest kept {oldest}");
     assert_eq!(executions.len(), 12 * 24 + 1);
     assert_eq!(harness.reload(&task).await.counters.runs, 3 * 24 * 12);
 
-    let deleted = harness
-        .store
-        .cleanup(at("2026-01-04T00:00:00Z"), 100)
-        .await
-        .expect("cleanup");
+    let deleted = harness.store.cleanup(at("2026-01-04T00:00:00Z"), 100).await.expect("cleanup");
     assert_eq!(deleted.executions, 100, "one bounded batch");
 }
 
@@ -308,18 +246,11 @@ async fn cleanup_deletes_history_older_than_the_retention_in_batches() {
 async fn an_execution_claimed_ahead_by_a_crashed_engine_is_not_lost() {
     let mut harness = Harness::new("2026-01-01T00:00:00Z");
     harness.config.claim_ahead = 500;
-    let task = harness
-        .create_with("soon", "ok", "2026-01-01T00:00:10Z", |task| {
-            task.retries = 1
-        })
-        .await;
+    let task = harness.create_with("soon", "ok", "2026-01-01T00:00:10Z", |task| task.retries = 1).await;
     let engine = harness.start().await;
     pass(secs(9) + std::time::Duration::from_millis(700)).await;
     // Claimed ahead (row written, planned start 00:00:10) but not dispatched yet.
-    assert_eq!(
-        harness.executions(&task).await[0].status,
-        ExecutionStatus::Running
-    );
+    assert_eq!(harness.executions(&task).await[0].status, ExecutionStatus::Running);
     assert!(harness.bus.calls().is_empty());
     drop(engine);
     pass(secs(60)).await;
@@ -337,18 +268,10 @@ async fn an_execution_claimed_ahead_by_a_crashed_engine_is_not_lost() {
 async fn deleting_a_running_task_and_cancelling_its_runs_leaves_the_history() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     harness.bus.on("long", Behaviour::Take(secs(600)));
-    let task = harness
-        .create("doomed", "long", "2026-01-01T00:00:05Z")
-        .await;
+    let task = harness.create("doomed", "long", "2026-01-01T00:00:05Z").await;
     let engine = harness.start().await;
     pass(secs(10)).await;
-    assert!(
-        harness
-            .store
-            .delete_task(task.id.clone(), harness.now())
-            .await
-            .expect("delete")
-    );
+    assert!(harness.store.delete_task(task.id.clone(), harness.now()).await.expect("delete"));
     assert_eq!(engine.handle().cancel_task(&task.id), 1);
     pass(secs(1)).await;
     assert!(harness.bus.calls()[0].cancel.is_cancelled());
@@ -361,38 +284,19 @@ async fn deleting_a_running_task_and_cancelling_its_runs_leaves_the_history() {
 #[tokio::test(start_paused = true)]
 async fn a_paused_task_keeps_its_pending_retry_until_resumed() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
-    let task = harness
-        .create_with("flaky", "fail", "2026-01-01T00:00:05Z", |task| {
-            task.retries = 1
-        })
-        .await;
+    let task = harness.create_with("flaky", "fail", "2026-01-01T00:00:05Z", |task| task.retries = 1).await;
     let engine = harness.start().await;
     pass(secs(6)).await;
-    harness
-        .store
-        .pause_task(task.id.clone(), harness.now())
-        .await
-        .expect("pause");
+    harness.store.pause_task(task.id.clone(), harness.now()).await.expect("pause");
     pass(secs(600)).await;
     assert_eq!(harness.bus.calls().len(), 1, "no retry while paused");
-    let resumed = harness
-        .store
-        .resume_task(task.id.clone(), harness.now())
-        .await
-        .expect("resume");
-    assert_eq!(
-        resumed.next_run_at, None,
-        "its single occurrence was already claimed"
-    );
+    let resumed = harness.store.resume_task(task.id.clone(), harness.now()).await.expect("resume");
+    assert_eq!(resumed.next_run_at, None, "its single occurrence was already claimed");
     engine.handle().wake();
     pass(secs(1)).await;
     let calls = harness.bus.calls();
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[1].trigger, Trigger::Retry);
-    assert_eq!(
-        harness.executions(&task).await.len(),
-        2,
-        "no catch-up of the same occurrence"
-    );
+    assert_eq!(harness.executions(&task).await.len(), 2, "no catch-up of the same occurrence");
     engine.stop().await;
 }

@@ -20,11 +20,7 @@ async fn interval_task_fires_every_interval_over_a_simulated_day() {
     }
     let executions = harness.executions(&task).await;
     assert_eq!(executions.len(), 24);
-    assert!(
-        executions
-            .iter()
-            .all(|e| e.status == ExecutionStatus::Completed)
-    );
+    assert!(executions.iter().all(|e| e.status == ExecutionStatus::Completed));
     let task = harness.reload(&task).await;
     assert_eq!(task.counters.runs, 24);
     assert_eq!(task.next_run_at, Some(at("2026-01-02T01:00:00Z")));
@@ -38,12 +34,7 @@ async fn cron_task_fires_at_its_wall_times_over_simulated_days() {
     let engine = harness.start().await;
     pass(secs(2 * 86_400 + 60)).await;
 
-    let fired: Vec<String> = harness
-        .bus
-        .calls()
-        .iter()
-        .map(|c| c.at.to_string())
-        .collect();
+    let fired: Vec<String> = harness.bus.calls().iter().map(|c| c.at.to_string()).collect();
     assert_eq!(
         fired,
         [
@@ -63,38 +54,20 @@ async fn cron_task_fires_at_its_wall_times_over_simulated_days() {
 #[tokio::test(start_paused = true)]
 async fn cron_task_in_a_time_zone_fires_at_local_times_across_a_dst_change() {
     let harness = Harness::new("2026-03-06T00:00:00Z");
-    let schedule = crate::task::TaskSchedule::parse(
-        "0 9 * * *",
-        Some("America/New_York".to_owned()),
-        None,
-        harness.now(),
-    )
-    .expect("valid");
+    let schedule =
+        crate::task::TaskSchedule::parse("0 9 * * *", Some("America/New_York".to_owned()), None, harness.now())
+            .expect("valid");
     let mut new = harness.new_task("nine-am", "ok", "manual");
     new.schedule = schedule;
-    harness
-        .store
-        .create_task(new, harness.now())
-        .await
-        .expect("created");
+    harness.store.create_task(new, harness.now()).await.expect("created");
     let engine = harness.start().await;
     pass(secs(4 * 86_400)).await;
 
-    let fired: Vec<String> = harness
-        .bus
-        .calls()
-        .iter()
-        .map(|c| c.at.to_string())
-        .collect();
+    let fired: Vec<String> = harness.bus.calls().iter().map(|c| c.at.to_string()).collect();
     // 09:00 EST is 14:00Z; from 2026-03-08 (DST) 09:00 EDT is 13:00Z.
     assert_eq!(
         fired,
-        [
-            "2026-03-06T14:00:00Z",
-            "2026-03-07T14:00:00Z",
-            "2026-03-08T13:00:00Z",
-            "2026-03-09T13:00:00Z",
-        ]
+        ["2026-03-06T14:00:00Z", "2026-03-07T14:00:00Z", "2026-03-08T13:00:00Z", "2026-03-09T13:00:00Z",]
     );
     engine.stop().await;
 }
@@ -160,19 +133,14 @@ async fn a_task_due_at_an_instant_starts_within_milliseconds_even_with_a_long_ti
     let calls = harness.bus.calls();
     assert_eq!(calls.len(), 1);
     let late = calls[0].at.duration_since(at("2026-01-01T12:00:00Z"));
-    assert!(
-        late >= jiff::SignedDuration::ZERO && late.as_millis() <= 1,
-        "late by {late:?}"
-    );
+    assert!(late >= jiff::SignedDuration::ZERO && late.as_millis() <= 1, "late by {late:?}");
     engine.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn next_run_advances_from_the_scheduled_time_not_from_now() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
-    harness
-        .bus
-        .on("slow", crate::testing::Behaviour::Take(secs(7)));
+    harness.bus.on("slow", crate::testing::Behaviour::Take(secs(7)));
     let task = harness.create("slow", "slow", "10s").await;
     let engine = harness.start().await;
     pass(secs(108)).await;
@@ -193,18 +161,10 @@ async fn a_paused_task_does_not_fire_and_resume_counts_from_now() {
     let task = harness.create("paused", "ok", "1m").await;
     let engine = harness.start().await;
     pass(secs(150)).await;
-    harness
-        .store
-        .pause_task(task.id.clone(), harness.now())
-        .await
-        .expect("pause");
+    harness.store.pause_task(task.id.clone(), harness.now()).await.expect("pause");
     pass(secs(600)).await;
     assert_eq!(harness.bus.calls().len(), 2);
-    let resumed = harness
-        .store
-        .resume_task(task.id.clone(), harness.now())
-        .await
-        .expect("resume");
+    let resumed = harness.store.resume_task(task.id.clone(), harness.now()).await.expect("resume");
     engine.handle().wake();
     // Resumed at 00:12:30; the interval stays anchored at creation: next slot 00:13:00.
     assert_eq!(resumed.next_run_at, Some(at("2026-01-01T00:13:00Z")));
@@ -250,10 +210,7 @@ async fn events_carry_the_documented_payload() {
 async fn an_idle_task_is_claimed_ahead_and_dispatched_on_its_instant_but_a_busy_one_waits() {
     let mut harness = Harness::new("2026-01-01T00:00:00Z");
     harness.config.claim_ahead = 500;
-    harness.bus.on(
-        "slow",
-        crate::testing::Behaviour::Take(secs(9) + std::time::Duration::from_millis(800)),
-    );
+    harness.bus.on("slow", crate::testing::Behaviour::Take(secs(9) + std::time::Duration::from_millis(800)));
     let idle = harness.create("idle", "ok", "10s").await;
     let busy = harness.create("busy", "slow", "10s").await;
     let engine = harness.start().await;
@@ -271,11 +228,7 @@ async fn an_idle_task_is_claimed_ahead_and_dispatched_on_its_instant_but_a_busy_
     assert_eq!(ok_calls.len(), 2);
     assert_eq!(ok_calls[1].at, at("2026-01-01T00:00:20Z"));
     let slow_calls = harness.bus.calls_of("slow");
-    assert_eq!(
-        slow_calls.len(),
-        2,
-        "the busy task ran at its due time, not skipped"
-    );
+    assert_eq!(slow_calls.len(), 2, "the busy task ran at its due time, not skipped");
     assert_eq!(slow_calls[1].at, at("2026-01-01T00:00:20Z"));
     engine.stop().await;
 }

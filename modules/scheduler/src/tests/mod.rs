@@ -65,10 +65,7 @@ impl Harness {
             sqlite,
             store,
             // The engine wakes at due times anyway; a long tick keeps simulated days cheap.
-            config: SchedulerConfig {
-                tick_interval: 60_000,
-                ..SchedulerConfig::default()
-            },
+            config: SchedulerConfig { tick_interval: 60_000, ..SchedulerConfig::default() },
         }
     }
 
@@ -82,27 +79,17 @@ impl Harness {
 
     /// Starts an engine on this harness's store, bus and clock.
     pub(super) async fn start(&self) -> Engine {
-        Engine::start(
-            self.config.clone(),
-            self.store.clone(),
-            self.bus.clone(),
-            self.clock.clone(),
-        )
-        .await
-        .expect("engine starts")
+        Engine::start(self.config.clone(), self.store.clone(), self.bus.clone(), self.clock.clone())
+            .await
+            .expect("engine starts")
     }
 
     /// Starts an engine on a second connection to the same file, as another process would.
     pub(super) async fn start_other(&self, node_id: &str, bus: Arc<FakeBus>) -> Engine {
         let sqlite = Arc::new(SqliteStore::open(&self.path()).expect("open"));
         let store: Arc<dyn Store> = Arc::new(PausedClockStore::new(sqlite));
-        let config = SchedulerConfig {
-            node_id: node_id.to_owned(),
-            ..self.config.clone()
-        };
-        Engine::start(config, store, bus, self.clock.clone())
-            .await
-            .expect("engine starts")
+        let config = SchedulerConfig { node_id: node_id.to_owned(), ..self.config.clone() };
+        Engine::start(config, store, bus, self.clock.clone()).await.expect("engine starts")
     }
 
     pub(super) fn schedule(&self, text: &str) -> TaskSchedule {
@@ -110,12 +97,7 @@ impl Harness {
     }
 
     pub(super) fn new_task(&self, name: &str, command: &str, schedule: &str) -> NewTask {
-        NewTask::new(
-            name,
-            command,
-            self.schedule(schedule),
-            &self.config.task_defaults(),
-        )
+        NewTask::new(name, command, self.schedule(schedule), &self.config.task_defaults())
     }
 
     pub(super) async fn create(&self, name: &str, command: &str, schedule: &str) -> Task {
@@ -131,21 +113,14 @@ impl Harness {
     ) -> Task {
         let mut task = self.new_task(name, command, schedule);
         change(&mut task);
-        self.store
-            .create_task(task, self.now())
-            .await
-            .expect("task created")
+        self.store.create_task(task, self.now()).await.expect("task created")
     }
 
     /// A task's executions, oldest first.
     pub(super) async fn executions(&self, task: &Task) -> Vec<Execution> {
         let mut rows = self
             .store
-            .history(HistoryQuery {
-                task_id: Some(task.id.clone()),
-                limit: Some(1_000_000),
-                ..HistoryQuery::default()
-            })
+            .history(HistoryQuery { task_id: Some(task.id.clone()), limit: Some(1_000_000), ..HistoryQuery::default() })
             .await
             .expect("history");
         rows.reverse();
@@ -153,10 +128,6 @@ impl Harness {
     }
 
     pub(super) async fn reload(&self, task: &Task) -> Task {
-        self.store
-            .get_task(crate::task::TaskKey::Id(task.id.clone()))
-            .await
-            .expect("get")
-            .expect("the task exists")
+        self.store.get_task(crate::task::TaskKey::Id(task.id.clone())).await.expect("get").expect("the task exists")
     }
 }

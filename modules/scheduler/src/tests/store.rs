@@ -29,26 +29,16 @@ async fn migrations_set_the_user_version_and_reopening_does_not_rerun_them() {
         .expect("version");
     assert_eq!(version, 1);
     let reopened = SqliteStore::open(&harness.path()).expect("reopen");
-    let tasks = reopened
-        .list_tasks(TaskFilter::default())
-        .await
-        .expect("list");
+    let tasks = reopened.list_tasks(TaskFilter::default()).await.expect("list");
     assert_eq!(tasks.len(), 1);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_database_from_a_newer_scheduler_is_refused() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
-    harness
-        .sqlite
-        .with_writer(|conn| Ok(conn.pragma_update(None, "user_version", 99)?))
-        .await
-        .expect("bump");
+    harness.sqlite.with_writer(|conn| Ok(conn.pragma_update(None, "user_version", 99)?)).await.expect("bump");
     let error = SqliteStore::open(&harness.path()).expect_err("refused");
-    assert!(
-        matches!(&error, StoreError::Migration(message) if message.contains("schema version 99")),
-        "{error}"
-    );
+    assert!(matches!(&error, StoreError::Migration(message) if message.contains("schema version 99")), "{error}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -56,22 +46,11 @@ async fn a_taken_name_is_refused_in_its_tenant_but_free_in_another() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     harness.create("backup", "ok", "1h").await;
     let duplicate = harness.new_task("backup", "ok", "2h");
-    let error = harness
-        .store
-        .create_task(duplicate, harness.now())
-        .await
-        .expect_err("taken");
-    assert_eq!(
-        error.to_string(),
-        "a task named 'backup' already exists in tenant 'default'"
-    );
+    let error = harness.store.create_task(duplicate, harness.now()).await.expect_err("taken");
+    assert_eq!(error.to_string(), "a task named 'backup' already exists in tenant 'default'");
     let mut other = harness.new_task("backup", "ok", "2h");
     other.tenant = "acme".to_owned();
-    harness
-        .store
-        .create_task(other, harness.now())
-        .await
-        .expect("other tenant");
+    harness.store.create_task(other, harness.now()).await.expect("other tenant");
 }
 
 #[tokio::test(start_paused = true)]
@@ -86,10 +65,7 @@ async fn a_task_is_found_by_id_and_by_name_and_keeps_its_fields() {
     let by_id = harness.reload(&created).await;
     let by_name = harness
         .store
-        .get_task(TaskKey::Name {
-            tenant: "default".to_owned(),
-            name: "report".to_owned(),
-        })
+        .get_task(TaskKey::Name { tenant: "default".to_owned(), name: "report".to_owned() })
         .await
         .expect("get")
         .expect("found");
@@ -100,10 +76,7 @@ async fn a_task_is_found_by_id_and_by_name_and_keeps_its_fields() {
     assert_eq!(by_id.next_run_at, Some(at("2026-01-01T00:15:00Z")));
     let missing = harness
         .store
-        .get_task(TaskKey::Name {
-            tenant: "default".to_owned(),
-            name: "nope".to_owned(),
-        })
+        .get_task(TaskKey::Name { tenant: "default".to_owned(), name: "nope".to_owned() })
         .await
         .expect("get");
     assert!(missing.is_none());
@@ -114,54 +87,23 @@ async fn list_filters_by_status_and_pause_all_resume_all_change_every_task() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     let a = harness.create("a", "ok", "1h").await;
     harness.create("b", "ok", "1h").await;
-    harness
-        .store
-        .pause_task(a.id.clone(), harness.now())
-        .await
-        .expect("pause");
+    harness.store.pause_task(a.id.clone(), harness.now()).await.expect("pause");
     let paused = harness
         .store
-        .list_tasks(TaskFilter {
-            status: Some(TaskStatus::Paused),
-            ..TaskFilter::default()
-        })
+        .list_tasks(TaskFilter { status: Some(TaskStatus::Paused), ..TaskFilter::default() })
         .await
         .expect("list");
-    assert_eq!(
-        paused.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
-        ["a"]
-    );
+    assert_eq!(paused.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["a"]);
     assert_eq!(paused[0].next_run_at, None);
-    assert_eq!(
-        harness
-            .store
-            .pause_all(None, harness.now())
-            .await
-            .expect("all"),
-        1
-    );
-    assert_eq!(
-        harness
-            .store
-            .resume_all(None, harness.now())
-            .await
-            .expect("all"),
-        2
-    );
+    assert_eq!(harness.store.pause_all(None, harness.now()).await.expect("all"), 1);
+    assert_eq!(harness.store.resume_all(None, harness.now()).await.expect("all"), 2);
     let active = harness
         .store
-        .list_tasks(TaskFilter {
-            status: Some(TaskStatus::Active),
-            ..TaskFilter::default()
-        })
+        .list_tasks(TaskFilter { status: Some(TaskStatus::Active), ..TaskFilter::default() })
         .await
         .expect("list");
     assert_eq!(active.len(), 2);
-    assert!(
-        active
-            .iter()
-            .all(|t| t.next_run_at == Some(at("2026-01-01T01:00:00Z")))
-    );
+    assert!(active.iter().all(|t| t.next_run_at == Some(at("2026-01-01T01:00:00Z"))));
 }
 
 #[tokio::test(start_paused = true)]
@@ -172,26 +114,19 @@ async fn updating_the_schedule_recomputes_the_next_run_and_other_fields_keep_it(
         .store
         .update_task(
             task.id.clone(),
-            TaskPatch {
-                name: Some("renamed".to_owned()),
-                ..TaskPatch::default()
-            },
+            TaskPatch { name: Some("renamed".to_owned()), ..TaskPatch::default() },
             at("2026-01-01T00:10:00Z"),
         )
         .await
         .expect("update");
     assert_eq!(renamed.next_run_at, Some(at("2026-01-01T01:00:00Z")));
     let schedule =
-        crate::task::TaskSchedule::parse("0 3 * * *", None, None, at("2026-01-01T00:10:00Z"))
-            .expect("valid");
+        crate::task::TaskSchedule::parse("0 3 * * *", None, None, at("2026-01-01T00:10:00Z")).expect("valid");
     let rescheduled = harness
         .store
         .update_task(
             task.id.clone(),
-            TaskPatch {
-                schedule: Some(schedule),
-                ..TaskPatch::default()
-            },
+            TaskPatch { schedule: Some(schedule), ..TaskPatch::default() },
             at("2026-01-01T00:10:00Z"),
         )
         .await
@@ -204,11 +139,7 @@ async fn updating_the_schedule_recomputes_the_next_run_and_other_fields_keep_it(
 async fn resume_refuses_a_completed_once_task() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     let task = harness.create("once", "ok", "now").await;
-    let outcome = harness
-        .store
-        .claim_due(claim("2026-01-01T00:00:00Z"))
-        .await
-        .expect("claim");
+    let outcome = harness.store.claim_due(claim("2026-01-01T00:00:00Z")).await.expect("claim");
     let claimed = &outcome.claimed[0];
     harness
         .store
@@ -226,44 +157,18 @@ async fn resume_refuses_a_completed_once_task() {
         .await
         .expect("finish");
     assert_eq!(harness.reload(&task).await.status, TaskStatus::Completed);
-    let error = harness
-        .store
-        .resume_task(task.id.clone(), harness.now())
-        .await
-        .expect_err("refused");
-    assert!(matches!(
-        error,
-        StoreError::InvalidState {
-            status: TaskStatus::Completed,
-            ..
-        }
-    ));
+    let error = harness.store.resume_task(task.id.clone(), harness.now()).await.expect_err("refused");
+    assert!(matches!(error, StoreError::InvalidState { status: TaskStatus::Completed, .. }));
 }
 
 #[tokio::test(start_paused = true)]
 async fn deleting_a_task_keeps_its_history_and_cancels_its_queued_runs() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     let task = harness.create("doomed", "ok", "manual").await;
-    let queued = harness
-        .store
-        .request_run(task.id.clone(), harness.now())
-        .await
-        .expect("run");
+    let queued = harness.store.request_run(task.id.clone(), harness.now()).await.expect("run");
     assert_eq!(queued.execution.status, ExecutionStatus::Queued);
-    assert!(
-        harness
-            .store
-            .delete_task(task.id.clone(), harness.now())
-            .await
-            .expect("delete")
-    );
-    assert!(
-        !harness
-            .store
-            .delete_task(task.id.clone(), harness.now())
-            .await
-            .expect("again")
-    );
+    assert!(harness.store.delete_task(task.id.clone(), harness.now()).await.expect("delete"));
+    assert!(!harness.store.delete_task(task.id.clone(), harness.now()).await.expect("again"));
     let history = harness.executions(&task).await;
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].status, ExecutionStatus::Cancelled);
@@ -276,26 +181,15 @@ async fn history_filters_by_task_status_since_and_limit() {
     let a = harness.create("a", "ok", "1m").await;
     let b = harness.create("b", "ok", "1m").await;
     for minute in 1..=5 {
-        harness
-            .store
-            .claim_due(claim(&format!("2026-01-01T00:0{minute}:00Z")))
-            .await
-            .expect("claim");
+        harness.store.claim_due(claim(&format!("2026-01-01T00:0{minute}:00Z"))).await.expect("claim");
     }
     // Nothing finishes: the first run of each task stays running, and with the default
     // overlap policy the four later occurrences are recorded as skipped.
-    let all = harness
-        .store
-        .history(HistoryQuery::default())
-        .await
-        .expect("history");
+    let all = harness.store.history(HistoryQuery::default()).await.expect("history");
     assert_eq!(all.len(), 10);
     let of_a = harness
         .store
-        .history(HistoryQuery {
-            task_id: Some(a.id.clone()),
-            ..HistoryQuery::default()
-        })
+        .history(HistoryQuery { task_id: Some(a.id.clone()), ..HistoryQuery::default() })
         .await
         .expect("history");
     assert!(of_a.iter().all(|e| e.task_id == a.id) && of_a.len() == 5);
@@ -310,17 +204,8 @@ async fn history_filters_by_task_status_since_and_limit() {
         .await
         .expect("history");
     assert_eq!(running.len(), 1);
-    assert_eq!(
-        running[0].scheduled_for,
-        at("2026-01-01T00:05:00Z"),
-        "newest first"
-    );
-    assert_eq!(
-        of_a.iter()
-            .filter(|e| e.status == ExecutionStatus::Skipped)
-            .count(),
-        4
-    );
+    assert_eq!(running[0].scheduled_for, at("2026-01-01T00:05:00Z"), "newest first");
+    assert_eq!(of_a.iter().filter(|e| e.status == ExecutionStatus::Skipped).count(), 4);
 }
 
 #[tokio::test(start_paused = true)]
@@ -335,11 +220,7 @@ async fn stats_report_counters_success_rate_average_and_p95() {
     for minute in 1..=20u64 {
         let now = format!("2026-01-01T00:{minute:02}:00Z");
         let outcome = harness.store.claim_due(claim(&now)).await.expect("claim");
-        let status = if minute % 4 == 0 {
-            ExecutionStatus::Failed
-        } else {
-            ExecutionStatus::Completed
-        };
+        let status = if minute % 4 == 0 { ExecutionStatus::Failed } else { ExecutionStatus::Completed };
         harness
             .store
             .finish_execution(crate::store::Finish {
@@ -356,11 +237,7 @@ async fn stats_report_counters_success_rate_average_and_p95() {
             .await
             .expect("finish");
     }
-    let stats = harness
-        .store
-        .stats(Some(task.id.clone()))
-        .await
-        .expect("stats");
+    let stats = harness.store.stats(Some(task.id.clone())).await.expect("stats");
     assert_eq!(stats.counters.runs, 20);
     assert_eq!(stats.counters.failures, 5);
     assert_eq!(stats.counters.successes, 15);
@@ -390,20 +267,9 @@ async fn audit_entries_and_log_lines_are_appended_and_read_back() {
             .await
             .expect("audit");
     }
-    let audit = harness
-        .store
-        .audit(Some(task.id.clone()), 10)
-        .await
-        .expect("audit");
-    assert_eq!(
-        audit.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
-        ["task.pause", "task.create"]
-    );
-    let run = harness
-        .store
-        .request_run(task.id.clone(), harness.now())
-        .await
-        .expect("run");
+    let audit = harness.store.audit(Some(task.id.clone()), 10).await.expect("audit");
+    assert_eq!(audit.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["task.pause", "task.create"]);
+    let run = harness.store.request_run(task.id.clone(), harness.now()).await.expect("run");
     let line = LogLine {
         execution_id: run.execution.execution_id,
         at: harness.now(),
@@ -411,14 +277,7 @@ async fn audit_entries_and_log_lines_are_appended_and_read_back() {
         message: "disk almost full".to_owned(),
     };
     harness.store.append_log(line.clone()).await.expect("log");
-    assert_eq!(
-        harness
-            .store
-            .logs(run.execution.execution_id)
-            .await
-            .expect("logs"),
-        [line]
-    );
+    assert_eq!(harness.store.logs(run.execution.execution_id).await.expect("logs"), [line]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -434,30 +293,21 @@ async fn the_due_task_query_is_served_by_the_partial_index() {
         .with_reader(move |conn| {
             let mut stmt = conn.prepare(&sql)?;
             let details = stmt
-                .query_map(rusqlite::params![0_i64, 10_i64], |row| {
-                    row.get::<_, String>(3)
-                })?
+                .query_map(rusqlite::params![0_i64, 10_i64], |row| row.get::<_, String>(3))?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(details)
         })
         .await
         .expect("plan");
     assert_eq!(plan.len(), 1, "{plan:?}");
-    assert!(
-        plan[0].starts_with("SEARCH scheduled_tasks USING INDEX ix_tasks_due (next_run_at"),
-        "{plan:?}"
-    );
+    assert!(plan[0].starts_with("SEARCH scheduled_tasks USING INDEX ix_tasks_due (next_run_at"), "{plan:?}");
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_unique_index_makes_a_second_execution_of_an_occurrence_impossible() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     let task = harness.create("once", "ok", "2026-01-01T00:00:00Z").await;
-    harness
-        .store
-        .claim_due(claim("2026-01-01T00:00:00Z"))
-        .await
-        .expect("claim");
+    harness.store.claim_due(claim("2026-01-01T00:00:00Z")).await.expect("claim");
     let id = task.id.to_string();
     let second = harness
         .sqlite
@@ -471,10 +321,7 @@ async fn the_unique_index_makes_a_second_execution_of_an_occurrence_impossible()
         })
         .await
         .expect_err("refused");
-    assert!(
-        second.to_string().contains("UNIQUE constraint failed"),
-        "{second}"
-    );
+    assert!(second.to_string().contains("UNIQUE constraint failed"), "{second}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -486,9 +333,7 @@ async fn concurrent_writes_are_committed_in_groups_and_all_answered() {
         let task = harness.new_task(&format!("t{n}"), "ok", "1h");
         let store = store.clone();
         let now = harness.now();
-        joins.push(tokio::spawn(
-            async move { store.create_task(task, now).await },
-        ));
+        joins.push(tokio::spawn(async move { store.create_task(task, now).await }));
     }
     for join in joins {
         join.await.expect("joined").expect("created");

@@ -15,12 +15,12 @@ use scheduler_schedule::ScheduleKind;
 
 use super::rows::{self, EXECUTION_COLUMNS, TASK_COLUMNS, duration_ms, ms};
 use crate::store::{
-    ClaimOutcome, ClaimRequest, ClaimedExecution, CleanupBatch, Finish, FinishOutcome, Finished,
-    NotedExecution, RecoverRequest, RetryScheduled, RunRequested, StoreError,
+    ClaimOutcome, ClaimRequest, ClaimedExecution, CleanupBatch, Finish, FinishOutcome, Finished, NotedExecution,
+    RecoverRequest, RetryScheduled, RunRequested, StoreError,
 };
 use crate::task::{
-    Execution, ExecutionId, ExecutionStatus, MisfirePolicy, Origin, OverlapPolicy, Task, TaskId,
-    TaskStatus, Trigger, retry_delay,
+    Execution, ExecutionId, ExecutionStatus, MisfirePolicy, Origin, OverlapPolicy, Task, TaskId, TaskStatus, Trigger,
+    retry_delay,
 };
 
 /// The due-task query; served by the partial index `ix_tasks_due`.
@@ -50,10 +50,7 @@ struct NewExecution<'a> {
 }
 
 /// Inserts an execution row; `None` when the unique occurrence index already has it.
-fn insert_execution(
-    conn: &Connection,
-    row: &NewExecution<'_>,
-) -> Result<Option<ExecutionId>, StoreError> {
+fn insert_execution(conn: &Connection, row: &NewExecution<'_>) -> Result<Option<ExecutionId>, StoreError> {
     let running = row.status == ExecutionStatus::Running;
     let finished = row.status.is_final();
     let deadline = running.then(|| row.start_at.saturating_add(duration_ms(row.task.timeout)));
@@ -83,11 +80,7 @@ fn insert_execution(
     Ok((inserted == 1).then(|| ExecutionId(conn.last_insert_rowid())))
 }
 
-fn claimed(
-    task: &Task,
-    id: ExecutionId,
-    row: &NewExecution<'_>,
-) -> Result<ClaimedExecution, StoreError> {
+fn claimed(task: &Task, id: ExecutionId, row: &NewExecution<'_>) -> Result<ClaimedExecution, StoreError> {
     Ok(ClaimedExecution {
         execution_id: id,
         task_id: task.id.clone(),
@@ -104,11 +97,7 @@ fn claimed(
     })
 }
 
-fn noted(
-    task: &Task,
-    id: ExecutionId,
-    row: NewExecution<'_>,
-) -> Result<NotedExecution, StoreError> {
+fn noted(task: &Task, id: ExecutionId, row: NewExecution<'_>) -> Result<NotedExecution, StoreError> {
     Ok(NotedExecution {
         execution_id: id,
         task_id: task.id.clone(),
@@ -123,11 +112,7 @@ fn noted(
 }
 
 /// Writes a non-running row (skipped or queued) and notes it for events.
-fn note(
-    conn: &Connection,
-    row: NewExecution<'_>,
-    out: &mut ClaimOutcome,
-) -> Result<(), StoreError> {
+fn note(conn: &Connection, row: NewExecution<'_>, out: &mut ClaimOutcome) -> Result<(), StoreError> {
     if let Some(id) = insert_execution(conn, &row)? {
         let task = row.task;
         out.noted.push(noted(task, id, row)?);
@@ -160,8 +145,8 @@ fn start_occurrence(
         error: None,
         retry_of: None,
     };
-    let busy = task.overlap != OverlapPolicy::Allow
-        && rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)?;
+    let busy =
+        task.overlap != OverlapPolicy::Allow && rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)?;
     if !busy {
         if let Some(id) = insert_execution(conn, &row)? {
             out.claimed.push(claimed(task, id, &row)?);
@@ -191,12 +176,7 @@ fn start_occurrence(
 /// An occurrence still in the future (claimed ahead, within the horizon) is only taken when
 /// the task is idle: overlap is then decided at its due time by an ordinary claim. Returns
 /// false when the task was left for later.
-fn fire(
-    conn: &Connection,
-    task: &Task,
-    request: &ClaimRequest,
-    out: &mut ClaimOutcome,
-) -> Result<bool, StoreError> {
+fn fire(conn: &Connection, task: &Task, request: &ClaimRequest, out: &mut ClaimOutcome) -> Result<bool, StoreError> {
     let Some(due_at) = task.next_run_at else {
         return Ok(false);
     };
@@ -236,11 +216,7 @@ fn fire(
             }
             cursor = task.schedule.next_after(at);
         }
-        let next = if missed >= MAX_MISFIRE_SCAN {
-            task.schedule.next_after(now)
-        } else {
-            cursor
-        };
+        let next = if missed >= MAX_MISFIRE_SCAN { task.schedule.next_after(now) } else { cursor };
         let span = format!("{missed} occurrence(s) from {due_at} to {last} were missed");
         let row = |trigger, at, status, error| NewExecution {
             task,
@@ -259,11 +235,7 @@ fn fire(
         match task.misfire {
             MisfirePolicy::Skip => {
                 let error = Some(format!("{span} (misfire policy skip)"));
-                note(
-                    conn,
-                    row(Trigger::CatchUp, ms(last), ExecutionStatus::Skipped, error),
-                    out,
-                )?;
+                note(conn, row(Trigger::CatchUp, ms(last), ExecutionStatus::Skipped, error), out)?;
                 complete = once;
             }
             MisfirePolicy::RunOnce => {
@@ -276,27 +248,13 @@ fn fire(
                         "{span}; the {dropped} oldest were dropped (misfire run_all bound {})",
                         request.run_all_limit
                     ));
-                    note(
-                        conn,
-                        row(
-                            Trigger::CatchUp,
-                            ms(due_at),
-                            ExecutionStatus::Skipped,
-                            error,
-                        ),
-                        out,
-                    )?;
+                    note(conn, row(Trigger::CatchUp, ms(due_at), ExecutionStatus::Skipped, error), out)?;
                 }
                 if let Some(first) = tail.pop_front() {
-                    started =
-                        start_occurrence(conn, task, ms(first), Trigger::CatchUp, request, out)?;
+                    started = start_occurrence(conn, task, ms(first), Trigger::CatchUp, request, out)?;
                 }
                 for at in tail {
-                    note(
-                        conn,
-                        row(Trigger::CatchUp, ms(at), ExecutionStatus::Queued, None),
-                        out,
-                    )?;
+                    note(conn, row(Trigger::CatchUp, ms(at), ExecutionStatus::Queued, None), out)?;
                     out.more_due = true;
                 }
             }
@@ -313,23 +271,14 @@ fn fire(
          status = CASE WHEN ?5 THEN 'completed' ELSE status END, \
          last_status = CASE WHEN ?5 THEN 'skipped' ELSE last_status END WHERE id = ?1",
     )?
-    .execute(params![
-        task.id.as_str(),
-        next.map(ms),
-        started,
-        now_ms,
-        complete
-    ])?;
+    .execute(params![task.id.as_str(), next.map(ms), started, now_ms, complete])?;
     Ok(true)
 }
 
 /// Claims due work: queued rows first (retries, queued overlaps, manual runs, catch-up
 /// backlog), then due tasks in `next_run_at` order, up to `request.limit` started
 /// executions and `request.batch` examined tasks.
-pub(super) fn claim_due(
-    conn: &Connection,
-    request: &ClaimRequest,
-) -> Result<ClaimOutcome, StoreError> {
+pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<ClaimOutcome, StoreError> {
     let now_ms = ms(request.now);
     let mut out = ClaimOutcome::default();
     let limit_i64 = i64::try_from(request.batch).unwrap_or(i64::MAX);
@@ -340,14 +289,7 @@ pub(super) fn claim_due(
              WHERE status = 'queued' AND run_at <= ?1 ORDER BY run_at, id LIMIT ?2",
         )?
         .query_map(params![now_ms, limit_i64], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-            ))
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
         })?
         .collect::<Result<_, _>>()?;
     let mut tasks: HashMap<String, Option<Task>> = HashMap::new();
@@ -366,9 +308,7 @@ pub(super) fn claim_due(
         if task.status == TaskStatus::Paused {
             continue;
         }
-        if task.overlap != OverlapPolicy::Allow
-            && rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)?
-        {
+        if task.overlap != OverlapPolicy::Allow && rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)? {
             continue;
         }
         let deadline = now_ms.saturating_add(duration_ms(task.timeout));
@@ -383,9 +323,7 @@ pub(super) fn claim_due(
         }
         conn.prepare_cached("UPDATE scheduled_tasks SET last_run_at = ?2 WHERE id = ?1")?
             .execute(params![task.id.as_str(), now_ms])?;
-        let parse = |column: &str, text: &str| {
-            StoreError::Corrupt(format!("{column}: unknown value '{text}'"))
-        };
+        let parse = |column: &str, text: &str| StoreError::Corrupt(format!("{column}: unknown value '{text}'"));
         out.claimed.push(ClaimedExecution {
             execution_id: ExecutionId(id),
             task_id: task.id.clone(),
@@ -468,34 +406,25 @@ pub(super) fn claim_due(
     }
     .map(|at| rows::instant("next_due", at))
     .transpose()?;
-    out.next_ahead = ahead
-        .map(|at| rows::instant("next_ahead", at))
-        .transpose()?;
+    out.next_ahead = ahead.map(|at| rows::instant("next_ahead", at)).transpose()?;
     Ok(out)
 }
 
 /// Queues a manual run (or records it skipped), following the task's overlap policy.
-pub(super) fn request_run(
-    conn: &Connection,
-    id: &TaskId,
-    now: Timestamp,
-) -> Result<RunRequested, StoreError> {
-    let task =
-        rows::task_by_id(conn, id)?.ok_or_else(|| StoreError::TaskNotFound(id.to_string()))?;
+pub(super) fn request_run(conn: &Connection, id: &TaskId, now: Timestamp) -> Result<RunRequested, StoreError> {
+    let task = rows::task_by_id(conn, id)?.ok_or_else(|| StoreError::TaskNotFound(id.to_string()))?;
     let now_ms = ms(now);
     let running = rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)?;
     let queued = rows::has_execution_in(conn, &task.id, ExecutionStatus::Queued)?;
     let (status, error) = match task.overlap {
         OverlapPolicy::Allow => (ExecutionStatus::Queued, None),
         _ if !running && !queued => (ExecutionStatus::Queued, None),
-        OverlapPolicy::Skip => (
-            ExecutionStatus::Skipped,
-            Some("a run is already running or waiting (overlap policy skip)".to_owned()),
-        ),
-        OverlapPolicy::Queue if queued => (
-            ExecutionStatus::Skipped,
-            Some("a run is already waiting (overlap policy queue)".to_owned()),
-        ),
+        OverlapPolicy::Skip => {
+            (ExecutionStatus::Skipped, Some("a run is already running or waiting (overlap policy skip)".to_owned()))
+        }
+        OverlapPolicy::Queue if queued => {
+            (ExecutionStatus::Skipped, Some("a run is already waiting (overlap policy queue)".to_owned()))
+        }
         OverlapPolicy::Queue => (ExecutionStatus::Queued, None),
     };
     let row = NewExecution {
@@ -514,9 +443,7 @@ pub(super) fn request_run(
     };
     let id = insert_execution(conn, &row)?
         .ok_or_else(|| StoreError::Database("the manual run row was not written".to_owned()))?;
-    Ok(RunRequested {
-        execution: noted(&task, id, row)?,
-    })
+    Ok(RunRequested { execution: noted(&task, id, row)? })
 }
 
 /// Settings for recording an outcome.
@@ -529,11 +456,7 @@ struct Outcome {
 
 /// Updates the task after an attempt ended: counters, last status, a durable retry row,
 /// a once task's completion.
-fn record_outcome(
-    conn: &Connection,
-    execution: Execution,
-    outcome: &Outcome,
-) -> Result<Finished, StoreError> {
+fn record_outcome(conn: &Connection, execution: Execution, outcome: &Outcome) -> Result<Finished, StoreError> {
     let Some(task) = rows::outcome_task(conn, &execution.task_id)? else {
         return Ok(Finished {
             execution,
@@ -588,25 +511,13 @@ fn record_outcome(
         }
     }
     let mut task_completed = false;
-    if task.once
-        && execution.origin == Origin::Schedule
-        && retry.is_none()
-        && task.status != TaskStatus::Completed
-    {
-        conn.prepare_cached(
-            "UPDATE scheduled_tasks SET status = 'completed', next_run_at = NULL WHERE id = ?1",
-        )?
-        .execute([task.id.as_str()])?;
+    if task.once && execution.origin == Origin::Schedule && retry.is_none() && task.status != TaskStatus::Completed {
+        conn.prepare_cached("UPDATE scheduled_tasks SET status = 'completed', next_run_at = NULL WHERE id = ?1")?
+            .execute([task.id.as_str()])?;
         task_completed = true;
     }
     let queued_waiting = rows::has_execution_in(conn, &task.id, ExecutionStatus::Queued)?;
-    Ok(Finished {
-        execution,
-        tenant: task.tenant,
-        retry,
-        task_completed,
-        queued_waiting,
-    })
+    Ok(Finished { execution, tenant: task.tenant, retry, task_completed, queued_waiting })
 }
 
 struct NewRetry<'a> {
@@ -669,17 +580,10 @@ pub(super) fn finish(conn: &Connection, finish: &Finish) -> Result<FinishOutcome
         retry_delay_max: finish.retry_delay_max,
         retry_jitter: finish.retry_jitter,
     };
-    Ok(FinishOutcome::Finished(Box::new(record_outcome(
-        conn, execution, &outcome,
-    )?)))
+    Ok(FinishOutcome::Finished(Box::new(record_outcome(conn, execution, &outcome)?)))
 }
 
-fn cancel_queued_with(
-    conn: &Connection,
-    id: ExecutionId,
-    now_ms: i64,
-    why: &str,
-) -> Result<bool, StoreError> {
+fn cancel_queued_with(conn: &Connection, id: ExecutionId, now_ms: i64, why: &str) -> Result<bool, StoreError> {
     let changed = conn
         .prepare_cached(
             "UPDATE task_executions SET status = 'cancelled', finished_at = ?2, error = ?3 \
@@ -689,21 +593,14 @@ fn cancel_queued_with(
     Ok(changed > 0)
 }
 
-pub(super) fn cancel_queued(
-    conn: &Connection,
-    id: ExecutionId,
-    now: Timestamp,
-) -> Result<bool, StoreError> {
+pub(super) fn cancel_queued(conn: &Connection, id: ExecutionId, now: Timestamp) -> Result<bool, StoreError> {
     cancel_queued_with(conn, id, ms(now), "cancelled on request")
 }
 
 /// Marks runs of a dead engine `interrupted`: those under our own node id (a previous life of
 /// this engine) and those of any node long past their deadline. Their retries follow the
 /// task's retry policy.
-pub(super) fn recover(
-    conn: &Connection,
-    request: &RecoverRequest,
-) -> Result<Vec<Finished>, StoreError> {
+pub(super) fn recover(conn: &Connection, request: &RecoverRequest) -> Result<Vec<Finished>, StoreError> {
     let now_ms = ms(request.now);
     let stale_before = now_ms.saturating_sub(duration_ms(request.stale_after));
     let ids: Vec<(i64, Option<String>)> = conn
@@ -711,9 +608,7 @@ pub(super) fn recover(
             "SELECT id, node_id FROM task_executions WHERE status = 'running' \
              AND (node_id = ?1 OR deadline_at < ?2)",
         )?
-        .query_map(params![request.node_id, stale_before], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })?
+        .query_map(params![request.node_id, stale_before], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<Result<_, _>>()?;
     let sql = format!(
         "UPDATE task_executions SET status = 'interrupted', finished_at = ?2, \
@@ -728,10 +623,8 @@ pub(super) fn recover(
     };
     let mut recovered = Vec::with_capacity(ids.len());
     for (id, node) in ids {
-        let error = format!(
-            "interrupted: the engine '{}' that ran it stopped before it ended",
-            node.unwrap_or_default()
-        );
+        let error =
+            format!("interrupted: the engine '{}' that ran it stopped before it ended", node.unwrap_or_default());
         let execution = conn
             .prepare_cached(&sql)?
             .query_row(params![id, now_ms, error], |row| Ok(rows::execution(row)))
@@ -745,11 +638,7 @@ pub(super) fn recover(
 }
 
 /// Deletes one bounded batch of old finished executions and old log lines.
-pub(super) fn cleanup(
-    conn: &Connection,
-    before: Timestamp,
-    batch: usize,
-) -> Result<CleanupBatch, StoreError> {
+pub(super) fn cleanup(conn: &Connection, before: Timestamp, batch: usize) -> Result<CleanupBatch, StoreError> {
     let batch = i64::try_from(batch).unwrap_or(i64::MAX);
     let executions = conn
         .prepare_cached(
@@ -759,12 +648,7 @@ pub(super) fn cleanup(
         )?
         .execute(params![ms(before), batch])?;
     let logs = conn
-        .prepare_cached(
-            "DELETE FROM task_logs WHERE id IN (SELECT id FROM task_logs WHERE logged_at < ?1 LIMIT ?2)",
-        )?
+        .prepare_cached("DELETE FROM task_logs WHERE id IN (SELECT id FROM task_logs WHERE logged_at < ?1 LIMIT ?2)")?
         .execute(params![ms(before), batch])?;
-    Ok(CleanupBatch {
-        executions: executions as u64,
-        logs: logs as u64,
-    })
+    Ok(CleanupBatch { executions: executions as u64, logs: logs as u64 })
 }

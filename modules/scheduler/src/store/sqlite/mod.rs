@@ -23,13 +23,10 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 use super::{
-    ClaimOutcome, ClaimRequest, CleanupBatch, Finish, FinishOutcome, Finished, HistoryQuery,
-    RecoverRequest, RunRequested, Store, StoreError, StoreFuture, TaskFilter,
+    ClaimOutcome, ClaimRequest, CleanupBatch, Finish, FinishOutcome, Finished, HistoryQuery, RecoverRequest,
+    RunRequested, Store, StoreError, StoreFuture, TaskFilter,
 };
-use crate::task::{
-    AuditEntry, Execution, ExecutionId, LogLine, NewTask, Task, TaskId, TaskKey, TaskPatch,
-    TaskStats,
-};
+use crate::task::{AuditEntry, Execution, ExecutionId, LogLine, NewTask, Task, TaskId, TaskKey, TaskPatch, TaskStats};
 
 mod engine;
 mod rows;
@@ -96,9 +93,7 @@ impl<T: Send> Job for FnJob<T> {
 
     fn finish(self: Box<Self>, commit: Result<(), StoreError>) {
         let result = match commit {
-            Ok(()) => self
-                .result
-                .unwrap_or_else(|| Err(StoreError::Database("a store job did not run".to_owned()))),
+            Ok(()) => self.result.unwrap_or_else(|| Err(StoreError::Database("a store job did not run".to_owned()))),
             Err(error) => Err(error),
         };
         // The caller may have stopped waiting; that is fine.
@@ -154,9 +149,7 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(Duration::from_millis(5_000))?;
@@ -210,9 +203,8 @@ impl SqliteStore {
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(parent).map_err(|error| {
-                StoreError::Database(format!("cannot create {}: {error}", parent.display()))
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|error| StoreError::Database(format!("cannot create {}: {error}", parent.display())))?;
         }
         let mut writer_conn = open_connection(path, false)?;
         migrate(&mut writer_conn)?;
@@ -227,11 +219,7 @@ impl SqliteStore {
             .name("scheduler-db-reader".to_owned())
             .spawn(move || reader_loop(reader_conn, reader_jobs))
             .map_err(|error| StoreError::Database(format!("cannot start reader: {error}")))?;
-        Ok(SqliteStore {
-            writer,
-            reader,
-            path: path.to_owned(),
-        })
+        Ok(SqliteStore { writer, reader, path: path.to_owned() })
     }
 
     /// The database file.
@@ -239,18 +227,9 @@ impl SqliteStore {
         &self.path
     }
 
-    fn submit<T: Send + 'static>(
-        queue: &mpsc::Sender<Box<dyn Job>>,
-        work: Work<T>,
-        urgent: bool,
-    ) -> StoreFuture<T> {
+    fn submit<T: Send + 'static>(queue: &mpsc::Sender<Box<dyn Job>>, work: Work<T>, urgent: bool) -> StoreFuture<T> {
         let (reply, answer) = oneshot::channel();
-        let job = Box::new(FnJob {
-            urgent,
-            work: Some(work),
-            result: None,
-            reply,
-        });
+        let job = Box::new(FnJob { urgent, work: Some(work), result: None, reply });
         let sent = queue.send(job).is_ok();
         Box::pin(async move {
             if !sent {
@@ -311,10 +290,7 @@ impl Store for SqliteStore {
 
     fn create_tasks(&self, tasks: Vec<NewTask>, now: Timestamp) -> StoreFuture<Vec<TaskId>> {
         self.write(move |conn| {
-            tasks
-                .into_iter()
-                .map(|task| tasks::create(conn, task, now).map(|task| task.id))
-                .collect()
+            tasks.into_iter().map(|task| tasks::create(conn, task, now).map(|task| task.id)).collect()
         })
     }
 

@@ -12,8 +12,8 @@ use scheduler_schedule::ScheduleKind;
 
 use crate::store::StoreError;
 use crate::task::{
-    BackoffKind, Execution, ExecutionId, ExecutionStatus, MisfirePolicy, Origin, OverlapPolicy,
-    Task, TaskCounters, TaskId, TaskSchedule, TaskStatus, Trigger,
+    BackoffKind, Execution, ExecutionId, ExecutionStatus, MisfirePolicy, Origin, OverlapPolicy, Task, TaskCounters,
+    TaskId, TaskSchedule, TaskStatus, Trigger,
 };
 
 /// Columns of `scheduled_tasks` in the order [`task`] reads them.
@@ -40,8 +40,7 @@ pub(crate) fn duration_ms(duration: Duration) -> i64 {
 
 /// The instant of stored Unix milliseconds.
 pub(crate) fn instant(column: &str, millis: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::from_millisecond(millis)
-        .map_err(|error| StoreError::Corrupt(format!("{column}: {error}")))
+    Timestamp::from_millisecond(millis).map_err(|error| StoreError::Corrupt(format!("{column}: {error}")))
 }
 
 fn opt_instant(column: &str, millis: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
@@ -99,9 +98,7 @@ pub(crate) fn task(row: &Row<'_>) -> Result<Task, StoreError> {
         created_at: instant("created_at", row.get(16)?)?,
         updated_at: instant("updated_at", row.get(17)?)?,
         last_run_at: opt_instant("last_run_at", row.get(18)?)?,
-        last_status: last_status
-            .map(|text| named("last_status", &text, ExecutionStatus::from_name))
-            .transpose()?,
+        last_status: last_status.map(|text| named("last_status", &text, ExecutionStatus::from_name)).transpose()?,
         last_error: row.get(20)?,
         next_run_at: opt_instant("next_run_at", row.get(21)?)?,
         counters: TaskCounters {
@@ -148,10 +145,7 @@ pub(crate) fn task_by_id(conn: &Connection, id: &TaskId) -> Result<Option<Task>,
 }
 
 /// One execution by id.
-pub(crate) fn execution_by_id(
-    conn: &Connection,
-    id: ExecutionId,
-) -> Result<Option<Execution>, StoreError> {
+pub(crate) fn execution_by_id(conn: &Connection, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
     let sql = format!("SELECT {EXECUTION_COLUMNS} FROM task_executions WHERE id = ?1");
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([id.0])?;
@@ -187,10 +181,7 @@ pub(crate) fn optional_i64(
     params: impl rusqlite::Params,
 ) -> Result<Option<i64>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
-    Ok(stmt
-        .query_row(params, |row| row.get::<_, Option<i64>>(0))
-        .optional()?
-        .flatten())
+    Ok(stmt.query_row(params, |row| row.get::<_, Option<i64>>(0)).optional()?.flatten())
 }
 
 /// The few task fields recording an outcome needs (no schedule or JSON parsing).
@@ -206,10 +197,7 @@ pub(crate) struct OutcomeTask {
 }
 
 /// Reads [`OutcomeTask`] by id.
-pub(crate) fn outcome_task(
-    conn: &Connection,
-    id: &TaskId,
-) -> Result<Option<OutcomeTask>, StoreError> {
+pub(crate) fn outcome_task(conn: &Connection, id: &TaskId) -> Result<Option<OutcomeTask>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT name, tenant, status, schedule_kind, retries, retry_delay_ms, retry_backoff \
          FROM scheduled_tasks WHERE id = ?1",

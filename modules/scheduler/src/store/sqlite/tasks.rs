@@ -11,8 +11,8 @@ use rusqlite::{Connection, ErrorCode, params};
 use super::rows::{self, EXECUTION_COLUMNS, TASK_COLUMNS, duration_ms, ms};
 use crate::store::{HistoryQuery, StoreError, TaskFilter};
 use crate::task::{
-    AuditEntry, Execution, ExecutionId, ExecutionStatus, LogLevel, LogLine, NewTask, Task,
-    TaskCounters, TaskId, TaskKey, TaskPatch, TaskStats, TaskStatus,
+    AuditEntry, Execution, ExecutionId, ExecutionStatus, LogLevel, LogLine, NewTask, Task, TaskCounters, TaskId,
+    TaskKey, TaskPatch, TaskStats, TaskStatus,
 };
 
 /// How many recent finished attempts the duration statistics look at.
@@ -29,11 +29,7 @@ fn name_taken(error: &rusqlite::Error) -> bool {
 
 pub(super) fn create(conn: &Connection, task: NewTask, now: Timestamp) -> Result<Task, StoreError> {
     let id = TaskId::generate();
-    let status = if task.paused {
-        TaskStatus::Paused
-    } else {
-        TaskStatus::Active
-    };
+    let status = if task.paused { TaskStatus::Paused } else { TaskStatus::Active };
     let next_run_at = match status {
         TaskStatus::Active => task.schedule.first_fire(now),
         _ => None,
@@ -69,10 +65,7 @@ pub(super) fn create(conn: &Connection, task: NewTask, now: Timestamp) -> Result
     match inserted {
         Ok(_) => {}
         Err(error) if name_taken(&error) => {
-            return Err(StoreError::NameTaken {
-                tenant: task.tenant,
-                name: task.name,
-            });
+            return Err(StoreError::NameTaken { tenant: task.tenant, name: task.name });
         }
         Err(error) => return Err(error.into()),
     }
@@ -105,9 +98,7 @@ pub(super) fn get(conn: &Connection, key: &TaskKey) -> Result<Option<Task>, Stor
     match key {
         TaskKey::Id(id) => rows::task_by_id(conn, id),
         TaskKey::Name { tenant, name } => {
-            let sql = format!(
-                "SELECT {TASK_COLUMNS} FROM scheduled_tasks WHERE tenant = ?1 AND name = ?2"
-            );
+            let sql = format!("SELECT {TASK_COLUMNS} FROM scheduled_tasks WHERE tenant = ?1 AND name = ?2");
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut found = stmt.query(params![tenant, name])?;
             found.next()?.map(rows::task).transpose()
@@ -172,35 +163,19 @@ fn write_back(conn: &Connection, task: &Task) -> Result<(), StoreError> {
     ]);
     match result {
         Ok(_) => Ok(()),
-        Err(error) if name_taken(&error) => Err(StoreError::NameTaken {
-            tenant: task.tenant.clone(),
-            name: task.name.clone(),
-        }),
+        Err(error) if name_taken(&error) => {
+            Err(StoreError::NameTaken { tenant: task.tenant.clone(), name: task.name.clone() })
+        }
         Err(error) => Err(error.into()),
     }
 }
 
 /// Applies a patch. A new schedule recomputes the next run from `now`, and reactivates a
 /// completed once task (it has something to do again).
-pub(super) fn update(
-    conn: &Connection,
-    id: &TaskId,
-    patch: TaskPatch,
-    now: Timestamp,
-) -> Result<Task, StoreError> {
+pub(super) fn update(conn: &Connection, id: &TaskId, patch: TaskPatch, now: Timestamp) -> Result<Task, StoreError> {
     let mut task = require(conn, id)?;
-    let TaskPatch {
-        name,
-        command,
-        data,
-        schedule,
-        retries,
-        retry_delay,
-        retry_backoff,
-        timeout,
-        overlap,
-        misfire,
-    } = patch;
+    let TaskPatch { name, command, data, schedule, retries, retry_delay, retry_backoff, timeout, overlap, misfire } =
+        patch;
     if let Some(name) = name {
         task.name = name;
     }
@@ -250,9 +225,7 @@ pub(super) fn delete(conn: &Connection, id: &TaskId, now: Timestamp) -> Result<b
          error = 'the task was deleted' WHERE task_id = ?1 AND status = 'queued'",
     )?
     .execute(params![id.as_str(), ms(now)])?;
-    let deleted = conn
-        .prepare_cached("DELETE FROM scheduled_tasks WHERE id = ?1")?
-        .execute([id.as_str()])?;
+    let deleted = conn.prepare_cached("DELETE FROM scheduled_tasks WHERE id = ?1")?.execute([id.as_str()])?;
     Ok(deleted > 0)
 }
 
@@ -282,8 +255,7 @@ pub(super) fn resume(conn: &Connection, id: &TaskId, now: Timestamp) -> Result<T
         TaskStatus::Completed => Err(StoreError::InvalidState {
             task: task.name,
             status: TaskStatus::Completed,
-            message: "a completed once task cannot be resumed; update its schedule instead"
-                .to_owned(),
+            message: "a completed once task cannot be resumed; update its schedule instead".to_owned(),
         }),
         TaskStatus::Paused => {
             task.status = TaskStatus::Active;
@@ -312,11 +284,7 @@ fn occurrence_exists(conn: &Connection, id: &TaskId, at: Timestamp) -> Result<bo
         .query_row(params![id.as_str(), ms(at)], |row| row.get(0))?)
 }
 
-pub(super) fn pause_all(
-    conn: &Connection,
-    tenant: Option<&str>,
-    now: Timestamp,
-) -> Result<u64, StoreError> {
+pub(super) fn pause_all(conn: &Connection, tenant: Option<&str>, now: Timestamp) -> Result<u64, StoreError> {
     let changed = conn
         .prepare_cached(
             "UPDATE scheduled_tasks SET status = 'paused', next_run_at = NULL, updated_at = ?1 \
@@ -326,17 +294,11 @@ pub(super) fn pause_all(
     Ok(changed as u64)
 }
 
-pub(super) fn resume_all(
-    conn: &Connection,
-    tenant: Option<&str>,
-    now: Timestamp,
-) -> Result<u64, StoreError> {
+pub(super) fn resume_all(conn: &Connection, tenant: Option<&str>, now: Timestamp) -> Result<u64, StoreError> {
     let ids: Vec<String> = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id FROM scheduled_tasks WHERE status = 'paused' AND (?1 IS NULL OR tenant = ?1)",
-        )?;
-        stmt.query_map(params![tenant], |row| row.get(0))?
-            .collect::<Result<_, _>>()?
+        let mut stmt = conn
+            .prepare_cached("SELECT id FROM scheduled_tasks WHERE status = 'paused' AND (?1 IS NULL OR tenant = ?1)")?;
+        stmt.query_map(params![tenant], |row| row.get(0))?.collect::<Result<_, _>>()?
     };
     for id in &ids {
         resume(conn, &TaskId(id.clone()), now)?;
@@ -344,20 +306,14 @@ pub(super) fn resume_all(
     Ok(ids.len() as u64)
 }
 
-pub(super) fn next_attempt(
-    conn: &Connection,
-    id: ExecutionId,
-) -> Result<Option<Execution>, StoreError> {
+pub(super) fn next_attempt(conn: &Connection, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
     let sql = format!("SELECT {EXECUTION_COLUMNS} FROM task_executions WHERE retry_of = ?1");
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut found = stmt.query([id.0])?;
     found.next()?.map(rows::execution).transpose()
 }
 
-pub(super) fn history(
-    conn: &Connection,
-    query: &HistoryQuery,
-) -> Result<Vec<Execution>, StoreError> {
+pub(super) fn history(conn: &Connection, query: &HistoryQuery) -> Result<Vec<Execution>, StoreError> {
     let mut sql = format!("SELECT {EXECUTION_COLUMNS} FROM task_executions WHERE 1 = 1");
     let mut values: Vec<Value> = Vec::new();
     if let Some(task_id) = &query.task_id {
@@ -372,9 +328,7 @@ pub(super) fn history(
         values.push(Value::Integer(ms(since)));
         sql.push_str(&format!(" AND scheduled_for >= ?{}", values.len()));
     }
-    values.push(Value::Integer(
-        i64::try_from(query.limit.unwrap_or(100)).unwrap_or(i64::MAX),
-    ));
+    values.push(Value::Integer(i64::try_from(query.limit.unwrap_or(100)).unwrap_or(i64::MAX)));
     sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", values.len()));
     let mut stmt = conn.prepare(&sql)?;
     let mut found = stmt.query(rusqlite::params_from_iter(values))?;
@@ -389,21 +343,13 @@ pub(super) fn history(
 /// last [`STATS_WINDOW`] finished attempts.
 pub(super) fn stats(conn: &Connection, task: Option<&TaskId>) -> Result<TaskStats, StoreError> {
     let task_id = task.map(TaskId::as_str);
-    let (runs, successes, failures, consecutive, last_run_at): (i64, i64, i64, i64, Option<i64>) =
-        conn.prepare_cached(
+    let (runs, successes, failures, consecutive, last_run_at): (i64, i64, i64, i64, Option<i64>) = conn
+        .prepare_cached(
             "SELECT COALESCE(SUM(run_count), 0), COALESCE(SUM(success_count), 0), \
              COALESCE(SUM(failure_count), 0), COALESCE(MAX(consecutive_failures), 0), \
              MAX(last_run_at) FROM scheduled_tasks WHERE (?1 IS NULL OR id = ?1)",
         )?
-        .query_row(params![task_id], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-            ))
-        })?;
+        .query_row(params![task_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))?;
     let mut durations: Vec<i64> = conn
         .prepare_cached(
             "SELECT duration_ms FROM task_executions WHERE (?1 IS NULL OR task_id = ?1) \
@@ -413,8 +359,8 @@ pub(super) fn stats(conn: &Connection, task: Option<&TaskId>) -> Result<TaskStat
         .query_map(params![task_id, STATS_WINDOW], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
     durations.sort_unstable();
-    let avg_duration_ms = (!durations.is_empty())
-        .then(|| durations.iter().map(|&d| d as f64).sum::<f64>() / durations.len() as f64);
+    let avg_duration_ms =
+        (!durations.is_empty()).then(|| durations.iter().map(|&d| d as f64).sum::<f64>() / durations.len() as f64);
     let p95_duration_ms = (!durations.is_empty()).then(|| {
         let rank = (durations.len() * 95).div_ceil(100).max(1) - 1;
         durations[rank.min(durations.len() - 1)]
@@ -443,29 +389,19 @@ pub(super) fn stats(conn: &Connection, task: Option<&TaskId>) -> Result<TaskStat
         avg_duration_ms,
         p95_duration_ms,
         last_status: last_status.as_deref().and_then(ExecutionStatus::from_name),
-        last_run_at: last_run_at
-            .map(|at| rows::instant("last_run_at", at))
-            .transpose()?,
+        last_run_at: last_run_at.map(|at| rows::instant("last_run_at", at)).transpose()?,
     })
 }
 
 pub(super) fn append_log(conn: &Connection, line: &LogLine) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO task_logs (execution_id, logged_at, level, message) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![
-        line.execution_id.0,
-        ms(line.at),
-        line.level.as_str(),
-        line.message
-    ])?;
+    conn.prepare_cached("INSERT INTO task_logs (execution_id, logged_at, level, message) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![line.execution_id.0, ms(line.at), line.level.as_str(), line.message])?;
     Ok(())
 }
 
 pub(super) fn logs(conn: &Connection, execution: ExecutionId) -> Result<Vec<LogLine>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT logged_at, level, message FROM task_logs WHERE execution_id = ?1 ORDER BY id",
-    )?;
+    let mut stmt =
+        conn.prepare_cached("SELECT logged_at, level, message FROM task_logs WHERE execution_id = ?1 ORDER BY id")?;
     let mut found = stmt.query([execution.0])?;
     let mut lines = Vec::new();
     while let Some(row) = found.next()? {
@@ -482,32 +418,23 @@ pub(super) fn logs(conn: &Connection, execution: ExecutionId) -> Result<Vec<LogL
 }
 
 pub(super) fn append_audit(conn: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO audit_log (at, actor, action, task_id, details) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        ms(entry.at),
-        entry.actor,
-        entry.action,
-        entry.task_id.as_ref().map(TaskId::as_str),
-        entry.details.to_string()
-    ])?;
+    conn.prepare_cached("INSERT INTO audit_log (at, actor, action, task_id, details) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![
+            ms(entry.at),
+            entry.actor,
+            entry.action,
+            entry.task_id.as_ref().map(TaskId::as_str),
+            entry.details.to_string()
+        ])?;
     Ok(())
 }
 
-pub(super) fn audit(
-    conn: &Connection,
-    task: Option<&TaskId>,
-    limit: usize,
-) -> Result<Vec<AuditEntry>, StoreError> {
+pub(super) fn audit(conn: &Connection, task: Option<&TaskId>, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT at, actor, action, task_id, details FROM audit_log \
          WHERE (?1 IS NULL OR task_id = ?1) ORDER BY id DESC LIMIT ?2",
     )?;
-    let mut found = stmt.query(params![
-        task.map(TaskId::as_str),
-        i64::try_from(limit).unwrap_or(i64::MAX)
-    ])?;
+    let mut found = stmt.query(params![task.map(TaskId::as_str), i64::try_from(limit).unwrap_or(i64::MAX)])?;
     let mut entries = Vec::new();
     while let Some(row) = found.next()? {
         let details: String = row.get(4)?;

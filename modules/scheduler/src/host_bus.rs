@@ -1,0 +1,55 @@
+//! The engine's [`TaskBus`] over the host's command bus: the one place where the engine
+//! meets the rest of the system.
+//!
+//! Every execution is a call on the bus with the task's data, its timeout as the call's
+//! deadline, the execution id as the correlation id, and the engine's cancellation token
+//! wired through to the handler (so a timed-out attempt is cancelled before its retry).
+
+use systemprompt_module_sdk::error::code;
+use systemprompt_module_sdk::{CallOptions, Host};
+
+use crate::engine::{BoxFuture, DispatchError, TaskBus, TaskCall};
+
+/// Dispatches executions on the host's bus and publishes the engine's events there.
+pub(crate) struct HostBus {
+    host: Host,
+}
+
+impl HostBus {
+    pub(crate) fn new(host: Host) -> HostBus {
+        HostBus { host }
+    }
+}
+
+impl TaskBus for HostBus {
+    fn dispatch(&self, call: TaskCall) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>> {
+        let host = self.host.clone();
+        Box::pin(async move {
+            let payload = serde_json::to_vec(&call.data).map_err(|error| DispatchError::Failed {
+                code: code::INVALID_PARAMS.to_owned(),
+                message: error.to_string(),
+            })?;
+            let options = CallOptions {
+                timeout: Some(call.timeout),
+                correlation_id: Some(call.correlation_id.clone()),
+                cancel: Some(call.cancel.clone()),
+            };
+            match host.dispatch_bytes(&call.command, &payload, &options).await {
+                Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| DispatchError::Failed {
+                    code: code::INTERNAL.to_owned(),
+                    message: format!("{} returned malformed JSON: {error}", call.command),
+                }),
+                Err(error) if error.is(code::UNKNOWN_COMMAND) => {
+                    Err(DispatchError::UnknownCommand { command: call.command, message: error.message })
+                }
+                Err(error) if error.is(code::TIMEOUT) => Err(DispatchError::Timeout { after: call.timeout }),
+                Err(error) if error.is(code::CANCELLED) => Err(DispatchError::Cancelled),
+                Err(error) => Err(DispatchError::Failed { code: error.code, message: error.message }),
+            }
+        })
+    }
+
+    fn publish(&self, event: &str, payload: serde_json::Value) {
+        self.host.publish(event, &payload);
+    }
+}

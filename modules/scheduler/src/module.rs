@@ -1,0 +1,104 @@
+//! The scheduler as a module of the host: built from its config, it opens the store in
+//! `init`, starts the engine in `start` (recovering interrupted runs first) and stops it in
+//! `stop`. Command handlers reach the store, the engine and the host through
+//! [`Scheduler`].
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use systemprompt_module_sdk::{Host, Module, ModuleContext, ModuleError, Router};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::SchedulerConfig;
+use crate::engine::{Engine, EngineHandle};
+use crate::host_bus::HostBus;
+use crate::store::SqliteStore;
+use crate::store::Store;
+
+/// The scheduler module's state.
+pub struct Scheduler {
+    pub(crate) config: SchedulerConfig,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) host: Host,
+    runtime: tokio::runtime::Handle,
+    // Invariant: set once by `start`; commands that need the engine answer `unavailable`
+    // before that.
+    handle: OnceLock<EngineHandle>,
+    engine: Mutex<Option<Engine>>,
+}
+
+impl Scheduler {
+    /// The running engine's handle, once started.
+    #[expect(dead_code, reason = "the scheduler:* handlers are the first users; remove with them")]
+    pub(crate) fn engine(&self) -> Option<&EngineHandle> {
+        self.handle.get()
+    }
+
+    /// Runs a future on the module's runtime and waits for it from a non-runtime thread
+    /// (the host calls `start` and `stop` from blocking threads).
+    fn block_on<T: Send + 'static>(
+        &self,
+        future: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T, ModuleError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let _ = tx.send(future.await);
+        });
+        rx.recv().map_err(|_| ModuleError::new("the scheduler runtime dropped a lifecycle task"))
+    }
+}
+
+impl Module for Scheduler {
+    const NAME: &'static str = "scheduler";
+    type Config = serde_json::Value;
+
+    fn init(config: serde_json::Value, cx: ModuleContext) -> Result<Self, ModuleError> {
+        let config = SchedulerConfig::from_json(&config).map_err(ModuleError::new)?;
+        config.validate().map_err(ModuleError::new)?;
+        let path = config.database_path(cx.data_dir());
+        let store = SqliteStore::open(&path).map_err(|error| {
+            ModuleError::new(format!("cannot open the scheduler database {}: {error}", path.display()))
+        })?;
+        tracing::info!(database = %path.display(), node = %config.node_id, "Scheduler store open.");
+        Ok(Scheduler {
+            config,
+            store: Arc::new(store),
+            clock: Arc::new(SystemClock),
+            host: cx.host().clone(),
+            runtime: cx.runtime().clone(),
+            handle: OnceLock::new(),
+            engine: Mutex::new(None),
+        })
+    }
+
+    fn routes(router: &mut Router<Self>) {
+        crate::commands::routes(router);
+    }
+
+    fn start(self: &Arc<Self>) -> Result<(), ModuleError> {
+        let config = self.config.clone();
+        let store = self.store.clone();
+        let bus = Arc::new(HostBus::new(self.host.clone()));
+        let clock = self.clock.clone();
+        let engine = self.block_on(Engine::start(config, store, bus, clock))?.map_err(ModuleError::new)?;
+        let _ = self.handle.set(engine.handle());
+        *self.engine.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(engine);
+        Ok(())
+    }
+
+    fn stop(&self) {
+        let engine = self.engine.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(engine) = engine {
+            match self.block_on(engine.stop()) {
+                Ok(report) => tracing::info!(
+                    finished = report.finished,
+                    interrupted = report.interrupted,
+                    "Scheduler engine stopped."
+                ),
+                Err(error) => tracing::warn!(%error, "Scheduler engine stop failed."),
+            }
+        }
+    }
+}
+
+systemprompt_module_sdk::export_module!(Scheduler);
