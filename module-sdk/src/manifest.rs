@@ -64,6 +64,10 @@ pub struct CommandSpec {
     /// Example invocations (shown in help).
     #[serde(default)]
     pub examples: Vec<String>,
+    /// Run without any argument on a terminal, the CLI asks for the arguments one by one
+    /// (required ones first, then, if the user wants, the others) instead of failing.
+    #[serde(default)]
+    pub prompt: bool,
     /// The fields `--format table` shows, in order, when the result is a list of objects
     /// (all fields when empty). JSON and YAML output always carry every field.
     #[serde(default)]

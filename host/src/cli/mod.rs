@@ -10,6 +10,7 @@
 
 mod module_command;
 pub mod output;
+mod wizard;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -112,11 +113,14 @@ pub fn main() -> ExitCode {
     let mut manifests: Vec<Manifest> = vec![crate::host::builtin_manifest()];
     manifests.extend(crate::loader::discover(&config).modules.into_iter().map(|m| m.manifest));
 
+    // On a terminal, commands with an interactive form do not let clap demand their
+    // required arguments: with none given, the form asks for them.
+    let interactive = std::io::stdin().is_terminal();
     let mut command = Cli::command();
     for manifest in &manifests {
         for spec in &manifest.commands {
-            command =
-                command.subcommand(module_command::clap_command(&format!("{}:{}", manifest.name, spec.name), spec));
+            let full = format!("{}:{}", manifest.name, spec.name);
+            command = command.subcommand(module_command::clap_command(&full, spec, interactive && spec.prompt));
         }
     }
     let matches = match command.try_get_matches_from(&args) {
@@ -182,7 +186,19 @@ fn confirm(name: &str, spec: &CommandSpec, flag: &str, payload: &serde_json::Val
 }
 
 fn run_module_command(config: &HostConfig, name: &str, spec: &CommandSpec, matches: &clap::ArgMatches) -> ExitCode {
-    let mut payload = match module_command::payload(spec, matches) {
+    let interactive = spec.prompt && std::io::stdin().is_terminal();
+    let payload = if interactive && !module_command::any_given(spec, matches) {
+        let stdin = std::io::stdin();
+        wizard::run(spec, &mut stdin.lock(), &mut std::io::stderr())
+    } else {
+        let missing = if interactive { module_command::missing_required(spec, matches) } else { Vec::new() };
+        if missing.is_empty() {
+            module_command::payload(spec, matches)
+        } else {
+            Err(format!("the following required arguments were not provided: {}", missing.join(", ")))
+        }
+    };
+    let mut payload = match payload {
         Ok(payload) => payload,
         Err(message) => return fail(EXIT_USAGE, message),
     };

@@ -34,9 +34,6 @@ fn arg_for(spec: &ArgSpec) -> Arg {
         ArgType::String => arg.value_name("TEXT"),
         ArgType::Json => arg.value_name("JSON"),
     };
-    if spec.required {
-        arg = arg.required(true);
-    }
     if let Some(default) = &spec.default
         && spec.ty != ArgType::Boolean
     {
@@ -49,8 +46,9 @@ fn arg_for(spec: &ArgSpec) -> Arg {
     arg
 }
 
-/// The clap command for `namespace:command`.
-pub(crate) fn clap_command(full_name: &str, spec: &CommandSpec) -> clap::Command {
+/// The clap command for `namespace:command`. With `relaxed`, required arguments are not
+/// enforced by clap (the interactive form asks for them instead).
+pub(crate) fn clap_command(full_name: &str, spec: &CommandSpec, relaxed: bool) -> clap::Command {
     let mut command = clap::Command::new(full_name.to_owned()).about(spec.summary.clone());
     if let Some(help) = &spec.help {
         command = command.long_about(help.clone());
@@ -59,7 +57,7 @@ pub(crate) fn clap_command(full_name: &str, spec: &CommandSpec) -> clap::Command
         command = command.after_help(format!("Examples:\n  {}", spec.examples.join("\n  ")));
     }
     for arg in &spec.args {
-        command = command.arg(arg_for(arg));
+        command = command.arg(arg_for(arg).required(arg.required && !relaxed));
     }
     command
         .arg(
@@ -76,6 +74,20 @@ pub(crate) fn clap_command(full_name: &str, spec: &CommandSpec) -> clap::Command
                 .value_parser(clap::value_parser!(u64).range(1..))
                 .help("How long to wait for the command, in milliseconds"),
         )
+}
+
+/// Whether any of the command's own arguments was given on the command line.
+pub(crate) fn any_given(spec: &CommandSpec, matches: &ArgMatches) -> bool {
+    spec.args.iter().any(|a| matches.value_source(&a.name) == Some(clap::parser::ValueSource::CommandLine))
+}
+
+/// The flags of required arguments that were not given (when clap did not enforce them).
+pub(crate) fn missing_required(spec: &CommandSpec, matches: &ArgMatches) -> Vec<String> {
+    spec.args
+        .iter()
+        .filter(|a| a.required && matches.value_source(&a.name) != Some(clap::parser::ValueSource::CommandLine))
+        .map(|a| format!("--{}", a.flag()))
+        .collect()
 }
 
 /// Builds the JSON payload from parsed arguments; manifest defaults fill the gaps.
@@ -141,7 +153,7 @@ commands:
     fn parse(args: &[&str]) -> Result<serde_json::Value, String> {
         let manifest = Manifest::parse("m", MANIFEST).unwrap();
         let spec = &manifest.commands[0];
-        let matches = clap_command("demo:create", spec)
+        let matches = clap_command("demo:create", spec, false)
             .try_get_matches_from(std::iter::once("demo:create").chain(args.iter().copied()))
             .map_err(|e| e.to_string())?;
         payload(spec, &matches)
