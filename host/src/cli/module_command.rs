@@ -41,7 +41,9 @@ fn arg_for(spec: &ArgSpec) -> Arg {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        arg = arg.help(format!("{} [default: {shown}]", spec.help).trim().to_owned());
+        if !shown.is_empty() {
+            arg = arg.help(format!("{} [default: {shown}]", spec.help).trim().to_owned());
+        }
     }
     arg
 }
