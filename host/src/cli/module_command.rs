@@ -116,18 +116,21 @@ pub(crate) fn payload(spec: &CommandSpec, matches: &ArgMatches) -> Result<Value,
                 ),
             },
         };
-        match value {
-            Some(value) if given || arg.ty != ArgType::Boolean => {
-                payload.insert(arg.name.clone(), value);
-            }
-            _ => {
-                if let Some(default) = &arg.default {
-                    payload.insert(arg.name.clone(), default.clone());
-                }
-            }
+        if let Some(value) = value.filter(|_| given || arg.ty != ArgType::Boolean) {
+            payload.insert(arg.name.clone(), value);
         }
     }
+    fill_defaults(spec, &mut payload);
     Ok(Value::Object(payload))
+}
+
+/// Gives every absent argument its manifest default.
+pub(crate) fn fill_defaults(spec: &CommandSpec, payload: &mut Map<String, Value>) {
+    for arg in &spec.args {
+        if let (false, Some(default)) = (payload.contains_key(&arg.name), &arg.default) {
+            payload.insert(arg.name.clone(), default.clone());
+        }
+    }
 }
 
 #[cfg(test)]

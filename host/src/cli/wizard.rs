@@ -104,11 +104,7 @@ pub(crate) fn run(spec: &CommandSpec, input: &mut dyn BufRead, output: &mut dyn 
             }
         }
     }
-    for arg in &spec.args {
-        if let (false, Some(default)) = (payload.contains_key(&arg.name), &arg.default) {
-            payload.insert(arg.name.clone(), default.clone());
-        }
-    }
+    super::module_command::fill_defaults(spec, &mut payload);
     Ok(Value::Object(payload))
 }
 
