@@ -20,6 +20,8 @@ use scheduler::engine::{BoxFuture, DispatchError, Engine, TaskBus, TaskCall};
 use scheduler::store::{SqliteStore, Store};
 use scheduler::task::{NewTask, TaskSchedule};
 
+use crate::support::percentile;
+
 struct Options {
     tasks: usize,
     every: Duration,
@@ -50,7 +52,7 @@ fn parse(args: &[String]) -> Result<Options, Box<dyn std::error::Error>> {
 /// Records lateness of fires inside the window; answers at once.
 struct NoopBus {
     window: (Timestamp, Timestamp),
-    lateness_us: Mutex<Vec<i64>>,
+    lateness_us: Mutex<Vec<u64>>,
 }
 
 impl TaskBus for NoopBus {
@@ -58,7 +60,7 @@ impl TaskBus for NoopBus {
         let now = Timestamp::now();
         if call.scheduled_for >= self.window.0 && call.scheduled_for < self.window.1 {
             let late = now.duration_since(call.scheduled_for).as_micros();
-            let late = i64::try_from(late).unwrap_or(i64::MAX);
+            let late = u64::try_from(late).unwrap_or(u64::MAX);
             self.lateness_us.lock().unwrap_or_else(|poison| poison.into_inner()).push(late);
         }
         Box::pin(std::future::ready(Ok(serde_json::Value::Null)))
@@ -94,14 +96,6 @@ fn memory_mb(key: &str) -> f64 {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn percentile(sorted: &[i64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((sorted.len() as f64) * p).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1000.0
 }
 
 fn round(value: f64, places: i32) -> f64 {
@@ -208,9 +202,9 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         "duplicates": fires - distinct,
         "claimed_after_due": claimed_late,
         "lateness_ms": {
-            "p50": round(percentile(&lateness, 0.50), 2),
-            "p99": round(percentile(&lateness, 0.99), 2),
-            "max": round(percentile(&lateness, 1.0), 2),
+            "p50": round(percentile(&lateness, 50.0) as f64 / 1000.0, 2),
+            "p99": round(percentile(&lateness, 99.0) as f64 / 1000.0, 2),
+            "max": round(percentile(&lateness, 100.0) as f64 / 1000.0, 2),
         },
         "cpu_s": round(cpu_s, 2),
         "rss_mb": round(rss_mb, 1),

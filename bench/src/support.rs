@@ -61,11 +61,11 @@ pub(crate) fn host_config(
     })
 }
 
-/// The `p`-th percentile (0–100) of sorted samples.
+/// The `p`-th percentile (0–100) of sorted samples, by nearest rank; 0 when empty.
 pub(crate) fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
     }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
