@@ -25,6 +25,10 @@ pub struct Manifest {
     /// Modules that must be started before this one (and stopped after it).
     #[serde(default)]
     pub requires: Vec<String>,
+    /// Start after every module that does not say so, and stop before them: for modules
+    /// that dispatch to others (the scheduler), so their calls find their targets running.
+    #[serde(default)]
+    pub start_last: bool,
     /// The commands the module owns.
     #[serde(default)]
     pub commands: Vec<CommandSpec>,

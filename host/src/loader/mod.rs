@@ -108,8 +108,8 @@ fn library_candidates(found: &FoundModule, config: &HostConfig) -> Vec<PathBuf> 
     dirs.into_iter().map(|dir| dir.join(&file)).collect()
 }
 
-/// Orders modules so every module comes after the ones it requires. Modules whose
-/// requirements are missing or circular are refused.
+/// Orders modules so every module comes after the ones it requires (and `start_last`
+/// modules after the rest). Modules whose requirements are missing or circular are refused.
 fn order(modules: Vec<FoundModule>, skipped: &mut Vec<String>) -> Vec<FoundModule> {
     let mut pending: BTreeMap<String, FoundModule> =
         modules.into_iter().map(|m| (m.manifest.name.clone(), m)).collect();
@@ -140,11 +140,13 @@ fn order(modules: Vec<FoundModule>, skipped: &mut Vec<String>) -> Vec<FoundModul
     let mut ordered = Vec::new();
     let mut placed: HashSet<String> = HashSet::new();
     while !pending.is_empty() {
-        let ready: Vec<String> = pending
-            .values()
-            .filter(|m| m.manifest.requires.iter().all(|r| placed.contains(r)))
-            .map(|m| m.manifest.name.clone())
-            .collect();
+        let ready: Vec<&FoundModule> =
+            pending.values().filter(|m| m.manifest.requires.iter().all(|r| placed.contains(r))).collect();
+        // `start_last` modules wait while any other module can still be placed.
+        let early: Vec<String> =
+            ready.iter().filter(|m| !m.manifest.start_last).map(|m| m.manifest.name.clone()).collect();
+        let ready: Vec<String> =
+            if early.is_empty() { ready.iter().map(|m| m.manifest.name.clone()).collect() } else { early };
         if ready.is_empty() {
             let names: Vec<&String> = pending.keys().collect();
             for m in pending.values() {
@@ -203,4 +205,46 @@ pub fn load_all(config: &HostConfig) -> Loaded {
         }
     }
     Loaded { modules: loaded, skipped }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use systemprompt_module_sdk::manifest::Manifest;
+
+    use super::{FoundModule, order};
+
+    fn found(name: &str, requires: &[&str], start_last: bool) -> FoundModule {
+        let text = format!(
+            "name: {name}\nversion: 0.1.0\nlibrary: {name}\nrequires: [{}]\nstart_last: {start_last}\n",
+            requires.join(", ")
+        );
+        FoundModule {
+            path: PathBuf::from(format!("{name}/module.yaml")),
+            manifest: Manifest::parse(name, &text).unwrap(),
+        }
+    }
+
+    fn names(modules: &[FoundModule]) -> Vec<&str> {
+        modules.iter().map(|m| m.manifest.name.as_str()).collect()
+    }
+
+    #[test]
+    fn dependencies_come_first_and_start_last_modules_after_the_rest() {
+        let mut skipped = Vec::new();
+        let modules =
+            vec![found("scheduler", &[], true), found("api", &["scheduler"], false), found("system", &[], false)];
+        assert_eq!(names(&order(modules, &mut skipped)), ["system", "scheduler", "api"]);
+        assert!(skipped.is_empty());
+    }
+
+    #[test]
+    fn a_cycle_is_refused_with_the_modules_in_it() {
+        let mut skipped = Vec::new();
+        let modules = vec![found("a", &["b"], false), found("b", &["a"], false), found("c", &[], false)];
+        assert_eq!(names(&order(modules, &mut skipped)), ["c"]);
+        assert_eq!(skipped.len(), 2);
+        assert!(skipped[0].contains("its requirements form a cycle among [\"a\", \"b\"]"), "{}", skipped[0]);
+    }
 }
