@@ -174,6 +174,9 @@ pub enum ManifestError {
     },
 }
 
+/// Argument names every command line already uses for itself.
+pub const RESERVED_ARGS: [&str; 5] = ["format", "call_timeout", "data_dir", "config", "help"];
+
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
@@ -215,6 +218,15 @@ impl Manifest {
             }
             let mut args = HashSet::new();
             for arg in &command.args {
+                if RESERVED_ARGS.contains(&arg.name.as_str()) {
+                    return Err(format!(
+                        "argument '{}' of {}:{} is reserved by the command line (reserved: {})",
+                        arg.name,
+                        self.name,
+                        command.name,
+                        RESERVED_ARGS.join(", ")
+                    ));
+                }
                 if !args.insert(arg.name.as_str()) {
                     return Err(format!("argument '{}' of {}:{} is declared twice", arg.name, self.name, command.name));
                 }
@@ -312,6 +324,13 @@ config:
         let text = GOOD.replace("events:", "  - name: echo\n    summary: Again.\nevents:");
         let error = Manifest::parse("m.yaml", &text).unwrap_err().to_string();
         assert_eq!(error, "m.yaml: command demo:echo is declared twice");
+    }
+
+    #[test]
+    fn an_argument_named_like_a_cli_option_is_refused() {
+        let text = GOOD.replace("name: message, type: string", "name: format, type: string");
+        let error = Manifest::parse("m.yaml", &text).unwrap_err().to_string();
+        assert!(error.starts_with("m.yaml: argument 'format' of demo:echo is reserved by the command line"), "{error}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ fn a_panicking_handler_returns_an_error_and_the_host_serves_the_next_call() {
 fn sleep_past_its_deadline_times_out_and_the_handler_sees_cancellation() {
     let mut host = TestHost::new(HostSpec::default());
     host.start();
-    let out = host.cli(&["system:sleep", "--ms", "60000", "--timeout", "300", "--format", "json"]);
+    let out = host.cli(&["system:sleep", "--ms", "60000", "--call-timeout", "300", "--format", "json"]);
     out.assert_code(1);
     assert_eq!(out.json()["error"]["code"], "timeout");
     assert_eq!(out.stderr.trim(), "error: system:sleep timed out after 300ms");

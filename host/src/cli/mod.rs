@@ -217,7 +217,7 @@ fn run_module_command(config: &HostConfig, name: &str, spec: &CommandSpec, match
     let request = Request {
         command: name.to_owned(),
         payload,
-        timeout_ms: matches.get_one::<u64>(module_command::common::TIMEOUT).copied(),
+        timeout_ms: matches.get_one::<u64>(module_command::common::CALL_TIMEOUT).copied(),
         correlation_id: None,
     };
     print_outcome(client::call(config, &request), format, &spec.columns)

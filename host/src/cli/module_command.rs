@@ -14,8 +14,8 @@ use super::output::Format;
 pub(crate) mod common {
     /// `--format`.
     pub(crate) const FORMAT: &str = "format";
-    /// `--timeout`.
-    pub(crate) const TIMEOUT: &str = "timeout";
+    /// `--call-timeout` (not `--timeout`: modules use that name for their own arguments).
+    pub(crate) const CALL_TIMEOUT: &str = "call_timeout";
 }
 
 fn arg_for(spec: &ArgSpec) -> Arg {
@@ -70,8 +70,8 @@ pub(crate) fn clap_command(full_name: &str, spec: &CommandSpec, relaxed: bool) -
                 .help("Output format"),
         )
         .arg(
-            Arg::new(common::TIMEOUT)
-                .long("timeout")
+            Arg::new(common::CALL_TIMEOUT)
+                .long("call-timeout")
                 .value_name("MS")
                 .value_parser(clap::value_parser!(u64).range(1..))
                 .help("How long to wait for the command, in milliseconds"),
