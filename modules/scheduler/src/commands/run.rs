@@ -1,0 +1,107 @@
+//! `scheduler:run --id <task> [--wait]`: starts an execution of a task now (trigger
+//! `manual`), following the task's overlap policy, and writes the audit row `run`.
+//!
+//! Without `--wait` it answers as soon as the run is queued (the engine starts it within
+//! milliseconds). With `--wait` it waits for the run to end, following its retries, and
+//! answers with the last attempt; a run that did not complete is an error `failed` (so the
+//! CLI exits 1) whose `details` is that execution. Waiting stops when the call is
+//! cancelled (its deadline, 24 hours by default, see `module.yaml`); the run goes on.
+//!
+//! It never runs the command itself: the engine does, so a manual run gets the same
+//! timeout, retries, events and history as a scheduled one.
+
+use std::sync::Arc;
+
+use systemprompt_module_sdk::api::scheduler::runs::{RunOutput, RunParams, RunStarted};
+use systemprompt_module_sdk::error::code;
+use systemprompt_module_sdk::{Call, CommandError};
+
+use super::execution_view::execution_view;
+use super::support::{engine, engine_error, find_task, store_error};
+use crate::module::Scheduler;
+use crate::task::{AuditEntry, Execution, ExecutionStatus, Task};
+
+pub(crate) async fn run(
+    module: Arc<Scheduler>,
+    params: RunParams,
+    call: Call<'static>,
+) -> Result<RunOutput, CommandError> {
+    let task = find_task(&module.store, "id", &params.id).await?;
+    let engine = engine(&module)?;
+    let execution_id = engine.run_now(task.id.clone()).await.map_err(engine_error)?;
+    let execution = module.store.get_execution(execution_id).await.map_err(store_error)?.ok_or_else(|| {
+        CommandError::internal(format!("execution {execution_id} vanished right after it was written"))
+    })?;
+    audit(&module, &call, &task, &execution, params.wait).await;
+    if execution.status == ExecutionStatus::Skipped {
+        return Err(refused(&task, &execution));
+    }
+    if !params.wait {
+        return Ok(RunOutput::Started(RunStarted {
+            execution_id: execution_id.0,
+            task_id: task.id.to_string(),
+            name: task.name,
+        }));
+    }
+    let last = tokio::select! {
+        last = engine.await_run(execution_id) => last.map_err(engine_error)?,
+        () = call.cancelled() => {
+            return Err(CommandError::new(
+                code::CANCELLED,
+                format!("stopped waiting for execution {execution_id} of task '{}'; the run goes on", task.name),
+            ));
+        }
+    };
+    if last.status == ExecutionStatus::Completed {
+        Ok(RunOutput::Finished(Box::new(execution_view(&last))))
+    } else {
+        Err(did_not_complete(&task, &last))
+    }
+}
+
+/// Records who asked for the run. A failed audit write is logged, not returned: the run
+/// was queued already and will happen.
+async fn audit(module: &Scheduler, call: &Call<'static>, task: &Task, execution: &Execution, wait: bool) {
+    let entry = AuditEntry {
+        at: module.clock.now(),
+        actor: call.caller().to_owned(),
+        action: "run".to_owned(),
+        task_id: Some(task.id.clone()),
+        details: serde_json::json!({
+            "execution_id": execution.id.0,
+            "status": execution.status.as_str(),
+            "wait": wait,
+        }),
+    };
+    if let Err(error) = module.store.append_audit(entry).await {
+        tracing::warn!(task_id = %task.id, execution_id = %execution.id, %error, "Writing the run audit row failed.");
+    }
+}
+
+fn details(execution: &Execution) -> serde_json::Value {
+    serde_json::to_value(execution_view(execution)).unwrap_or(serde_json::Value::Null)
+}
+
+/// The overlap policy recorded the run as skipped.
+fn refused(task: &Task, execution: &Execution) -> CommandError {
+    CommandError::conflict(format!(
+        "task '{}' was not run: {} (execution {} recorded as skipped)",
+        task.name,
+        execution.error.as_deref().unwrap_or("its overlap policy skipped it"),
+        execution.id
+    ))
+    .with_details(details(execution))
+}
+
+/// The last attempt failed, timed out, was interrupted or cancelled.
+fn did_not_complete(task: &Task, last: &Execution) -> CommandError {
+    CommandError::failed(format!(
+        "execution {} of task '{}' ended {} (attempt {}): {}",
+        last.id,
+        task.name,
+        last.status,
+        last.attempt,
+        last.error.as_deref().unwrap_or("no error was recorded")
+    ))
+    .with_details(details(last))
+}
