@@ -217,6 +217,31 @@ impl TestHost {
         CliOutput::from(self.command().args(args).output().expect("the CLI runs"))
     }
 
+    /// Runs the CLI on a pseudo-terminal (through util-linux `script`), typing `input`: for
+    /// the interactive form and confirmations. Output is what the terminal showed.
+    pub fn cli_on_terminal(&self, args: &[&str], input: &str) -> CliOutput {
+        let quote = |word: &str| format!("'{}'", word.replace('\'', "'\\''"));
+        let command = self.command();
+        let mut line: Vec<String> = vec![quote(&command.get_program().to_string_lossy())];
+        line.extend(command.get_args().map(|a| quote(&a.to_string_lossy())));
+        line.extend(args.iter().map(|a| quote(a)));
+        let mut script = Command::new("script");
+        script.args(["-qec", &line.join(" "), "/dev/null"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        for (name, value) in command.get_envs() {
+            match value {
+                Some(value) => script.env(name, value),
+                None => script.env_remove(name),
+            };
+        }
+        let mut child = script.spawn().expect("script runs");
+        {
+            use std::io::Write as _;
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            stdin.write_all(input.as_bytes()).expect("typing into the terminal");
+        }
+        CliOutput::from(child.wait_with_output().expect("script ends"))
+    }
+
     /// Runs the CLI and parses `--format json` output, asserting success.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut all: Vec<&str> = args.to_vec();
