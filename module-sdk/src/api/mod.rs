@@ -4,4 +4,5 @@
 //! These types are the stable JSON interface: field names are the same for the CLI, the
 //! module API and events.
 
+pub mod scheduler;
 pub mod system;
