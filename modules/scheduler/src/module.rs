@@ -29,7 +29,6 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// The running engine's handle, once started.
-    #[expect(dead_code, reason = "the scheduler:* handlers are the first users; remove with them")]
     pub(crate) fn engine(&self) -> Option<&EngineHandle> {
         self.handle.get()
     }
