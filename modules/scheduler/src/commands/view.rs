@@ -1,5 +1,5 @@
 //! Domain tasks to their wire shape: [`task_view`] turns a [`Task`] into the SDK's
-//! [`TaskView`], field by field. The domain types stay unserialisable (only the edges
+//! [`TaskView`](api::TaskView), field by field. The domain types stay unserialisable (only the edges
 //! serialise), so this is the one place that decides the JSON of a task.
 
 use scheduler_schedule::ScheduleKind;
