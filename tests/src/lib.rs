@@ -226,7 +226,11 @@ impl TestHost {
         line.extend(command.get_args().map(|a| quote(&a.to_string_lossy())));
         line.extend(args.iter().map(|a| quote(a)));
         let mut script = Command::new("script");
-        script.args(["-qec", &line.join(" "), "/dev/null"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        script
+            .args(["-qec", &line.join(" "), "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (name, value) in command.get_envs() {
             match value {
                 Some(value) => script.env(name, value),

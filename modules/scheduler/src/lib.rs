@@ -36,6 +36,11 @@
 //! | `duration_ms` | number or null | run time for finished attempts |
 //! | `error` | string or null | why it failed, was skipped or is retried |
 //! | `retry_at` | string or null | for `retrying`: when the retry becomes due |
+//!
+//! # Task lifecycle events
+//! The task commands publish `task-created`, `task-updated`, `task-paused`, `task-resumed`
+//! and `task-deleted` with the SDK's `api::scheduler::tasks::TaskLifecycleEvent`:
+//! `{ task_id, name, tenant, task }`, where `task` is the `TaskView` the command returned.
 
 pub mod clock;
 mod commands;

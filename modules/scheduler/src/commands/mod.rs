@@ -1,26 +1,54 @@
 //! The `scheduler:*` command handlers: the only code that changes tasks. Each validates its
 //! input, writes its audit row and publishes its event. One file per command.
 //!
+//! Task commands: `list`, `get`, `create`, `update`, `delete`, `pause`, `resume`; their
+//! input rules live in `rules`, the conversion of domain tasks to the wire `TaskView` in
+//! [`view`], lookup, audit and events in `common`.
+//!
 //! Execution commands: `run` (starts a run now; audited), `history`, `next`, `stats` and
-//! `validate` (read-only). Their JSON types live in
-//! `systemprompt_module_sdk::api::scheduler::runs`; `execution_view` converts the domain
-//! types by hand, `support` holds task lookup and error mapping.
+//! `validate` (read-only); `execution_view` converts executions by hand, `support` maps
+//! errors.
+//!
+//! Their parameter and output types live in the SDK (`api::scheduler::{tasks, runs}`), so
+//! the CLI, other modules and events share one JSON shape.
 
 use systemprompt_module_sdk::Router;
 use systemprompt_module_sdk::api::scheduler::runs::{NextRuns, RunTask, TaskHistory, TaskStatistics, ValidateSchedule};
+use systemprompt_module_sdk::api::scheduler::tasks::{
+    CreateTask, DeleteTask, GetTask, ListTasks, PauseTasks, ResumeTasks, UpdateTask,
+};
 
 use crate::module::Scheduler;
 
+mod common;
+mod create;
+mod delete;
 mod execution_view;
+mod get;
 mod history;
+mod list;
 mod next;
+mod pause;
+mod resume;
+pub(crate) mod rules;
 mod run;
 mod stats;
 mod support;
+mod update;
 mod validate;
+pub(crate) mod view;
 
 /// Every command the module owns, one line each.
 pub(crate) fn routes(router: &mut Router<Scheduler>) {
+    // Tasks.
+    router
+        .spawn::<ListTasks, _, _>(list::run)
+        .spawn::<GetTask, _, _>(get::run)
+        .spawn::<CreateTask, _, _>(create::run)
+        .spawn::<UpdateTask, _, _>(update::run)
+        .spawn::<DeleteTask, _, _>(delete::run)
+        .spawn::<PauseTasks, _, _>(pause::run)
+        .spawn::<ResumeTasks, _, _>(resume::run);
     // Executions.
     router
         .spawn::<RunTask, _, _>(run::run)

@@ -18,6 +18,7 @@ use crate::store::{HistoryQuery, SqliteStore, Store};
 use crate::task::{Execution, NewTask, Task, TaskSchedule};
 use crate::testing::{Behaviour, FakeBus, PausedClockStore};
 
+mod commands;
 mod commands_runs;
 mod config;
 mod engine_failures;

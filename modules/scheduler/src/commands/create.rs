@@ -1,0 +1,79 @@
+//! `scheduler:create`: validates every parameter, checks that the command is declared on
+//! the bus, then writes the task, its audit row (`task.create`) and publishes
+//! `task-created`. A refused request writes nothing.
+//!
+//! `--run-now` also queues one manual run at once (the schedule is kept); `--schedule now
+//! --once` runs once, immediately. The engine is woken either way, so a task due before the
+//! next tick is not late.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use scheduler_schedule::ScheduleKind;
+use systemprompt_module_sdk::api::scheduler::tasks::{CreateTaskParams, TaskView, events};
+use systemprompt_module_sdk::error::code;
+use systemprompt_module_sdk::{Call, CommandError};
+
+use super::{common, rules, view};
+use crate::module::Scheduler;
+use crate::task::NewTask;
+
+/// The task `params` describe, or the first rule they break.
+fn new_task(module: &Scheduler, params: &CreateTaskParams, now: Timestamp) -> Result<NewTask, CommandError> {
+    let name = rules::name(&params.name)?;
+    let tenant = rules::tenant(params.tenant.as_deref())?;
+    let command = rules::command_name(&params.command)?;
+    let data = rules::data(params.data.clone())?;
+    let kind = params.once.then_some(ScheduleKind::Once);
+    let schedule = rules::schedule(&params.schedule, params.timezone.clone(), kind, now)?;
+    let mut task = NewTask::new(name, command, schedule, &module.config.task_defaults());
+    task.tenant = tenant;
+    if let Some(data) = data {
+        task.data = data;
+    }
+    if let Some(retries) = params.retries {
+        task.retries = rules::retries(retries)?;
+    }
+    if let Some(delay) = params.retry_delay_ms {
+        task.retry_delay = rules::retry_delay(delay)?;
+    }
+    if let Some(timeout) = params.timeout_ms {
+        task.timeout = rules::timeout(timeout)?;
+    }
+    if let Some(overlap) = params.overlap {
+        task.overlap = view::overlap_from(overlap);
+    }
+    if let Some(misfire) = params.misfire {
+        task.misfire = view::misfire_from(misfire);
+    }
+    Ok(task)
+}
+
+pub(crate) async fn run(
+    module: Arc<Scheduler>,
+    params: CreateTaskParams,
+    call: Call<'static>,
+) -> Result<TaskView, CommandError> {
+    let now = module.clock.now();
+    let task = new_task(&module, &params, now)?;
+    rules::command_declared(&module.host, &task.command, &call).await?;
+    let engine = module.engine().cloned();
+    if params.run_now && engine.is_none() {
+        return Err(CommandError::new(code::UNAVAILABLE, "the scheduler engine is not running; nothing was created"));
+    }
+    let task = module.store.create_task(task, now).await.map_err(common::store_error)?;
+    common::audit(&module, &call, "task.create", &task, &params).await;
+    common::publish(&module, events::TASK_CREATED, &task);
+    common::wake(&module);
+    if params.run_now
+        && let Some(engine) = engine
+        && let Err(error) = engine.run_now(task.id.clone()).await
+    {
+        return Err(CommandError::failed(format!(
+            "task '{}' was created, but its immediate run could not be queued: {error}",
+            task.name
+        )));
+    }
+    tracing::info!(task_id = %task.id, name = %task.name, caller = call.caller(), "Task created.");
+    Ok(view::task_view(&task))
+}

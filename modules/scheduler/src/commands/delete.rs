@@ -1,0 +1,40 @@
+//! `scheduler:delete --id <id or name> --confirm`: deletes a task, writes its audit row
+//! (`task.delete`) and publishes `task-deleted` with the task's last view.
+//!
+//! Without `confirm: true` it refuses (`invalid_params`) and deletes nothing: the CLI asks
+//! on a terminal (`confirm: confirm` in module.yaml), and a module calling through the bus
+//! must say so too.
+//!
+//! What stays: the task's finished executions remain readable in the history until
+//! retention cleanup (`historyRetentionDays`) removes them; its queued executions are
+//! marked `cancelled`; a running one ends on its own and is recorded.
+
+use std::sync::Arc;
+
+use systemprompt_module_sdk::api::scheduler::tasks::{DeleteTaskParams, DeletedTask, events};
+use systemprompt_module_sdk::{Call, CommandError};
+
+use super::{common, view};
+use crate::module::Scheduler;
+
+pub(crate) async fn run(
+    module: Arc<Scheduler>,
+    params: DeleteTaskParams,
+    call: Call<'static>,
+) -> Result<DeletedTask, CommandError> {
+    if !params.confirm {
+        return Err(CommandError::invalid_params(format!(
+            "deleting task '{}' needs confirm: true (--confirm); nothing was deleted",
+            params.id
+        )));
+    }
+    let task = common::resolve(&module, &params.id, params.tenant.as_deref()).await?;
+    let deleted = module.store.delete_task(task.id.clone(), module.clock.now()).await.map_err(common::store_error)?;
+    if !deleted {
+        return Err(common::task_not_found(&params.id, params.tenant.as_deref()));
+    }
+    common::audit(&module, &call, "task.delete", &task, &params).await;
+    common::publish(&module, events::TASK_DELETED, &task);
+    tracing::info!(task_id = %task.id, name = %task.name, caller = call.caller(), "Task deleted.");
+    Ok(DeletedTask { deleted: view::task_view(&task) })
+}

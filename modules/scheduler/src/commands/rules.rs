@@ -1,0 +1,248 @@
+//! Input rules shared by `scheduler:create` and `scheduler:update`. Each helper turns one
+//! parameter into its domain value or an `invalid_params` error whose one-line message
+//! names the parameter and the rule, so the handlers validate everything before they
+//! write anything.
+//!
+//! The rules:
+//! - `name`, `tenant`: 1 to 128 characters, no control characters, no leading or trailing
+//!   whitespace.
+//! - `command`: `namespace:command`, declared by a loaded module ([`command_declared`]).
+//! - `schedule` and `timezone`: whatever the schedule language accepts; its message is
+//!   passed on.
+//! - `data`: a JSON object, or absent (then `{}`); `null` counts as absent.
+//! - `retries` 0 to 100; `retry_delay_ms` 0 to one day; `timeout_ms` 1 ms to one day.
+//!
+//! Nothing here touches the store.
+
+use std::time::Duration;
+
+use scheduler_schedule::ScheduleKind;
+use systemprompt_module_sdk::{Call, CallOptions, CommandError, Host};
+
+use crate::task::TaskSchedule;
+
+/// Most characters in a task name or tenant.
+pub(crate) const MAX_NAME_CHARS: usize = 128;
+/// Most retries a task may have.
+pub(crate) const MAX_RETRIES: i64 = 100;
+/// Longest retry delay and timeout, in milliseconds (one day).
+pub(crate) const MAX_DURATION_MS: i64 = 86_400_000;
+
+fn label(field: &str, value: &str) -> Result<String, CommandError> {
+    let chars = value.chars().count();
+    if chars == 0 {
+        return Err(CommandError::invalid_params(format!("{field} must not be empty")));
+    }
+    if chars > MAX_NAME_CHARS {
+        return Err(CommandError::invalid_params(format!(
+            "{field} must be at most {MAX_NAME_CHARS} characters, got {chars}"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(CommandError::invalid_params(format!("{field} must not contain control characters")));
+    }
+    if value.trim() != value {
+        return Err(CommandError::invalid_params(format!(
+            "{field} must not start or end with whitespace, got '{value}'"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+/// A task name.
+pub(crate) fn name(value: &str) -> Result<String, CommandError> {
+    label("name", value)
+}
+
+/// A tenant; `default` when absent.
+pub(crate) fn tenant(value: Option<&str>) -> Result<String, CommandError> {
+    label("tenant", value.unwrap_or(crate::task::DEFAULT_TENANT))
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// A task's payload: a JSON object, or `None` when absent or `null`.
+pub(crate) fn data(value: Option<serde_json::Value>) -> Result<Option<serde_json::Value>, CommandError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(object @ serde_json::Value::Object(_)) => Ok(Some(object)),
+        Some(other) => Err(CommandError::invalid_params(format!(
+            "data must be a JSON object (the command's parameters), got {}",
+            json_kind(&other)
+        ))),
+    }
+}
+
+fn in_range(field: &str, value: i64, min: i64, max: i64, unit: &str) -> Result<u64, CommandError> {
+    if value < min || value > max {
+        return Err(CommandError::invalid_params(format!(
+            "{field} must be between {min} and {max}{unit}, got {value}"
+        )));
+    }
+    u64::try_from(value).map_err(|_| CommandError::invalid_params(format!("{field} must not be negative, got {value}")))
+}
+
+/// Retries after a failed attempt.
+pub(crate) fn retries(value: i64) -> Result<u32, CommandError> {
+    let n = in_range("retries", value, 0, MAX_RETRIES, "")?;
+    u32::try_from(n).map_err(|_| CommandError::invalid_params(format!("retries is too large, got {value}")))
+}
+
+/// The base retry delay.
+pub(crate) fn retry_delay(value: i64) -> Result<Duration, CommandError> {
+    in_range("retry_delay_ms", value, 0, MAX_DURATION_MS, " ms (one day)").map(Duration::from_millis)
+}
+
+/// The time limit of one attempt.
+pub(crate) fn timeout(value: i64) -> Result<Duration, CommandError> {
+    in_range("timeout_ms", value, 1, MAX_DURATION_MS, " ms (one day)").map(Duration::from_millis)
+}
+
+/// Parses a schedule; `kind` forces one (`--once`), `anchor` is when intervals start.
+pub(crate) fn schedule(
+    text: &str,
+    timezone: Option<String>,
+    kind: Option<ScheduleKind>,
+    anchor: jiff::Timestamp,
+) -> Result<TaskSchedule, CommandError> {
+    TaskSchedule::parse(text, timezone, kind, anchor).map_err(|error| {
+        let message = match error.kind() {
+            scheduler_schedule::ScheduleErrorKind::UnknownTimeZone => error.to_string(),
+            _ => format!("invalid schedule: {error}"),
+        };
+        CommandError::invalid_params(message).with_details(serde_json::json!({ "code": error.kind().code() }))
+    })
+}
+
+/// The shape of a bus command name: `namespace:command`, neither part empty.
+pub(crate) fn command_name(value: &str) -> Result<String, CommandError> {
+    let shaped = value
+        .split_once(':')
+        .is_some_and(|(namespace, command)| !namespace.is_empty() && !command.is_empty() && !command.contains(':'));
+    if !shaped || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(CommandError::invalid_params(format!(
+            "command must be a bus command 'namespace:command', got '{value}'"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+/// Whether a module of the host declares `command`, asked through `host:modules` (which
+/// lists every loaded module's commands, whatever its state). The host's own `host:*`
+/// commands are not listed there, so they cannot be scheduled.
+pub(crate) async fn command_declared(host: &Host, command: &str, call: &Call<'_>) -> Result<(), CommandError> {
+    let options = CallOptions {
+        timeout: None,
+        correlation_id: Some(call.correlation_id().to_owned()),
+        cancel: Some(call.cancellation_token()),
+    };
+    let modules = host.dispatch("host:modules", &serde_json::json!({}), &options).await.map_err(|error| {
+        CommandError::new(
+            systemprompt_module_sdk::error::code::UNAVAILABLE,
+            format!("cannot check that command '{command}' exists: host:modules failed: {error}"),
+        )
+    })?;
+    let declared =
+        modules.as_array().into_iter().flatten().any(|module| {
+            module["commands"].as_array().into_iter().flatten().any(|name| name.as_str() == Some(command))
+        });
+    if declared {
+        Ok(())
+    } else {
+        Err(CommandError::invalid_params(format!(
+            "unknown command '{command}': no loaded module declares it (see `systemprompt modules`)"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn message<T: std::fmt::Debug>(result: Result<T, CommandError>) -> String {
+        let error = result.expect_err("the value is refused");
+        assert_eq!(error.code, "invalid_params", "{error:?}");
+        error.message
+    }
+
+    #[test]
+    fn names_are_trimmed_non_empty_and_bounded() {
+        assert_eq!(name("backup").unwrap(), "backup");
+        assert_eq!(message(name("")), "name must not be empty");
+        assert_eq!(message(name(" backup")), "name must not start or end with whitespace, got ' backup'");
+        assert_eq!(message(name("a\tb")), "name must not contain control characters");
+        assert_eq!(message(name(&"x".repeat(129))), "name must be at most 128 characters, got 129");
+        assert_eq!(name(&"é".repeat(128)).unwrap().chars().count(), 128);
+    }
+
+    #[test]
+    fn the_tenant_defaults_to_default() {
+        assert_eq!(tenant(None).unwrap(), "default");
+        assert_eq!(message(tenant(Some(""))), "tenant must not be empty");
+    }
+
+    #[test]
+    fn data_must_be_an_object_or_absent() {
+        assert_eq!(data(None).unwrap(), None);
+        assert_eq!(data(Some(json!(null))).unwrap(), None);
+        assert_eq!(data(Some(json!({"a": 1}))).unwrap(), Some(json!({"a": 1})));
+        assert_eq!(
+            message(data(Some(json!([1])))),
+            "data must be a JSON object (the command's parameters), got an array"
+        );
+        assert_eq!(
+            message(data(Some(json!("x")))),
+            "data must be a JSON object (the command's parameters), got a string"
+        );
+    }
+
+    #[test]
+    fn ranges_name_the_parameter_and_the_bounds() {
+        assert_eq!(retries(0).unwrap(), 0);
+        assert_eq!(retries(100).unwrap(), 100);
+        assert_eq!(message(retries(101)), "retries must be between 0 and 100, got 101");
+        assert_eq!(message(retries(-1)), "retries must be between 0 and 100, got -1");
+        assert_eq!(retry_delay(0).unwrap(), Duration::ZERO);
+        assert_eq!(message(retry_delay(-5)), "retry_delay_ms must be between 0 and 86400000 ms (one day), got -5");
+        assert_eq!(timeout(1).unwrap(), Duration::from_millis(1));
+        assert_eq!(message(timeout(0)), "timeout_ms must be between 1 and 86400000 ms (one day), got 0");
+        assert_eq!(
+            message(timeout(86_400_001)),
+            "timeout_ms must be between 1 and 86400000 ms (one day), got 86400001"
+        );
+    }
+
+    #[test]
+    fn schedule_errors_pass_the_schedule_message_on_with_its_code() {
+        let now: jiff::Timestamp = "2027-01-05T00:00:00Z".parse().unwrap();
+        let error = schedule("61 * * * *", None, None, now).unwrap_err();
+        assert!(error.message.starts_with("invalid schedule: minute"), "{}", error.message);
+        assert_eq!(error.details, Some(json!({"code": "schedule::cron_field"})));
+        let error = schedule("5m", Some("Mars/Olympus".to_owned()), None, now).unwrap_err();
+        assert!(error.message.starts_with("unknown time zone 'Mars/Olympus'"), "{}", error.message);
+        let once = schedule("now", None, Some(ScheduleKind::Once), now).unwrap();
+        assert_eq!(once.first_fire(now), Some(now));
+    }
+
+    #[test]
+    fn command_names_need_a_namespace() {
+        assert_eq!(command_name("system:echo").unwrap(), "system:echo");
+        for bad in ["echo", ":echo", "system:", "system:echo:x", "system: echo"] {
+            assert_eq!(
+                message(command_name(bad)),
+                format!("command must be a bus command 'namespace:command', got '{bad}'")
+            );
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! `scheduler:update --id <id or name> [changes]`: the same rules as `scheduler:create` for
+//! every field given, then one store update, its audit row (`task.update`) and
+//! `task-updated`. A refused request writes nothing.
+//!
+//! The schedule is rebuilt when `schedule`, `timezone` or `once` is given:
+//! - the kind follows the new text (`5m` → `0 2 * * *` makes an interval task a cron task);
+//!   `once` forces a once schedule, from the new text or the current one;
+//! - a new text (or `once`) anchors intervals at now; a time-zone change alone keeps the
+//!   anchor, so an interval keeps its phase;
+//! - the store recomputes the next run from now (none while paused), and a completed once
+//!   task with a new schedule becomes active again.
+//!
+//! A running execution is not disturbed: it ends as it started, and its outcome is recorded
+//! against the updated task.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use scheduler_schedule::ScheduleKind;
+use systemprompt_module_sdk::api::scheduler::tasks::{TaskView, UpdateTaskParams, events};
+use systemprompt_module_sdk::{Call, CommandError};
+
+use super::{common, rules, view};
+use crate::module::Scheduler;
+use crate::task::{Task, TaskPatch};
+
+const CHANGES: &str =
+    "name, schedule, command, data, timezone, retries, retry_delay_ms, timeout_ms, overlap, misfire or once";
+
+/// The patch `params` describe for `task`, or the first rule they break.
+fn patch(task: &Task, params: &UpdateTaskParams, now: Timestamp) -> Result<TaskPatch, CommandError> {
+    let mut patch = TaskPatch {
+        name: params.name.as_deref().map(rules::name).transpose()?,
+        command: params.command.as_deref().map(rules::command_name).transpose()?,
+        data: match &params.data {
+            None => None,
+            Some(data) => {
+                Some(rules::data(Some(data.clone()))?.unwrap_or_else(|| serde_json::Value::Object(Default::default())))
+            }
+        },
+        retries: params.retries.map(rules::retries).transpose()?,
+        retry_delay: params.retry_delay_ms.map(rules::retry_delay).transpose()?,
+        timeout: params.timeout_ms.map(rules::timeout).transpose()?,
+        overlap: params.overlap.map(view::overlap_from),
+        misfire: params.misfire.map(view::misfire_from),
+        ..TaskPatch::default()
+    };
+    if params.schedule.is_some() || params.timezone.is_some() || params.once {
+        let text = params.schedule.as_deref().unwrap_or(task.schedule.expression());
+        let timezone = params.timezone.clone().unwrap_or_else(|| task.schedule.timezone().to_owned());
+        let kind = match (params.once, &params.schedule) {
+            (true, _) => Some(ScheduleKind::Once),
+            (false, Some(_)) => None,
+            (false, None) => Some(task.schedule.kind()),
+        };
+        let anchor = if params.schedule.is_some() || params.once { now } else { task.schedule.anchor() };
+        patch.schedule = Some(rules::schedule(text, Some(timezone), kind, anchor)?);
+    }
+    let unchanged = patch.name.is_none()
+        && patch.command.is_none()
+        && patch.data.is_none()
+        && patch.schedule.is_none()
+        && patch.retries.is_none()
+        && patch.retry_delay.is_none()
+        && patch.timeout.is_none()
+        && patch.overlap.is_none()
+        && patch.misfire.is_none();
+    if unchanged {
+        return Err(CommandError::invalid_params(format!("nothing to update: give at least one of {CHANGES}")));
+    }
+    Ok(patch)
+}
+
+pub(crate) async fn run(
+    module: Arc<Scheduler>,
+    params: UpdateTaskParams,
+    call: Call<'static>,
+) -> Result<TaskView, CommandError> {
+    let now = module.clock.now();
+    let task = common::resolve(&module, &params.id, params.tenant.as_deref()).await?;
+    let patch = patch(&task, &params, now)?;
+    if let Some(command) = &patch.command {
+        rules::command_declared(&module.host, command, &call).await?;
+    }
+    let task = module.store.update_task(task.id, patch, now).await.map_err(common::store_error)?;
+    common::audit(&module, &call, "task.update", &task, &params).await;
+    common::publish(&module, events::TASK_UPDATED, &task);
+    common::wake(&module);
+    tracing::info!(task_id = %task.id, name = %task.name, caller = call.caller(), "Task updated.");
+    Ok(view::task_view(&task))
+}
