@@ -213,7 +213,7 @@ fn run_of_an_unknown_task_is_not_found_and_a_busy_task_is_a_conflict() {
     let out = host.cli(&["scheduler:run", "--id", "nosuch", "--format", "json"]);
     out.assert_code(1);
     assert_eq!(out.json()["error"]["code"], "not_found");
-    assert_eq!(out.stderr.trim(), "error: task 'nosuch' not found (by id or by name)");
+    assert_eq!(out.stderr.trim(), "error: task 'nosuch' not found (no task has this id or name)");
     host.json(&["scheduler:run", "--id", "nap"]);
     let out = host.cli(&["scheduler:run", "--id", "nap", "--wait", "--format", "json"]);
     out.assert_code(1);

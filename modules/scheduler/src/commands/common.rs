@@ -1,16 +1,24 @@
-//! What every task command shares: finding a task by id or name, mapping store errors to
-//! bus error codes, writing the audit row and publishing the lifecycle event.
+//! What every `scheduler:*` handler shares: finding a task by id or name, reading
+//! instants and bounded counts from parameters, turning store, engine and schedule errors
+//! into bus errors, writing the audit row and publishing the lifecycle event.
 //!
 //! Error codes: bad input is `invalid_params`, an unknown task `not_found`, a duplicate
-//! name or an illegal state change `conflict`, a store failure `failed` (transient) or
-//! `internal` (a corrupt row or schema).
+//! name or an illegal state change `conflict`, a closed store or a stopped engine
+//! `unavailable`, a database failure `failed` (transient) and a corrupt row or schema
+//! `internal`.
 
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use scheduler_schedule::{ScheduleError, ScheduleErrorKind};
 use serde::Serialize;
+use systemprompt_module_sdk::error::code;
 use systemprompt_module_sdk::{Call, CommandError};
 
 use super::view;
+use crate::engine::{EngineError, EngineHandle};
 use crate::module::Scheduler;
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 use crate::task::{AuditEntry, DEFAULT_TENANT, Task, TaskId, TaskKey};
 
 /// The bus error for a store error.
@@ -18,11 +26,54 @@ pub(crate) fn store_error(error: StoreError) -> CommandError {
     match error {
         StoreError::NameTaken { .. } | StoreError::InvalidState { .. } => CommandError::conflict(error.to_string()),
         StoreError::TaskNotFound(_) | StoreError::ExecutionNotFound(_) => CommandError::not_found(error.to_string()),
-        StoreError::Database(_) | StoreError::Closed => CommandError::failed(format!("scheduler store: {error}")),
+        StoreError::Closed => CommandError::new(code::UNAVAILABLE, format!("scheduler store: {error}")),
+        StoreError::Database(_) => CommandError::failed(format!("scheduler store: {error}")),
         StoreError::Corrupt(_) | StoreError::Migration(_) => {
             CommandError::internal(format!("scheduler store: {error}"))
         }
     }
+}
+
+/// Maps an engine error like [`store_error`].
+pub(crate) fn engine_error(error: EngineError) -> CommandError {
+    match error {
+        EngineError::Store(error) => store_error(error),
+        EngineError::ExecutionNotFound(_) => CommandError::not_found(error.to_string()),
+        EngineError::Config(_) => CommandError::internal(error.to_string()),
+    }
+}
+
+/// A schedule the user wrote was refused: `invalid_params` with the schedule language's
+/// message, and which parameter was wrong in `details`.
+pub(crate) fn schedule_error(error: &ScheduleError) -> CommandError {
+    let field = if error.kind() == ScheduleErrorKind::UnknownTimeZone { "timezone" } else { "schedule" };
+    CommandError::invalid_params(error.message())
+        .with_details(serde_json::json!({ "field": field, "kind": error.kind().code() }))
+}
+
+/// The running engine, or `unavailable` before `start` (and after a failed one).
+pub(crate) fn engine(module: &Scheduler) -> Result<EngineHandle, CommandError> {
+    module.engine().cloned().ok_or_else(|| CommandError::new(code::UNAVAILABLE, "the scheduler engine is not running"))
+}
+
+/// Reads an RFC 3339 instant (`2027-03-13T00:00:00Z`, `2027-03-13T00:00:00-05:00`).
+pub(crate) fn parse_instant(field: &str, text: &str) -> Result<Timestamp, CommandError> {
+    text.trim().parse().map_err(|_| {
+        CommandError::invalid_params(format!(
+            "{field} must be an RFC 3339 instant with an offset, such as 2027-03-13T00:00:00Z, got '{text}'"
+        ))
+    })
+}
+
+/// Reads a count between `1` and `max`, `default` when absent.
+pub(crate) fn bounded(field: &str, value: Option<i64>, default: usize, max: usize) -> Result<usize, CommandError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    usize::try_from(value)
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| CommandError::invalid_params(format!("{field} must be between 1 and {max}, got {value}")))
 }
 
 /// The `not_found` error for a task reference.
@@ -33,18 +84,37 @@ pub(crate) fn task_not_found(id: &str, tenant: Option<&str>) -> CommandError {
     }
 }
 
-/// Finds a task by id, else by name (in `tenant`, `default` when absent). With a tenant,
-/// a task found by id must belong to it.
-pub(crate) async fn resolve(module: &Scheduler, id: &str, tenant: Option<&str>) -> Result<Task, CommandError> {
-    if id.is_empty() {
-        return Err(CommandError::invalid_params("id must not be empty: give a task id or name"));
+/// Finds the task parameter `field` names by id, else by name (in `tenant`, `default`
+/// when absent); `None` when no task matches. With a tenant, a task found by id must
+/// belong to it.
+pub(crate) async fn lookup(
+    store: &Arc<dyn Store>,
+    field: &str,
+    text: &str,
+    tenant: Option<&str>,
+) -> Result<Option<Task>, CommandError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(CommandError::invalid_params(format!(
+            "{field} must name a task by id or name, got an empty string"
+        )));
     }
-    let by_id = module.store.get_task(TaskKey::Id(TaskId(id.to_owned()))).await.map_err(store_error)?;
+    let by_id = store.get_task(TaskKey::Id(TaskId(text.to_owned()))).await.map_err(store_error)?;
     if let Some(task) = by_id.filter(|task| tenant.is_none_or(|tenant| task.tenant == tenant)) {
-        return Ok(task);
+        return Ok(Some(task));
     }
-    let key = TaskKey::Name { tenant: tenant.unwrap_or(DEFAULT_TENANT).to_owned(), name: id.to_owned() };
-    module.store.get_task(key).await.map_err(store_error)?.ok_or_else(|| task_not_found(id, tenant))
+    let key = TaskKey::Name { tenant: tenant.unwrap_or(DEFAULT_TENANT).to_owned(), name: text.to_owned() };
+    store.get_task(key).await.map_err(store_error)
+}
+
+/// Like [`lookup`], but no match is `not_found`.
+pub(crate) async fn resolve(
+    store: &Arc<dyn Store>,
+    field: &str,
+    text: &str,
+    tenant: Option<&str>,
+) -> Result<Task, CommandError> {
+    lookup(store, field, text, tenant).await?.ok_or_else(|| task_not_found(text.trim(), tenant))
 }
 
 /// Writes an audit row: `actor` is the caller, `details` the parameters as given. A failed

@@ -28,7 +28,7 @@ pub(crate) async fn run(
             params.id
         )));
     }
-    let task = common::resolve(&module, &params.id, params.tenant.as_deref()).await?;
+    let task = common::resolve(&module.store, "id", &params.id, params.tenant.as_deref()).await?;
     let deleted = module.store.delete_task(task.id.clone(), module.clock.now()).await.map_err(common::store_error)?;
     if !deleted {
         return Err(common::task_not_found(&params.id, params.tenant.as_deref()));

@@ -15,6 +15,6 @@ pub(crate) async fn run(
     params: TaskRef,
     _call: Call<'static>,
 ) -> Result<TaskView, CommandError> {
-    let task = resolve(&module, &params.id, params.tenant.as_deref()).await?;
+    let task = resolve(&module.store, "id", &params.id, params.tenant.as_deref()).await?;
     Ok(view::task_view(&task))
 }

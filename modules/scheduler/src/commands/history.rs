@@ -9,8 +9,8 @@ use std::sync::Arc;
 use systemprompt_module_sdk::api::scheduler::runs::{ExecutionView, HistoryParams};
 use systemprompt_module_sdk::{Call, CommandError};
 
+use super::common::{bounded, lookup, parse_instant, store_error};
 use super::execution_view::execution_view;
-use super::support::{bounded, lookup_task, parse_instant, store_error};
 use crate::module::Scheduler;
 use crate::store::HistoryQuery;
 use crate::task::{ExecutionStatus, TaskId};
@@ -39,7 +39,7 @@ pub(crate) async fn run(
     let since = params.since.as_deref().map(|text| parse_instant("since", text)).transpose()?;
     let (task_id, known) = match params.task.as_deref() {
         None => (None, true),
-        Some(text) => match lookup_task(&module.store, "task", text).await? {
+        Some(text) => match lookup(&module.store, "task", text, None).await? {
             Some(task) => (Some(task.id), true),
             // Maybe a deleted task's id: its history outlives it.
             None => (Some(TaskId(text.trim().to_owned())), false),
@@ -50,7 +50,7 @@ pub(crate) async fn run(
     if !known && executions.is_empty() {
         let text = params.task.as_deref().unwrap_or_default().trim();
         return Err(CommandError::not_found(format!(
-            "task '{text}' not found (by id or by name) and has no matching history"
+            "task '{text}' not found (no task has this id or name) and has no matching history"
         )));
     }
     Ok(executions.iter().map(execution_view).collect())

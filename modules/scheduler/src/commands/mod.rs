@@ -3,11 +3,10 @@
 //!
 //! Task commands: `list`, `get`, `create`, `update`, `delete`, `pause`, `resume`; their
 //! input rules live in `rules`, the conversion of domain tasks to the wire `TaskView` in
-//! [`view`], lookup, audit and events in `common`.
+//! [`view`]; `common` holds task lookup, error mapping, audit and events for every handler.
 //!
 //! Execution commands: `run` (starts a run now; audited), `history`, `next`, `stats` and
-//! `validate` (read-only); `execution_view` converts executions by hand, `support` maps
-//! errors.
+//! `validate` (read-only); `execution_view` converts executions by hand.
 //!
 //! Their parameter and output types live in the SDK (`api::scheduler::{tasks, runs}`), so
 //! the CLI, other modules and events share one JSON shape.
@@ -33,7 +32,6 @@ mod resume;
 pub(crate) mod rules;
 mod run;
 mod stats;
-mod support;
 mod update;
 mod validate;
 pub(crate) mod view;

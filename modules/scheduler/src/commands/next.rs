@@ -12,8 +12,8 @@ use jiff::Timestamp;
 use systemprompt_module_sdk::api::scheduler::runs::{NextExplained, NextFire, NextOutput, NextParams};
 use systemprompt_module_sdk::{Call, CommandError};
 
+use super::common::{bounded, parse_instant, resolve, schedule_error, store_error};
 use super::execution_view::{next_fire, zone};
-use super::support::{bounded, find_task, parse_instant, schedule_error, store_error};
 use crate::module::Scheduler;
 use crate::store::TaskFilter;
 use crate::task::{Task, TaskSchedule, TaskStatus};
@@ -48,7 +48,7 @@ pub(crate) async fn run(
             (next, params.explain.then(|| schedule.schedule().explain(after).to_string()))
         }
         (Some(text), None) => {
-            let task = find_task(&module.store, "task", text).await?;
+            let task = resolve(&module.store, "task", text, None).await?;
             let explain = params.explain.then(|| explain_task(&task, after));
             let next = if task.status == TaskStatus::Active {
                 fires(&task.schedule, after, count, Some(&task))

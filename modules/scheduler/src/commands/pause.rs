@@ -24,7 +24,7 @@ pub(crate) async fn run(
     let now = module.clock.now();
     let changed = match &params.id {
         Some(id) => {
-            let task = common::resolve(&module, id, params.tenant.as_deref()).await?;
+            let task = common::resolve(&module.store, "id", id, params.tenant.as_deref()).await?;
             if task.status == TaskStatus::Paused {
                 Vec::new()
             } else {

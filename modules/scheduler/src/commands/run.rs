@@ -16,8 +16,8 @@ use systemprompt_module_sdk::api::scheduler::runs::{RunOutput, RunParams, RunSta
 use systemprompt_module_sdk::error::code;
 use systemprompt_module_sdk::{Call, CommandError};
 
+use super::common::{engine, engine_error, resolve, store_error};
 use super::execution_view::execution_view;
-use super::support::{engine, engine_error, find_task, store_error};
 use crate::module::Scheduler;
 use crate::task::{AuditEntry, Execution, ExecutionStatus, Task};
 
@@ -26,7 +26,7 @@ pub(crate) async fn run(
     params: RunParams,
     call: Call<'static>,
 ) -> Result<RunOutput, CommandError> {
-    let task = find_task(&module.store, "id", &params.id).await?;
+    let task = resolve(&module.store, "id", &params.id, None).await?;
     let engine = engine(&module)?;
     let execution_id = engine.run_now(task.id.clone()).await.map_err(engine_error)?;
     let execution = module.store.get_execution(execution_id).await.map_err(store_error)?.ok_or_else(|| {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use systemprompt_module_sdk::api::scheduler::runs::{StatsOutput, StatsParams, StatsReport};
 use systemprompt_module_sdk::{Call, CommandError};
 
+use super::common::{resolve, store_error};
 use super::execution_view::{stats_view, task_stats_view};
-use super::support::{find_task, store_error};
 use crate::module::Scheduler;
 use crate::store::TaskFilter;
 
@@ -22,7 +22,7 @@ pub(crate) async fn run(
 ) -> Result<StatsOutput, CommandError> {
     let store = &module.store;
     if let Some(text) = params.task.as_deref() {
-        let task = find_task(store, "task", text).await?;
+        let task = resolve(store, "task", text, None).await?;
         let stats = store.stats(Some(task.id.clone())).await.map_err(store_error)?;
         return Ok(StatsOutput::Task(task_stats_view(&task, &stats)));
     }

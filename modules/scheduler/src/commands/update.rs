@@ -77,7 +77,7 @@ pub(crate) async fn run(
     call: Call<'static>,
 ) -> Result<TaskView, CommandError> {
     let now = module.clock.now();
-    let task = common::resolve(&module, &params.id, params.tenant.as_deref()).await?;
+    let task = common::resolve(&module.store, "id", &params.id, params.tenant.as_deref()).await?;
     let patch = patch(&task, &params, now)?;
     if let Some(command) = &patch.command {
         rules::command_declared(&module.host, command, &call).await?;

@@ -9,8 +9,8 @@
 use systemprompt_module_sdk::api::scheduler::runs::{ValidateOutput, ValidateParams};
 use systemprompt_module_sdk::{Call, CommandError};
 
+use super::common::{parse_instant, schedule_error};
 use super::next::fires;
-use super::support::{parse_instant, schedule_error};
 use crate::module::Scheduler;
 use crate::task::TaskSchedule;
 
