@@ -32,6 +32,7 @@ mod resume;
 pub(crate) mod rules;
 mod run;
 mod stats;
+mod switch;
 mod update;
 mod validate;
 pub(crate) mod view;
