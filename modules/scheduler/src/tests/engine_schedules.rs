@@ -221,6 +221,8 @@ async fn an_idle_task_is_claimed_ahead_and_dispatched_on_its_instant_but_a_busy_
     assert_eq!(idle_rows.len(), 2);
     assert_eq!(idle_rows[1].status, ExecutionStatus::Running);
     assert_eq!(idle_rows[1].started_at, Some(at("2026-01-01T00:00:20Z")));
+    // The task says its last run started when the execution says, not at the claim.
+    assert_eq!(harness.reload(&idle).await.last_run_at, Some(at("2026-01-01T00:00:20Z")));
     assert_eq!(harness.bus.calls_of("ok").len(), 1);
     assert_eq!(harness.executions(&busy).await.len(), 1);
     pass(std::time::Duration::from_millis(500)).await;

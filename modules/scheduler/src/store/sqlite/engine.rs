@@ -191,6 +191,7 @@ fn fire(conn: &Connection, task: &Task, request: &ClaimRequest, out: &mut ClaimO
     let grace_ms = duration_ms(request.misfire_grace);
     let once = task.schedule.kind() == ScheduleKind::Once;
     let mut started = false;
+    let mut run_start = now_ms;
     let mut complete = false;
     let next = if ms(due_at) < now_ms.saturating_sub(grace_ms) {
         // Missed: walk the occurrences up to now.
@@ -263,6 +264,8 @@ fn fire(conn: &Connection, task: &Task, request: &ClaimRequest, out: &mut ClaimO
     } else {
         let next = task.schedule.next_after(due_at);
         started = start_occurrence(conn, task, ms(due_at), Trigger::Schedule, request, out)?;
+        // Claimed ahead, the run starts at its instant, as its execution row says.
+        run_start = now_ms.max(ms(due_at));
         next
     };
     conn.prepare_cached(
@@ -271,7 +274,7 @@ fn fire(conn: &Connection, task: &Task, request: &ClaimRequest, out: &mut ClaimO
          status = CASE WHEN ?5 THEN 'completed' ELSE status END, \
          last_status = CASE WHEN ?5 THEN 'skipped' ELSE last_status END WHERE id = ?1",
     )?
-    .execute(params![task.id.as_str(), next.map(ms), started, now_ms, complete])?;
+    .execute(params![task.id.as_str(), next.map(ms), started, run_start, complete])?;
     Ok(true)
 }
 
