@@ -95,10 +95,23 @@ fn render_table(value: &Value, columns: &[String]) -> String {
             {
                 return render_rows(&project(rows, columns));
             }
-            let width = map.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+            // Scalars first as key/value lines; then each nested object or list of objects
+            // as its own titled section (e.g. stats' `overall` and `tasks`).
+            let nested = |v: &Value| v.is_object() || v.as_array().is_some_and(|a| a.iter().any(Value::is_object));
+            let flat: Vec<(&String, &Value)> = map.iter().filter(|(_, v)| !nested(v)).collect();
+            let width = flat.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
             let mut out = String::new();
-            for (key, value) in map {
+            for (key, value) in &flat {
                 let _ = writeln!(out, "{key:<width$}  {}", cell(value));
+            }
+            for (key, value) in map.iter().filter(|(_, v)| nested(v)) {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                let _ = writeln!(out, "{key}:");
+                for line in render_table(value, columns).lines() {
+                    let _ = writeln!(out, "  {line}");
+                }
             }
             out
         }
@@ -138,6 +151,13 @@ mod tests {
         let columns = ["name".to_owned(), "id".to_owned()];
         let out = super::render_columns(&json!([{"id": 1, "name": "a", "x": 2}]), Format::Table, &columns);
         assert_eq!(out, "NAME  ID\na     1\n");
+    }
+
+    #[test]
+    fn nested_objects_and_lists_print_as_titled_sections() {
+        let out =
+            render(&json!({"valid": true, "overall": {"runs": 2}, "tasks": [{"name": "a", "runs": 2}]}), Format::Table);
+        assert_eq!(out, "valid  true\n\noverall:\n  runs  2\n\ntasks:\n  NAME  RUNS\n  a     2\n");
     }
 
     #[test]
