@@ -9,6 +9,11 @@
 //!
 //! With `--every 1d --staggered --tasks 1000000` it measures a large idle schedule: insert
 //! time, engine start-up time, RSS and CPU while idle.
+//!
+//! With `--host`, the whole product path instead: a real host in this process loads the
+//! `system` and `scheduler` module libraries, each task dispatches `system:echo` over the
+//! command bus, and lateness is read from the scheduler's `executed` events (their `at` is
+//! the instant of the bus call), collected by an in-process subscriber of the event bus.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,11 +33,18 @@ struct Options {
     aligned: bool,
     seconds: u64,
     max_concurrent: Option<usize>,
+    host: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, Box<dyn std::error::Error>> {
-    let mut options =
-        Options { tasks: 1_000, every: Duration::from_secs(1), aligned: true, seconds: 20, max_concurrent: None };
+    let mut options = Options {
+        tasks: 1_000,
+        every: Duration::from_secs(1),
+        aligned: true,
+        seconds: 20,
+        max_concurrent: None,
+        host: false,
+    };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -43,6 +55,7 @@ fn parse(args: &[String]) -> Result<Options, Box<dyn std::error::Error>> {
             "--max-concurrent" => options.max_concurrent = Some(value()?.parse()?),
             "--aligned" => options.aligned = true,
             "--staggered" => options.aligned = false,
+            "--host" => options.host = true,
             other => return Err(format!("unknown flag {other}").into()),
         }
     }
@@ -105,6 +118,9 @@ fn round(value: f64, places: i32) -> f64 {
 
 pub(crate) fn main(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let options = parse(args)?;
+    if options.host {
+        crate::support::build_modules(&["system", "scheduler"])?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(run(options))
 }
@@ -134,7 +150,8 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         let offset = if options.aligned { 0 } else { every_ns * n as i128 / options.tasks as i128 };
         let anchor = Timestamp::from_nanosecond(base.as_nanosecond() + offset)?;
         let schedule = TaskSchedule::parse(&every_text, None, None, anchor)?;
-        pending.push(NewTask::new(format!("task-{n}"), "noop", schedule, &defaults));
+        let command = if options.host { "system:echo" } else { "noop" };
+        pending.push(NewTask::new(format!("task-{n}"), command, schedule, &defaults));
         if pending.len() == 10_000 {
             store.create_tasks(std::mem::take(&mut pending), clock.now()).await?;
         }
@@ -149,7 +166,11 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let window_end = window_start.checked_add(jiff::SignedDuration::from_secs(i64::try_from(options.seconds)?))?;
     let bus = Arc::new(NoopBus { window: (window_start, window_end), lateness_us: Mutex::new(Vec::new()) });
     let rss_before_engine = memory_mb("VmRSS:");
-    let engine = Engine::start(config, store.clone(), bus.clone(), clock.clone()).await?;
+    let running = if options.host {
+        Running::Host(HostRun::start(dir.path(), &path, &config, bus.clone()).await?)
+    } else {
+        Running::Engine(Engine::start(config, store.clone(), bus.clone(), clock.clone()).await?)
+    };
     let startup_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     // Measure CPU over the window only.
@@ -164,7 +185,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let rss_mb = memory_mb("VmRSS:");
     // Let the last second's executions be recorded, then stop.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    engine.stop().await;
+    running.stop().await;
 
     let (from, to) = (window_start.as_millisecond(), window_end.as_millisecond());
     let (fires, distinct): (i64, i64) = sqlite
@@ -193,6 +214,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     lateness.sort_unstable();
     let line = serde_json::json!({
         "tasks": options.tasks,
+        "path": if options.host { "host bus + system:echo" } else { "in-process no-op bus" },
         "every": every_text,
         "mode": if options.aligned { "aligned" } else { "staggered" },
         "seconds": options.seconds,
@@ -235,4 +257,79 @@ fn expected_fires(options: &Options, from: Timestamp, to: Timestamp, base: Times
         total += i64::try_from((last - first + 1).max(0)).unwrap_or(0);
     }
     total
+}
+
+/// What runs the tasks: the engine alone, or a whole host.
+enum Running {
+    Engine(Engine),
+    Host(HostRun),
+}
+
+impl Running {
+    async fn stop(self) {
+        match self {
+            Running::Engine(engine) => {
+                engine.stop().await;
+            }
+            Running::Host(host) => host.stop().await,
+        }
+    }
+}
+
+/// A host with the real `system` and `scheduler` libraries on the seeded database, and the
+/// task that turns `executed` events into lateness samples.
+struct HostRun {
+    host: Arc<systemprompt::host::Host>,
+    listener: tokio::task::JoinHandle<()>,
+    received: Arc<Mutex<Vec<Arc<systemprompt::bus::events::Event>>>>,
+    samples: Arc<NoopBus>,
+}
+
+impl HostRun {
+    async fn start(
+        dir: &std::path::Path,
+        database: &std::path::Path,
+        config: &SchedulerConfig,
+        samples: Arc<NoopBus>,
+    ) -> Result<HostRun, Box<dyn std::error::Error>> {
+        let extra = format!(
+            "event_queue_capacity: 1000000\nmodules:\n  scheduler:\n    databasePath: {}\n    maxConcurrentTasks: {}\n",
+            database.display(),
+            config.max_concurrent_tasks
+        );
+        let host_config = crate::support::host_config(dir, &["modules/system", "modules/scheduler"], &extra)?;
+        let host = systemprompt::host::Host::start(host_config).await?;
+        if !host.skipped().is_empty() {
+            return Err(format!("modules skipped: {:?}", host.skipped()).into());
+        }
+        let mut events = host.events().subscribe("bench", vec!["scheduler:task-event".to_owned()]);
+        let received: Arc<Mutex<Vec<Arc<systemprompt::bus::events::Event>>>> = Arc::default();
+        let collected = received.clone();
+        let listener = tokio::spawn(async move {
+            while let Some(event) = events.rx.recv().await {
+                collected.lock().unwrap_or_else(|poison| poison.into_inner()).push(event);
+            }
+        });
+        Ok(HostRun { host, listener, received, samples })
+    }
+
+    async fn stop(self) {
+        self.host.stop().await;
+        self.listener.abort();
+        let received = std::mem::take(&mut *self.received.lock().unwrap_or_else(|poison| poison.into_inner()));
+        let mut lateness = self.samples.lateness_us.lock().unwrap_or_else(|poison| poison.into_inner());
+        let instant = |value: &serde_json::Value| value.as_str().and_then(|text| text.parse::<Timestamp>().ok());
+        for event in received {
+            let payload = event.json();
+            if payload["event"] != "executed" || payload["trigger"] != "schedule" {
+                continue;
+            }
+            let (Some(due), Some(dispatched)) = (instant(&payload["scheduled_for"]), instant(&payload["at"])) else {
+                continue;
+            };
+            if due >= self.samples.window.0 && due < self.samples.window.1 {
+                lateness.push(u64::try_from(dispatched.duration_since(due).as_micros()).unwrap_or(u64::MAX));
+            }
+        }
+    }
 }

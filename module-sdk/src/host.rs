@@ -4,6 +4,7 @@
 //! ([`CHost`]); in tests it is a fake host ([`crate::testing`]). Module code only sees
 //! [`Host`].
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,18 +79,21 @@ impl Host {
         self.module
     }
 
-    /// Dispatches `command` with raw JSON bytes and waits for the result bytes.
+    /// Dispatches `command` with raw JSON bytes and returns a future of the result bytes.
+    ///
+    /// The call starts here, not when the future is first polled: a caller that starts
+    /// many calls at one instant (the scheduler's engine) sends them all before awaiting any.
     ///
     /// # Cancel safety
     ///
     /// Dropping the future abandons the result; the command itself runs on until it ends
     /// or its deadline passes. To stop the command, cancel `options.cancel` instead.
-    pub async fn dispatch_bytes(
+    pub fn dispatch_bytes(
         &self,
         command: &str,
         payload: &[u8],
         options: &CallOptions,
-    ) -> Result<Vec<u8>, CommandError> {
+    ) -> impl Future<Output = Result<Vec<u8>, CommandError>> + Send + 'static {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let call = OutgoingCall {
             caller: self.module,
@@ -104,18 +108,22 @@ impl Host {
                 let _ = tx.send(result);
             }),
         );
-        let lost = || Err(CommandError::internal("the host dropped a call without a result"));
-        let Some(cancel) = options.cancel.as_ref().filter(|_| call_id != 0) else {
-            return rx.await.unwrap_or_else(|_| lost());
-        };
-        let mut rx = rx;
-        tokio::select! {
-            result = &mut rx => result.unwrap_or_else(|_| lost()),
-            () = cancel.cancelled() => {
-                self.api.cancel(call_id);
-                // The host completes the call with `cancelled` (or its real result, if it
-                // finished first).
-                rx.await.unwrap_or_else(|_| lost())
+        let api = self.api.clone();
+        let cancel = options.cancel.clone().filter(|_| call_id != 0);
+        async move {
+            let lost = || Err(CommandError::internal("the host dropped a call without a result"));
+            let Some(cancel) = cancel else {
+                return rx.await.unwrap_or_else(|_| lost());
+            };
+            let mut rx = rx;
+            tokio::select! {
+                result = &mut rx => result.unwrap_or_else(|_| lost()),
+                () = cancel.cancelled() => {
+                    api.cancel(call_id);
+                    // The host completes the call with `cancelled` (or its real result, if it
+                    // finished first).
+                    rx.await.unwrap_or_else(|_| lost())
+                }
             }
         }
     }

@@ -523,6 +523,7 @@ fn manual_runs_publish_task_events_in_order_with_the_documented_payload() {
                 "tenant",
                 "execution_id",
                 "scheduled_for",
+                "at",
                 "attempt",
                 "trigger",
                 "status",
@@ -543,6 +544,7 @@ fn manual_runs_publish_task_events_in_order_with_the_documented_payload() {
     assert_eq!(completed["execution_id"], done["id"]);
     assert_eq!(completed["scheduled_for"], done["scheduled_for"]);
     assert_eq!(completed["duration_ms"], done["duration_ms"]);
+    assert_eq!(completed["at"], done["finished_at"]);
     assert_eq!(events[0]["duration_ms"], Value::Null);
     assert_eq!(events[3]["error"], "failed: boom");
     assert!(events[3]["duration_ms"].is_i64());

@@ -23,18 +23,22 @@ impl HostBus {
 
 impl TaskBus for HostBus {
     fn dispatch(&self, call: TaskCall) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>> {
-        let host = self.host.clone();
+        let payload = match serde_json::to_vec(&call.data) {
+            Ok(payload) => payload,
+            Err(error) => {
+                let error = DispatchError::Failed { code: code::INVALID_PARAMS.to_owned(), message: error.to_string() };
+                return Box::pin(std::future::ready(Err(error)));
+            }
+        };
+        let options = CallOptions {
+            timeout: Some(call.timeout),
+            correlation_id: Some(call.correlation_id.clone()),
+            cancel: Some(call.cancel.clone()),
+        };
+        // The call starts now, so every call of an instant goes out before any is awaited.
+        let pending = self.host.dispatch_bytes(&call.command, &payload, &options);
         Box::pin(async move {
-            let payload = serde_json::to_vec(&call.data).map_err(|error| DispatchError::Failed {
-                code: code::INVALID_PARAMS.to_owned(),
-                message: error.to_string(),
-            })?;
-            let options = CallOptions {
-                timeout: Some(call.timeout),
-                correlation_id: Some(call.correlation_id.clone()),
-                cancel: Some(call.cancel.clone()),
-            };
-            match host.dispatch_bytes(&call.command, &payload, &options).await {
+            match pending.await {
                 Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| DispatchError::Failed {
                     code: code::INTERNAL.to_owned(),
                     message: format!("{} returned malformed JSON: {error}", call.command),

@@ -30,6 +30,7 @@
 //! | `tenant` | string | the task's tenant |
 //! | `execution_id` | number | the execution row this event is about (for `retrying`: the queued retry) |
 //! | `scheduled_for` | string | RFC 3339 instant of the occurrence (for manual runs: when it was asked for) |
+//! | `at` | string | RFC 3339 instant of the event: the dispatch for `executed`, the end of the attempt for ended attempts (and the `retrying` after them), the decision for `skipped` |
 //! | `attempt` | number | 1 for the first attempt, 2 for the first retry, ... |
 //! | `trigger` | string | `schedule`, `manual`, `retry` or `catch-up` |
 //! | `status` | string | the execution's status after the event (`running`, `completed`, `failed`, `timeout`, `queued`, `skipped`, `interrupted`, `cancelled`) |

@@ -75,6 +75,9 @@ pub struct TaskEvent {
     pub execution_id: ExecutionId,
     /// The occurrence.
     pub scheduled_for: Timestamp,
+    /// When it happened: the dispatch for `executed`, the end for ended attempts (and the
+    /// `retrying` that follows), the decision for `skipped`.
+    pub at: Timestamp,
     /// Attempt.
     pub attempt: u32,
     /// Trigger.
@@ -99,6 +102,8 @@ impl TaskEvent {
             tenant: claim.tenant.clone(),
             execution_id: claim.execution_id,
             scheduled_for: claim.scheduled_for,
+            // The planned start; the engine stamps the dispatch instant before emitting.
+            at: claim.started_at,
             attempt: claim.attempt,
             trigger: claim.trigger,
             status: ExecutionStatus::Running,
@@ -108,8 +113,8 @@ impl TaskEvent {
         }
     }
 
-    /// The `skipped` event of a skipped row; `None` for other noted rows.
-    pub fn noted(row: &NotedExecution) -> Option<TaskEvent> {
+    /// The `skipped` event of a skipped row, decided at `at`; `None` for other noted rows.
+    pub fn noted(row: &NotedExecution, at: Timestamp) -> Option<TaskEvent> {
         (row.status == ExecutionStatus::Skipped).then(|| TaskEvent {
             kind: TaskEventKind::Skipped,
             task_id: row.task_id.to_string(),
@@ -117,6 +122,7 @@ impl TaskEvent {
             tenant: row.tenant.clone(),
             execution_id: row.execution_id,
             scheduled_for: row.scheduled_for,
+            at,
             attempt: row.attempt,
             trigger: row.trigger,
             status: row.status,
@@ -135,6 +141,7 @@ impl TaskEvent {
             "tenant": self.tenant,
             "execution_id": self.execution_id.0,
             "scheduled_for": self.scheduled_for.to_string(),
+            "at": self.at.to_string(),
             "attempt": self.attempt,
             "trigger": self.trigger.as_str(),
             "status": self.status.as_str(),

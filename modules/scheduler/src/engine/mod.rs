@@ -294,7 +294,7 @@ impl EngineHandle {
     pub async fn run_now(&self, task: TaskId) -> Result<ExecutionId, EngineError> {
         let shared = &self.shared;
         let requested = shared.store.request_run(task, shared.clock.now()).await?;
-        if let Some(event) = TaskEvent::noted(&requested.execution) {
+        if let Some(event) = TaskEvent::noted(&requested.execution, shared.clock.now()) {
             event.emit(shared.bus.as_ref());
         }
         shared.wake.notify_one();
@@ -434,7 +434,7 @@ async fn claim_loop(shared: Arc<Shared>) {
                 Ok(outcome) => {
                     shared.saturated.store(outcome.claimed.len() >= free, Ordering::SeqCst);
                     for row in &outcome.noted {
-                        if let Some(event) = TaskEvent::noted(row) {
+                        if let Some(event) = TaskEvent::noted(row, shared.clock.now()) {
                             event.emit(shared.bus.as_ref());
                         }
                     }

@@ -96,9 +96,11 @@ fn start(shared: &Arc<Shared>, prepared: Prepared) {
     follow(shared, dispatched);
 }
 
-/// Calls the bus (unless already cancelled).
-fn dispatch(shared: &Arc<Shared>, prepared: Prepared) -> (Prepared, Option<Dispatch>) {
+/// Calls the bus (unless already cancelled), stamping the `executed` event with the
+/// instant of the call.
+fn dispatch(shared: &Arc<Shared>, mut prepared: Prepared) -> (Prepared, Option<Dispatch>) {
     let call = prepared.call.clone();
+    prepared.executed.at = shared.clock.now();
     let dispatch = (!prepared.cancel.is_cancelled()).then(|| shared.bus.dispatch(call));
     (prepared, dispatch)
 }
@@ -250,6 +252,7 @@ pub(super) fn announce_finished(shared: &Shared, finished: &Finished) {
         tenant: finished.tenant.clone(),
         execution_id: execution.id,
         scheduled_for: execution.scheduled_for,
+        at: execution.finished_at.unwrap_or_else(|| shared.clock.now()),
         attempt: execution.attempt,
         trigger: execution.trigger,
         status: execution.status,

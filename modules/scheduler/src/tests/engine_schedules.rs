@@ -193,6 +193,7 @@ async fn events_carry_the_documented_payload() {
             "tenant": "default",
             "execution_id": execution_id,
             "scheduled_for": "2026-01-01T00:01:00Z",
+            "at": "2026-01-01T00:01:00Z",
             "attempt": 1,
             "trigger": "schedule",
             "status": "completed",
@@ -203,6 +204,7 @@ async fn events_carry_the_documented_payload() {
     );
     assert_eq!(events[0].1["event"], "executed");
     assert_eq!(events[0].1["status"], "running");
+    assert_eq!(events[0].1["at"], "2026-01-01T00:01:00Z", "dispatched on its instant");
     engine.stop().await;
 }
 
