@@ -368,3 +368,40 @@ mod tests {
         assert!(matches!(all, StatsOutput::All(ref report) if report.tasks.len() == 1));
     }
 }
+
+/// The local name of the execution events (subscribers see `scheduler:task-event`).
+pub const TASK_EVENT: &str = "task-event";
+
+/// The payload of a `scheduler:task-event`: one step in the life of an execution. Fields it
+/// shares with [`ExecutionView`] have the same names and meanings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskExecutionEvent {
+    /// `executed` (started), `completed`, `failed`, `timeout`, `retrying`, `skipped`,
+    /// `interrupted` or `cancelled`.
+    pub event: String,
+    /// The task's id.
+    pub task_id: String,
+    /// The task's name.
+    pub name: String,
+    /// The task's tenant.
+    pub tenant: String,
+    /// The execution (for `retrying`: the queued retry).
+    pub execution_id: i64,
+    /// RFC 3339 instant of the occurrence.
+    pub scheduled_for: String,
+    /// RFC 3339 instant of the event: the dispatch for `executed`, the end of the attempt
+    /// for ended attempts (and the `retrying` after them), the decision for `skipped`.
+    pub at: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// `schedule`, `manual`, `retry` or `catch-up`.
+    pub trigger: String,
+    /// The execution's status after the event.
+    pub status: String,
+    /// Run time of an ended attempt.
+    pub duration_ms: Option<i64>,
+    /// Why it failed, was skipped or is retried.
+    pub error: Option<String>,
+    /// For `retrying`: when the retry becomes due.
+    pub retry_at: Option<String>,
+}
