@@ -97,7 +97,10 @@ fn render_table(value: &Value, columns: &[String]) -> String {
             }
             // Scalars first as key/value lines; then each nested object or list of objects
             // as its own titled section (e.g. stats' `overall` and `tasks`).
-            let nested = |v: &Value| v.is_object() || v.as_array().is_some_and(|a| a.iter().any(Value::is_object));
+            let nested = |v: &Value| {
+                v.as_object().is_some_and(|o| !o.is_empty())
+                    || v.as_array().is_some_and(|a| a.iter().any(Value::is_object))
+            };
             let flat: Vec<(&String, &Value)> = map.iter().filter(|(_, v)| !nested(v)).collect();
             let width = flat.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
             let mut out = String::new();
