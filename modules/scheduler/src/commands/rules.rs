@@ -115,11 +115,11 @@ pub(crate) fn schedule(
     anchor: jiff::Timestamp,
 ) -> Result<TaskSchedule, CommandError> {
     TaskSchedule::parse(text, timezone, kind, anchor).map_err(|error| {
-        let message = match error.kind() {
-            scheduler_schedule::ScheduleErrorKind::UnknownTimeZone => error.to_string(),
-            _ => format!("invalid schedule: {error}"),
-        };
-        CommandError::invalid_params(message).with_details(serde_json::json!({ "code": error.kind().code() }))
+        let mut refused = super::common::schedule_error(&error);
+        if error.kind() != scheduler_schedule::ScheduleErrorKind::UnknownTimeZone {
+            refused.message = format!("invalid schedule: {}", refused.message);
+        }
+        refused
     })
 }
 
@@ -228,7 +228,7 @@ mod tests {
         let now: jiff::Timestamp = "2027-01-05T00:00:00Z".parse().unwrap();
         let error = schedule("61 * * * *", None, None, now).unwrap_err();
         assert!(error.message.starts_with("invalid schedule: minute"), "{}", error.message);
-        assert_eq!(error.details, Some(json!({"code": "schedule::cron_field"})));
+        assert_eq!(error.details, Some(json!({"field": "schedule", "kind": "schedule::cron_field"})));
         let error = schedule("5m", Some("Mars/Olympus".to_owned()), None, now).unwrap_err();
         assert!(error.message.starts_with("unknown time zone 'Mars/Olympus'"), "{}", error.message);
         let once = schedule("now", None, Some(ScheduleKind::Once), now).unwrap();
