@@ -28,7 +28,7 @@ pub(crate) fn store_error(error: StoreError) -> CommandError {
         StoreError::TaskNotFound(_) | StoreError::ExecutionNotFound(_) => CommandError::not_found(error.to_string()),
         StoreError::Closed => CommandError::new(code::UNAVAILABLE, format!("scheduler store: {error}")),
         StoreError::Database(_) => CommandError::failed(format!("scheduler store: {error}")),
-        StoreError::Corrupt(_) | StoreError::Migration(_) => {
+        StoreError::Corrupt(_) | StoreError::Migration(_) | StoreError::Damaged(_) => {
             CommandError::internal(format!("scheduler store: {error}"))
         }
     }

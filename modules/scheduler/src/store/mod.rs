@@ -37,7 +37,7 @@ pub use sqlite::SqliteStore;
 /// SQL the tests inspect (query plans).
 #[cfg(test)]
 pub(crate) mod sqlite_internals {
-    pub(crate) use super::sqlite::{DUE_TASKS_SQL, TASK_COLUMNS};
+    pub(crate) use super::sqlite::{DUE_TASKS_SQL, TASK_COLUMNS, migrate};
 }
 
 /// A boxed store future.
@@ -90,6 +90,15 @@ pub enum StoreError {
     /// `databasePath` elsewhere.
     #[error("migration error: {0}")]
     Migration(String),
+    /// The database file exists but cannot be trusted: it is empty, is not a SQLite
+    /// database, or fails SQLite's `quick_check`. Permanent: the store refuses to open it and
+    /// never writes to it.
+    ///
+    /// # Resolution
+    /// Restore the file from a backup. To start with an empty store instead, move the file
+    /// aside (keep it: its tasks and history may be recoverable with `sqlite3 .recover`).
+    #[error("{0}")]
+    Damaged(String),
     /// The store's worker thread is gone (the store was closed). Transient for callers that
     /// reopen.
     #[error("the store is closed")]

@@ -26,6 +26,7 @@ mod engine_policies;
 mod engine_restarts;
 mod engine_schedules;
 mod store;
+mod store_open;
 
 pub(super) struct Harness {
     pub(super) dir: tempfile::TempDir,

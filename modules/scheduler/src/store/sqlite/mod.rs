@@ -10,6 +10,9 @@
 //! Migrations are SQL files compiled in with `include_str!` and applied in order, tracked by
 //! `PRAGMA user_version`. A database newer than this code is refused.
 //!
+//! Opening checks an existing file first (`check.rs`): an empty, foreign or damaged file
+//! is refused, never replaced or written to.
+//!
 //! Settings: `journal_mode=WAL`, `synchronous=NORMAL`, `busy_timeout=5000`,
 //! `temp_store=MEMORY` (savepoint sub-journals).
 
@@ -28,6 +31,7 @@ use super::{
 };
 use crate::task::{AuditEntry, Execution, ExecutionId, LogLine, NewTask, Task, TaskId, TaskKey, TaskPatch, TaskStats};
 
+mod check;
 mod engine;
 mod rows;
 mod tasks;
@@ -199,6 +203,10 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `path`, then starts the
     /// writer and reader threads. Blocking: call it at start-up, before serving.
+    ///
+    /// An existing file is checked first and refused with [`StoreError::Damaged`] when it is
+    /// empty, not a SQLite database, or fails `PRAGMA quick_check`; a refused file is not
+    /// written to.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
@@ -206,6 +214,8 @@ impl SqliteStore {
             std::fs::create_dir_all(parent)
                 .map_err(|error| StoreError::Database(format!("cannot create {}: {error}", parent.display())))?;
         }
+        // Before anything can write to it: an existing file must be a sound database.
+        check::existing_database(path)?;
         let mut writer_conn = open_connection(path, false)?;
         migrate(&mut writer_conn)?;
         let reader_conn = open_connection(path, true)?;
