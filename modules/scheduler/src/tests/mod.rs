@@ -21,6 +21,7 @@ use crate::testing::{Behaviour, FakeBus, PausedClockStore};
 mod commands;
 mod commands_runs;
 mod config;
+mod engine_clock_jumps;
 mod engine_failures;
 mod engine_policies;
 mod engine_restarts;

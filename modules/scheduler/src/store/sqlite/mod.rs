@@ -26,12 +26,13 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 use super::{
-    ClaimOutcome, ClaimRequest, CleanupBatch, Finish, FinishOutcome, Finished, HistoryQuery, RecoverRequest,
-    RunRequested, Store, StoreError, StoreFuture, TaskFilter,
+    ClaimOutcome, ClaimRequest, CleanupBatch, ClockJump, ClockRebased, Finish, FinishOutcome, Finished, HistoryQuery,
+    RecoverRequest, RunRequested, Store, StoreError, StoreFuture, TaskFilter,
 };
 use crate::task::{AuditEntry, Execution, ExecutionId, LogLine, NewTask, Task, TaskId, TaskKey, TaskPatch, TaskStats};
 
 mod check;
+mod clock;
 mod engine;
 mod rows;
 mod tasks;
@@ -40,7 +41,8 @@ mod tasks;
 pub(crate) const MAX_GROUP: usize = 512;
 
 /// The migrations, in order; migration `i` moves `user_version` from `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0002_clock_epochs.sql")];
 
 /// A unit of work for a store thread.
 trait Job: Send {
@@ -390,5 +392,9 @@ impl Store for SqliteStore {
 
     fn cleanup(&self, before: Timestamp, batch: usize) -> StoreFuture<CleanupBatch> {
         self.write(move |conn| engine::cleanup(conn, before, batch))
+    }
+
+    fn rebase_clock(&self, jump: ClockJump) -> StoreFuture<ClockRebased> {
+        self.write_urgent(move |conn| clock::rebase(conn, &jump))
     }
 }
