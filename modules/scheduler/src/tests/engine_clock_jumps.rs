@@ -97,12 +97,14 @@ async fn after_the_clock_is_set_back_an_hour_a_minute_task_fires_at_the_new_wall
     for call in &after {
         assert_eq!(call.at, call.scheduled_for, "on time at the new wall clock");
     }
-    // The re-lived instant is a new occurrence, of clock epoch 1; the old row is untouched.
-    assert_eq!(epochs_of(&harness, &minute, "2026-01-01T10:01:00Z").await, [0, 1]);
-    assert_eq!(duplicated_occurrences(&harness).await, 0);
     assert_eq!(harness.reload(&minute).await.next_run_at, Some(at("2026-01-01T10:03:00Z")));
     // The daily task already fired at 10:30 today: it does not fire again at the new 10:30.
     assert_eq!(harness.reload(&daily).await.next_run_at, Some(at("2026-01-02T10:30:00Z")));
+    // Stopped before reading the file directly: those reads do not hold the paused clock.
+    engine.stop().await;
+    // The re-lived instant is a new occurrence, of clock epoch 1; the old row is untouched.
+    assert_eq!(epochs_of(&harness, &minute, "2026-01-01T10:01:00Z").await, [0, 1]);
+    assert_eq!(duplicated_occurrences(&harness).await, 0);
 
     let jumps: Vec<(i64, i64)> = harness
         .sqlite
@@ -116,7 +118,6 @@ async fn after_the_clock_is_set_back_an_hour_a_minute_task_fires_at_the_new_wall
     assert_eq!(jumps, [(1, 3_600_000)], "one jump of one hour recorded");
     let logged = logs.text();
     assert!(logged.contains("The wall clock went back") && logged.contains("jump_ms=3600000"), "{logged}");
-    engine.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -158,4 +159,26 @@ async fn a_retry_queued_before_the_clock_is_set_back_waits_its_delay_not_the_jum
     assert_eq!(calls[1].at, at("2026-01-01T09:01:10Z"));
     assert_eq!(harness.executions(&task).await.len(), 2);
     engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interval_task_created_after_the_new_wall_clock_time_keeps_firing_on_its_grid() {
+    let mut harness = Harness::new("2026-01-01T10:00:00Z");
+    harness.config.tick_interval = 1_000;
+    let task = harness.create("half-minute", "ok", "30s").await;
+    let engine = harness.start().await;
+    pass(secs(5 * 60 + 10)).await;
+    let before = harness.bus.calls().len();
+    assert_eq!(before, 10);
+    // 10:05:10 becomes 09:05:10, before the task was created.
+    harness.clock.jump_signed(SignedDuration::from_hours(-1));
+    pass(secs(61)).await;
+    let fired: Vec<String> =
+        harness.bus.calls().iter().skip(before).map(|call| call.scheduled_for.to_string()).collect();
+    assert_eq!(fired, ["2026-01-01T09:05:30Z", "2026-01-01T09:06:00Z"], "every 30 s on the same grid");
+    let task = harness.reload(&task).await;
+    assert!(task.schedule.anchor() < at("2026-01-01T09:05:10Z"), "re-anchored before the new now");
+    assert_eq!(task.next_run_at, Some(at("2026-01-01T09:06:30Z")));
+    engine.stop().await;
+    assert_eq!(duplicated_occurrences(&harness).await, 0);
 }

@@ -8,8 +8,15 @@ use crate::store::{SqliteStore, StoreError};
 /// A sound scheduler database of many pages, written without WAL so the file on disk is
 /// the whole database.
 fn sound_database(dir: &Path) -> PathBuf {
+    database(dir, "DELETE")
+}
+
+/// A sound database in `journal_mode` (`DELETE`, or `WAL` as the store writes it: closing
+/// the last connection checkpoints the WAL into the file and removes it).
+fn database(dir: &Path, journal_mode: &str) -> PathBuf {
     let path = dir.join("scheduler.db");
     let mut conn = rusqlite::Connection::open(&path).expect("open");
+    conn.pragma_update(None, "journal_mode", journal_mode).expect("journal mode");
     crate::store::sqlite_internals::migrate(&mut conn).expect("migrate");
     let tx = conn.transaction().expect("tx");
     for n in 0..2_000 {
@@ -48,6 +55,23 @@ fn a_sound_database_opens() {
     let dir = tempfile::tempdir().expect("dir");
     let path = sound_database(dir.path());
     SqliteStore::open(&path).expect("a sound file opens");
+}
+
+#[test]
+fn a_sound_wal_database_closed_by_its_last_connection_opens() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = database(dir.path(), "WAL");
+    assert!(!dir.path().join("scheduler.db-wal").exists(), "the WAL was checkpointed on close");
+    SqliteStore::open(&path).expect("a sound WAL file opens");
+}
+
+#[test]
+fn a_wal_database_truncated_by_1000_bytes_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = database(dir.path(), "WAL");
+    let len = std::fs::metadata(&path).expect("meta").len();
+    std::fs::OpenOptions::new().write(true).open(&path).expect("open").set_len(len - 1_000).expect("truncate");
+    refused(&path, "is damaged");
 }
 
 #[test]

@@ -11,6 +11,9 @@
 //!   fires the re-lived instants again, in the new epoch: being silent for the length of the
 //!   jump is the failure being fixed;
 //! - once tasks keep their instant (it names a wall-clock time), manual tasks have none;
+//! - an interval task whose start (anchor) is after the new now is re-anchored whole
+//!   intervals earlier: the same grid of instants, extended back so it has instants to fire
+//!   at the new wall clock (an interval never fires before its anchor);
 //! - a queued execution (retry, backlog) due after the new now is due `back` earlier, so a
 //!   retry delay stays a delay of elapsed time.
 //!
@@ -22,7 +25,7 @@ use scheduler_schedule::ScheduleKind;
 
 use super::rows::{self, TASK_COLUMNS, duration_ms, ms};
 use crate::store::{ClockJump, ClockRebased, StoreError};
-use crate::task::Task;
+use crate::task::{Task, TaskSchedule};
 
 /// Most already-fired instants skipped for one task (a bound on the walk, not a rule: a task
 /// whose period is longer than the jump has at most one).
@@ -36,6 +39,33 @@ fn fired(conn: &Connection, task: &Task, at: Timestamp) -> Result<bool, StoreErr
              AND scheduled_for = ?2 AND origin = 'schedule')",
         )?
         .query_row(params![task.id.as_str(), ms(at)], |row| row.get(0))?)
+}
+
+/// For an interval task whose anchor is not before the new now (the clock went back past the
+/// task's creation), the same grid of instants anchored whole intervals earlier, so it has
+/// instants after the new now: an interval's first instant is `anchor + every`, and nothing
+/// before it would ever fire.
+fn reanchored(task: &Task, now: Timestamp) -> Result<Option<TaskSchedule>, StoreError> {
+    let anchor = task.schedule.anchor();
+    if task.schedule.kind() != ScheduleKind::Interval || anchor < now {
+        return Ok(None);
+    }
+    let Some(first) = task.schedule.schedule().next_after(anchor) else {
+        return Ok(None);
+    };
+    let every = first.duration_since(anchor).as_nanos();
+    if every <= 0 {
+        return Ok(None);
+    }
+    let intervals = anchor.duration_since(now).as_nanos() / every + 1;
+    let shift = i64::try_from(intervals.saturating_mul(every)).unwrap_or(i64::MAX);
+    let Ok(earlier) = anchor.checked_sub(SignedDuration::from_nanos(shift)) else {
+        return Ok(None);
+    };
+    let schedule =
+        TaskSchedule::restore(ScheduleKind::Interval, task.schedule.expression(), task.schedule.timezone(), earlier)
+            .map_err(|error| StoreError::Corrupt(format!("schedule '{}': {error}", task.schedule.expression())))?;
+    Ok(Some(schedule))
 }
 
 /// The task's next run after the jump, when earlier than the stored one.
@@ -85,7 +115,12 @@ pub(super) fn rebase(conn: &Connection, jump: &ClockJump) -> Result<ClockRebased
         }
     }
     let mut moved = 0;
-    for task in &tasks {
+    for task in &mut tasks {
+        if let Some(schedule) = reanchored(task, jump.now)? {
+            conn.prepare_cached("UPDATE scheduled_tasks SET anchor_at = ?2 WHERE id = ?1")?
+                .execute(params![task.id.as_str(), ms(schedule.anchor())])?;
+            task.schedule = schedule;
+        }
         if let Some(next) = next_after_jump(conn, task, jump)? {
             conn.prepare_cached("UPDATE scheduled_tasks SET next_run_at = ?2 WHERE id = ?1")?
                 .execute(params![task.id.as_str(), ms(next)])?;
