@@ -182,3 +182,31 @@ async fn an_interval_task_created_after_the_new_wall_clock_time_keeps_firing_on_
     engine.stop().await;
     assert_eq!(duplicated_occurrences(&harness).await, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_execution_claimed_ahead_when_the_clock_is_set_back_starts_within_a_tick_not_an_hour_later() {
+    let mut harness = Harness::new("2026-01-01T10:00:00Z");
+    harness.config.tick_interval = 1_000;
+    harness.create("minute", "ok", "* * * * *").await;
+    let engine = harness.start().await;
+    // 10:01 is claimed ahead at 10:00:59.5 and waits in the dispatcher for its instant.
+    pass(std::time::Duration::from_millis(59_700)).await;
+    assert!(harness.bus.calls().is_empty());
+    harness.clock.jump_signed(SignedDuration::from_hours(-1));
+    pass(secs(62)).await;
+    let calls = harness.bus.calls();
+    let fired: Vec<(String, String)> =
+        calls.iter().map(|call| (call.scheduled_for.to_string(), call.at.to_string())).collect();
+    // It starts when the jump is seen, within a tick of its planned wait of 0.3 s, not an
+    // hour later; the next minute is on time.
+    assert_eq!(fired[0].0, "2026-01-01T10:01:00Z", "{fired:?}");
+    let started = calls[0].at;
+    assert!(started >= at("2026-01-01T09:01:00Z") && started <= at("2026-01-01T09:01:01Z"), "{fired:?}");
+    assert_eq!(
+        fired.last(),
+        Some(&("2026-01-01T09:02:00Z".to_owned(), "2026-01-01T09:02:00Z".to_owned())),
+        "{fired:?}"
+    );
+    engine.stop().await;
+    assert_eq!(duplicated_occurrences(&harness).await, 0);
+}

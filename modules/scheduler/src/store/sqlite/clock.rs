@@ -31,6 +31,9 @@ use crate::task::{Task, TaskSchedule};
 /// whose period is longer than the jump has at most one).
 const MAX_SKIPPED: usize = 64;
 
+/// Tasks read per page.
+const PAGE: usize = 1_000;
+
 /// Whether the task fired occurrence `at` in any epoch.
 fn fired(conn: &Connection, task: &Task, at: Timestamp) -> Result<bool, StoreError> {
     Ok(conn
@@ -99,32 +102,40 @@ pub(super) fn rebase(conn: &Connection, jump: &ClockJump) -> Result<ClockRebased
     conn.prepare_cached("INSERT INTO clock_epochs (detected_at, jump_ms, node_id) VALUES (?1, ?2, ?3)")?
         .execute(params![now_ms, back_ms, jump.node_id])?;
     let epoch = conn.last_insert_rowid();
+    // Paged by id, so a million tasks do not all sit in memory at once.
     let sql = format!(
         "SELECT {TASK_COLUMNS} FROM scheduled_tasks WHERE status = 'active' AND next_run_at IS NOT NULL \
-         AND next_run_at > ?1"
+         AND next_run_at > ?1 AND id > ?2 ORDER BY id LIMIT ?3"
     );
-    let mut tasks = Vec::new();
-    {
-        let mut stmt = conn.prepare(&sql)?;
-        let mut found = stmt.query([now_ms])?;
-        while let Some(row) = found.next()? {
-            let task = rows::task(row)?;
-            if matches!(task.schedule.kind(), ScheduleKind::Cron | ScheduleKind::Interval) {
-                tasks.push(task);
+    let mut moved = 0;
+    let mut after = String::new();
+    loop {
+        let mut page = Vec::with_capacity(PAGE);
+        {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut found = stmt.query(params![now_ms, after, PAGE as i64])?;
+            while let Some(row) = found.next()? {
+                page.push(rows::task(row)?);
             }
         }
-    }
-    let mut moved = 0;
-    for task in &mut tasks {
-        if let Some(schedule) = reanchored(task, jump.now)? {
-            conn.prepare_cached("UPDATE scheduled_tasks SET anchor_at = ?2 WHERE id = ?1")?
-                .execute(params![task.id.as_str(), ms(schedule.anchor())])?;
-            task.schedule = schedule;
-        }
-        if let Some(next) = next_after_jump(conn, task, jump)? {
-            conn.prepare_cached("UPDATE scheduled_tasks SET next_run_at = ?2 WHERE id = ?1")?
-                .execute(params![task.id.as_str(), ms(next)])?;
-            moved += 1;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.id.to_string();
+        for task in &mut page {
+            if !matches!(task.schedule.kind(), ScheduleKind::Cron | ScheduleKind::Interval) {
+                continue;
+            }
+            if let Some(schedule) = reanchored(task, jump.now)? {
+                conn.prepare_cached("UPDATE scheduled_tasks SET anchor_at = ?2 WHERE id = ?1")?
+                    .execute(params![task.id.as_str(), ms(schedule.anchor())])?;
+                task.schedule = schedule;
+            }
+            if let Some(next) = next_after_jump(conn, task, jump)? {
+                conn.prepare_cached("UPDATE scheduled_tasks SET next_run_at = ?2 WHERE id = ?1")?
+                    .execute(params![task.id.as_str(), ms(next)])?;
+                moved += 1;
+            }
         }
     }
     let queued = conn
