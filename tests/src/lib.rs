@@ -175,9 +175,17 @@ impl TestHost {
 
     /// Starts `systemprompt serve` and waits until it answers.
     pub fn start(&mut self) -> &mut TestHost {
+        self.start_with_env(&[])
+    }
+
+    /// Like [`TestHost::start`], with extra environment variables for the serving process
+    /// only (not for CLI calls), e.g. `LD_PRELOAD` of libfaketime.
+    pub fn start_with_env(&mut self, env: &[(&str, &str)]) -> &mut TestHost {
         let log = std::fs::File::create(self.dir.path().join("serve.out")).expect("log file");
         let err = log.try_clone().expect("log file");
-        let child = self.command().arg("serve").stdout(log).stderr(err).spawn().expect("serve starts");
+        let mut command = self.command();
+        command.envs(env.iter().copied());
+        let child = command.arg("serve").stdout(log).stderr(err).spawn().expect("serve starts");
         self.child = Some(child);
         self.wait_until_serving();
         self

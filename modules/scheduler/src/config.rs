@@ -79,6 +79,10 @@ pub struct SchedulerConfig {
     /// This engine's name in execution rows. Two live engines on one database must use
     /// different ids; a restarted engine must reuse its id to recover its runs.
     pub node_id: String,
+    /// Most bytes a task's `data` may take as JSON text. Each run copies it into its
+    /// execution and audit rows, so a large payload on a frequent task grows the database
+    /// fast; create and update refuse more.
+    pub max_task_data_bytes: usize,
 }
 
 impl Default for SchedulerConfig {
@@ -100,6 +104,7 @@ impl Default for SchedulerConfig {
             shutdown_grace: 30_000,
             database_path: None,
             node_id: "local".to_owned(),
+            max_task_data_bytes: 65_536,
         }
     }
 }
@@ -126,12 +131,13 @@ impl SchedulerConfig {
 
     /// Checks ranges that types cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let rules: [(&'static str, bool, &'static str); 5] = [
+        let rules: [(&'static str, bool, &'static str); 6] = [
             ("maxConcurrentTasks", self.max_concurrent_tasks >= 1, "must be at least 1"),
             ("tickInterval", self.tick_interval >= 1, "must be at least 1 ms"),
             ("taskTimeout", self.task_timeout >= 1, "must be at least 1 ms"),
             ("cleanupInterval", self.cleanup_interval >= 1, "must be at least 1 ms"),
             ("nodeId", !self.node_id.is_empty(), "must not be empty"),
+            ("maxTaskDataBytes", self.max_task_data_bytes >= 2, "must be at least 2 (the bytes of '{}')"),
         ];
         for (key, ok, message) in rules {
             if !ok {

@@ -12,7 +12,7 @@ use crate::config::SchedulerConfig;
 use crate::engine::{Engine, EngineHandle};
 use crate::host_bus::HostBus;
 use crate::store::SqliteStore;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// The scheduler module's state.
 pub struct Scheduler {
@@ -55,8 +55,10 @@ impl Module for Scheduler {
         let config = SchedulerConfig::from_json(&config).map_err(ModuleError::new)?;
         config.validate().map_err(ModuleError::new)?;
         let path = config.database_path(cx.data_dir());
-        let store = SqliteStore::open(&path).map_err(|error| {
-            ModuleError::new(format!("cannot open the scheduler database {}: {error}", path.display()))
+        let store = SqliteStore::open(&path).map_err(|error| match error {
+            // Its message already names the file and says what to do.
+            StoreError::Damaged(_) => ModuleError::new(error.to_string()),
+            error => ModuleError::new(format!("cannot open the scheduler database {}: {error}", path.display())),
         })?;
         tracing::info!(database = %path.display(), node = %config.node_id, "Scheduler store open.");
         Ok(Scheduler {

@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::engine::{BoxFuture, DispatchError, TaskBus, TaskCall};
 use crate::store::{
-    ClaimOutcome, ClaimRequest, CleanupBatch, Finish, FinishOutcome, Finished, HistoryQuery, RecoverRequest,
-    RunRequested, Store, StoreError, StoreFuture, TaskFilter,
+    ClaimOutcome, ClaimRequest, CleanupBatch, ClockJump, ClockRebased, Finish, FinishOutcome, Finished, HistoryQuery,
+    RecoverRequest, RunRequested, Store, StoreError, StoreFuture, TaskFilter,
 };
 use crate::task::{
     AuditEntry, Execution, ExecutionId, LogLine, NewTask, Task, TaskId, TaskKey, TaskPatch, TaskStats, Trigger,
@@ -291,5 +291,8 @@ impl Store for PausedClockStore {
     }
     fn cleanup(&self, before: Timestamp, batch: usize) -> StoreFuture<CleanupBatch> {
         inhibit(self.inner.cleanup(before, batch))
+    }
+    fn rebase_clock(&self, jump: ClockJump) -> StoreFuture<ClockRebased> {
+        inhibit(self.inner.rebase_clock(jump))
     }
 }

@@ -139,6 +139,15 @@ use cron::CronSchedule;
 /// The longest schedule text accepted, in bytes.
 pub const MAX_TEXT_LEN: usize = 1024;
 
+/// Reads an RFC 3339 / RFC 9557 instant with an offset (`2027-03-13T00:00:00Z`,
+/// `2027-03-13T00:00:00-05:00`) under the rules of one-off times: the offset within
+/// ±18:00 and the instant within the supported range. `None` when the text carries no
+/// offset; an error (kind [`ScheduleErrorKind::Once`]) states the rule it breaks.
+pub fn parse_instant(text: &str) -> Option<Result<Timestamp, ScheduleError>> {
+    once::offset_instant(text.trim())
+        .map(|instant| instant.map_err(|message| ScheduleError::new(ScheduleErrorKind::Once, message)))
+}
+
 /// The four kinds of schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScheduleKind {

@@ -203,6 +203,57 @@ fn one_off_errors_show_the_accepted_forms() {
 }
 
 #[test]
+fn a_one_off_instant_beyond_the_supported_range_says_the_range_not_how_jiff_parses() {
+    use ScheduleErrorKind::Once;
+    let once = utc().with_kind(ScheduleKind::Once);
+    for text in ["9999-12-31T23:59:59Z", "9999-12-31T00:00:00+01:00"] {
+        let message = format!(
+            "one-off time '{text}' is out of range: an instant must be between -009999-01-02T01:59:59Z and \
+             9999-12-30T22:00:00Z"
+        );
+        check(text, &once, Once, &message);
+        check(text, &utc(), Once, &message);
+    }
+    // The last accepted second still parses.
+    let last = Schedule::parse("9999-12-30T22:00:00Z", &once).unwrap();
+    assert_eq!(last.expression(), "9999-12-30T22:00:00Z");
+}
+
+#[test]
+fn a_one_off_offset_beyond_eighteen_hours_is_refused_with_the_rule() {
+    use ScheduleErrorKind::Once;
+    for (text, shown) in [
+        ("2027-01-05T09:30:00+25:00", "+25:00"),
+        ("2027-01-05T09:30:00-18:01", "-18:01"),
+        ("2027-01-05T09:30:00+18:00:01", "+18:00:01"),
+    ] {
+        check(
+            text,
+            &utc(),
+            Once,
+            &format!("one-off time '{text}' has the UTC offset {shown}; an offset must be between -18:00 and +18:00"),
+        );
+    }
+    for text in ["2027-01-05T09:30:00+18:00", "2027-01-05T09:30:00-18:00", "2027-01-05T09:30:00+14:00"] {
+        Schedule::parse(text, &utc()).unwrap();
+    }
+}
+
+#[test]
+fn parse_instant_applies_the_one_off_rules_and_ignores_text_without_an_offset() {
+    assert!(scheduler_schedule::parse_instant("2027-01-05 09:30").is_none());
+    assert!(scheduler_schedule::parse_instant("yesterday").is_none());
+    let at = scheduler_schedule::parse_instant(" 2027-01-05T09:30:00+01:00 ").unwrap().unwrap();
+    assert_eq!(at.to_string(), "2027-01-05T08:30:00Z");
+    let error = scheduler_schedule::parse_instant("2027-01-05T09:30:00+25:00").unwrap().unwrap_err();
+    assert_eq!(error.kind(), ScheduleErrorKind::Once);
+    assert_eq!(
+        error.message(),
+        "'2027-01-05T09:30:00+25:00' has the UTC offset +25:00; an offset must be between -18:00 and +18:00"
+    );
+}
+
+#[test]
 fn preset_errors_show_an_example() {
     use ScheduleErrorKind::Preset;
     let table: &[(&str, &str)] = &[

@@ -28,7 +28,7 @@ pub(crate) fn store_error(error: StoreError) -> CommandError {
         StoreError::TaskNotFound(_) | StoreError::ExecutionNotFound(_) => CommandError::not_found(error.to_string()),
         StoreError::Closed => CommandError::new(code::UNAVAILABLE, format!("scheduler store: {error}")),
         StoreError::Database(_) => CommandError::failed(format!("scheduler store: {error}")),
-        StoreError::Corrupt(_) | StoreError::Migration(_) => {
+        StoreError::Corrupt(_) | StoreError::Migration(_) | StoreError::Damaged(_) => {
             CommandError::internal(format!("scheduler store: {error}"))
         }
     }
@@ -57,12 +57,15 @@ pub(crate) fn engine(module: &Scheduler) -> Result<EngineHandle, CommandError> {
 }
 
 /// Reads an RFC 3339 instant (`2027-03-13T00:00:00Z`, `2027-03-13T00:00:00-05:00`).
+/// An offset beyond ±18:00 or an instant out of range is refused with that rule.
 pub(crate) fn parse_instant(field: &str, text: &str) -> Result<Timestamp, CommandError> {
-    text.trim().parse().map_err(|_| {
-        CommandError::invalid_params(format!(
+    match scheduler_schedule::parse_instant(text) {
+        Some(Ok(at)) => Ok(at),
+        Some(Err(error)) => Err(CommandError::invalid_params(format!("{field}: {}", error.message()))),
+        None => Err(CommandError::invalid_params(format!(
             "{field} must be an RFC 3339 instant with an offset, such as 2027-03-13T00:00:00Z, got '{text}'"
-        ))
-    })
+        ))),
+    }
 }
 
 /// Reads a count between `1` and `max`, `default` when absent.
@@ -93,6 +96,9 @@ pub(crate) async fn lookup(
     text: &str,
     tenant: Option<&str>,
 ) -> Result<Option<Task>, CommandError> {
+    if let Some(tenant) = tenant {
+        super::rules::tenant_filter(Some(tenant))?;
+    }
     let text = text.trim();
     if text.is_empty() {
         return Err(CommandError::invalid_params(format!(

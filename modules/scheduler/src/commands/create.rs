@@ -23,7 +23,7 @@ fn new_task(module: &Scheduler, params: &CreateTaskParams, now: Timestamp) -> Re
     let name = rules::name(&params.name)?;
     let tenant = rules::tenant(params.tenant.as_deref())?;
     let command = rules::command_name(&params.command)?;
-    let data = rules::data(params.data.clone())?;
+    let data = rules::data(params.data.clone(), module.config.max_task_data_bytes)?;
     let kind = params.once.then_some(ScheduleKind::Once);
     let schedule = rules::schedule(&params.schedule, params.timezone.clone(), kind, now)?;
     let mut task = NewTask::new(name, command, schedule, &module.config.task_defaults());

@@ -7,7 +7,7 @@ use systemprompt_module_sdk::api::scheduler::tasks::{ListTasksParams, TaskView};
 use systemprompt_module_sdk::{Call, CommandError};
 
 use super::common::store_error;
-use super::view;
+use super::{rules, view};
 use crate::module::Scheduler;
 use crate::store::TaskFilter;
 
@@ -16,7 +16,8 @@ pub(crate) async fn run(
     params: ListTasksParams,
     _call: Call<'static>,
 ) -> Result<Vec<TaskView>, CommandError> {
-    let filter = TaskFilter { tenant: params.tenant, status: params.status.map(view::status_from), limit: None };
+    let tenant = rules::tenant_filter(params.tenant.as_deref())?;
+    let filter = TaskFilter { tenant, status: params.status.map(view::status_from), limit: None };
     let tasks = module.store.list_tasks(filter).await.map_err(store_error)?;
     Ok(tasks.iter().map(view::task_view).collect())
 }

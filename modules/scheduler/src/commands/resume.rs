@@ -13,6 +13,7 @@ use std::sync::Arc;
 use systemprompt_module_sdk::api::scheduler::tasks::{ChangedTasks, TaskSelection};
 use systemprompt_module_sdk::{Call, CommandError};
 
+use super::rules;
 use super::switch::{self, Switch};
 use crate::module::Scheduler;
 
@@ -21,5 +22,7 @@ pub(crate) async fn run(
     params: TaskSelection,
     call: Call<'static>,
 ) -> Result<ChangedTasks, CommandError> {
+    // The same tenant rule as create: `--tenant ''` names no tenant, it is not "all".
+    rules::tenant_filter(params.tenant.as_deref())?;
     switch::run(module, params, call, Switch::Resume).await
 }

@@ -4,12 +4,15 @@
 //! write anything.
 //!
 //! The rules:
-//! - `name`, `tenant`: 1 to 128 characters, no control characters, no leading or trailing
-//!   whitespace.
+//! - `name`, `tenant`: 1 to 128 characters, no control or invisible formatting characters
+//!   (U+200B-U+200F, U+202A-U+202E, U+2066-U+2069, U+FEFF, ...), no leading or trailing
+//!   whitespace. A tenant filter (`--tenant` of list, pause, resume, get, ...) follows the
+//!   tenant rule too.
 //! - `command`: `namespace:command`, declared by a loaded module ([`command_declared`]).
 //! - `schedule` and `timezone`: whatever the schedule language accepts; its message is
 //!   passed on.
-//! - `data`: a JSON object, or absent (then `{}`); `null` counts as absent.
+//! - `data`: a JSON object, or absent (then `{}`); `null` counts as absent; at most
+//!   `maxTaskDataBytes` (default 64 KiB) as JSON text.
 //! - `retries` 0 to 100; `retry_delay_ms` 0 to one day; `timeout_ms` 1 ms to one day.
 //!
 //! Nothing here touches the store.
@@ -28,6 +31,39 @@ pub(crate) const MAX_RETRIES: i64 = 100;
 /// Longest retry delay and timeout, in milliseconds (one day).
 pub(crate) const MAX_DURATION_MS: i64 = 86_400_000;
 
+/// Whether `c` is a control character or an invisible formatting character: the Unicode
+/// format characters (general category Cf: zero-width spaces and joiners, bidirectional
+/// embeddings, overrides and isolates, the byte order mark, ...) and the line and paragraph
+/// separators. They make two different names look alike, or make a name display as another
+/// (U+202E turns `exe.txt` into `txt.exe`), so a name or tenant never holds one.
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            u32::from(c),
+            0x00AD
+                | 0x0600..=0x0605
+                | 0x061C
+                | 0x06DD
+                | 0x070F
+                | 0x0890..=0x0891
+                | 0x08E2
+                | 0x180E
+                | 0x200B..=0x200F
+                | 0x2028..=0x202E
+                | 0x2060..=0x2064
+                | 0x2066..=0x206F
+                | 0xFEFF
+                | 0xFFF9..=0xFFFB
+                | 0x110BD
+                | 0x110CD
+                | 0x13430..=0x1343F
+                | 0x1BCA0..=0x1BCA3
+                | 0x1D173..=0x1D17A
+                | 0xE0001
+                | 0xE0020..=0xE007F
+        )
+}
+
 fn label(field: &str, value: &str) -> Result<String, CommandError> {
     let chars = value.chars().count();
     if chars == 0 {
@@ -38,8 +74,13 @@ fn label(field: &str, value: &str) -> Result<String, CommandError> {
             "{field} must be at most {MAX_NAME_CHARS} characters, got {chars}"
         )));
     }
-    if value.chars().any(char::is_control) {
-        return Err(CommandError::invalid_params(format!("{field} must not contain control characters")));
+    if let Some((index, c)) = value.chars().enumerate().find(|(_, c)| invisible(*c)) {
+        return Err(CommandError::invalid_params(format!(
+            "{field} must not contain control or invisible formatting characters (they hide or \
+             reorder what is shown), got U+{:04X} at character {}",
+            u32::from(c),
+            index + 1
+        )));
     }
     if value.trim() != value {
         return Err(CommandError::invalid_params(format!(
@@ -70,11 +111,31 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
-/// A task's payload: a JSON object, or `None` when absent or `null`.
-pub(crate) fn data(value: Option<serde_json::Value>) -> Result<Option<serde_json::Value>, CommandError> {
+/// A tenant filter (`list`, `pause`, `resume`, lookups by name): absent means every tenant
+/// (or `default` for a lookup), given it follows the same rule as a task's tenant, so
+/// `--tenant ''` is refused everywhere as it is by `create`.
+pub(crate) fn tenant_filter(value: Option<&str>) -> Result<Option<String>, CommandError> {
+    value.map(|tenant| label("tenant", tenant)).transpose()
+}
+
+/// A task's payload: a JSON object of at most `max_bytes` bytes as JSON text (config
+/// `maxTaskDataBytes`), or `None` when absent or `null`.
+pub(crate) fn data(
+    value: Option<serde_json::Value>,
+    max_bytes: usize,
+) -> Result<Option<serde_json::Value>, CommandError> {
     match value {
         None | Some(serde_json::Value::Null) => Ok(None),
-        Some(object @ serde_json::Value::Object(_)) => Ok(Some(object)),
+        Some(object @ serde_json::Value::Object(_)) => {
+            let bytes = serde_json::to_string(&object).map_or(usize::MAX, |text| text.len());
+            if bytes > max_bytes {
+                return Err(CommandError::invalid_params(format!(
+                    "data must be at most {max_bytes} bytes as JSON (scheduler config maxTaskDataBytes; \
+                     every run copies it), got {bytes} bytes"
+                )));
+            }
+            Ok(Some(object))
+        }
         Some(other) => Err(CommandError::invalid_params(format!(
             "data must be a JSON object (the command's parameters), got {}",
             json_kind(&other)
@@ -181,7 +242,11 @@ mod tests {
         assert_eq!(name("backup").unwrap(), "backup");
         assert_eq!(message(name("")), "name must not be empty");
         assert_eq!(message(name(" backup")), "name must not start or end with whitespace, got ' backup'");
-        assert_eq!(message(name("a\tb")), "name must not contain control characters");
+        assert_eq!(
+            message(name("a\tb")),
+            "name must not contain control or invisible formatting characters (they hide or reorder \
+             what is shown), got U+0009 at character 2"
+        );
         assert_eq!(message(name(&"x".repeat(129))), "name must be at most 128 characters, got 129");
         assert_eq!(name(&"é".repeat(128)).unwrap().chars().count(), 128);
     }
@@ -194,17 +259,57 @@ mod tests {
 
     #[test]
     fn data_must_be_an_object_or_absent() {
-        assert_eq!(data(None).unwrap(), None);
-        assert_eq!(data(Some(json!(null))).unwrap(), None);
-        assert_eq!(data(Some(json!({"a": 1}))).unwrap(), Some(json!({"a": 1})));
+        assert_eq!(data(None, 64).unwrap(), None);
+        assert_eq!(data(Some(json!(null)), 64).unwrap(), None);
+        assert_eq!(data(Some(json!({"a": 1})), 64).unwrap(), Some(json!({"a": 1})));
         assert_eq!(
-            message(data(Some(json!([1])))),
+            message(data(Some(json!([1])), 64)),
             "data must be a JSON object (the command's parameters), got an array"
         );
         assert_eq!(
-            message(data(Some(json!("x")))),
+            message(data(Some(json!("x")), 64)),
             "data must be a JSON object (the command's parameters), got a string"
         );
+    }
+
+    #[test]
+    fn data_larger_than_the_configured_limit_is_refused_with_its_size_the_limit_and_the_key() {
+        // `{"a":"xxxxxxxx"}` is 16 bytes.
+        let exactly = json!({"a": "x".repeat(8)});
+        assert_eq!(data(Some(exactly.clone()), 16).unwrap(), Some(exactly));
+        assert_eq!(
+            message(data(Some(json!({"a": "x".repeat(9)})), 16)),
+            "data must be at most 16 bytes as JSON (scheduler config maxTaskDataBytes; every run \
+             copies it), got 17 bytes"
+        );
+    }
+
+    #[test]
+    fn names_and_tenants_with_invisible_or_reordering_characters_are_refused_naming_the_character() {
+        for (text, code, position) in [
+            ("abc\u{202E}txt.exe", "U+202E", 4),
+            ("\u{200B}backup", "U+200B", 1),
+            ("back\u{200D}up", "U+200D", 5),
+            ("x\u{2066}y\u{2069}", "U+2066", 2),
+            ("\u{FEFF}bom", "U+FEFF", 1),
+            ("soft\u{00AD}hyphen", "U+00AD", 5),
+            ("line\u{2028}sep", "U+2028", 5),
+        ] {
+            let refused = message(name(text));
+            assert!(refused.ends_with(&format!("got {code} at character {position}")), "{text:?}: {refused}");
+            let refused = message(tenant(Some(text)));
+            assert!(refused.starts_with("tenant must not contain"), "{refused}");
+            assert!(refused.ends_with(&format!("got {code} at character {position}")), "{text:?}: {refused}");
+        }
+        assert_eq!(name("café-δ-日本").unwrap(), "café-δ-日本");
+    }
+
+    #[test]
+    fn a_tenant_filter_follows_the_tenant_rule_and_absent_means_all() {
+        assert_eq!(tenant_filter(None).unwrap(), None);
+        assert_eq!(tenant_filter(Some("acme")).unwrap(), Some("acme".to_owned()));
+        assert_eq!(message(tenant_filter(Some(""))), "tenant must not be empty");
+        assert!(message(tenant_filter(Some("a\u{202E}"))).contains("U+202E"));
     }
 
     #[test]

@@ -28,15 +28,21 @@ const CHANGES: &str =
     "name, schedule, command, data, timezone, retries, retry_delay_ms, timeout_ms, overlap, misfire or once";
 
 /// The patch `params` describe for `task`, or the first rule they break.
-fn patch(task: &Task, params: &UpdateTaskParams, now: Timestamp) -> Result<TaskPatch, CommandError> {
+fn patch(
+    task: &Task,
+    params: &UpdateTaskParams,
+    max_data_bytes: usize,
+    now: Timestamp,
+) -> Result<TaskPatch, CommandError> {
     let mut patch = TaskPatch {
         name: params.name.as_deref().map(rules::name).transpose()?,
         command: params.command.as_deref().map(rules::command_name).transpose()?,
         data: match &params.data {
             None => None,
-            Some(data) => {
-                Some(rules::data(Some(data.clone()))?.unwrap_or_else(|| serde_json::Value::Object(Default::default())))
-            }
+            Some(data) => Some(
+                rules::data(Some(data.clone()), max_data_bytes)?
+                    .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
+            ),
         },
         retries: params.retries.map(rules::retries).transpose()?,
         retry_delay: params.retry_delay_ms.map(rules::retry_delay).transpose()?,
@@ -78,7 +84,7 @@ pub(crate) async fn run(
 ) -> Result<TaskView, CommandError> {
     let now = module.clock.now();
     let task = common::resolve(&module.store, "id", &params.id, params.tenant.as_deref()).await?;
-    let patch = patch(&task, &params, now)?;
+    let patch = patch(&task, &params, module.config.max_task_data_bytes, now)?;
     if let Some(command) = &patch.command {
         rules::command_declared(&module.host, command, &call).await?;
     }

@@ -19,7 +19,11 @@
 //! to claim only what is due.
 //!
 //! Time: the engine reads wall time from its [`Clock`] and sleeps with `tokio::time`, so a
-//! paused tokio clock plus [`crate::clock::TestClock`] drives it in tests.
+//! paused tokio clock plus [`crate::clock::TestClock`] drives it in tests. The claim loop
+//! never sleeps longer than `tickInterval`; at each wake it compares the two clocks, and when
+//! the wall clock went back it recomputes next fire times from the new time (rules and
+//! timeline in `clock_jump.rs`: re-lived instants of frequent tasks fire again in a new clock
+//! epoch, a task that would re-live one occurrence it already fired skips it).
 //!
 //! Start: [`Engine::start`] first recovers executions left `running` by a previous life of
 //! this node (or stale ones of any node): they become `interrupted` and follow the retry
@@ -50,6 +54,7 @@ use crate::task::{Execution, ExecutionId, TaskId};
 
 pub mod bus;
 mod cleanup;
+mod clock_jump;
 pub mod events;
 mod run;
 
@@ -408,10 +413,12 @@ async fn claim_loop(shared: Arc<Shared>) {
     // a horizon before its instant).
     let ahead_spacing = Duration::from_millis(config.claim_ahead / 2);
     let mut last_claim = tokio::time::Instant::now();
+    let mut clock_watch = clock_jump::ClockWatch::new(shared.clock.now());
     loop {
         if shared.shutdown.is_cancelled() {
             return;
         }
+        clock_watch.check(&shared).await;
         let running = shared.running_count.load(Ordering::SeqCst);
         let free = max.saturating_sub(running);
         let mut next_due = None;

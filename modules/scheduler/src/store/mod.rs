@@ -10,8 +10,9 @@
 //! - [`Store::recover`] turns executions left `running` by a dead engine into `interrupted`,
 //!   with their retries.
 //!
-//! Invariant: an occurrence of a task (`task_id`, `scheduled_for`, `attempt`) has at most one
-//! execution row, enforced by a unique index, so two engines cannot both run it.
+//! Invariant: an occurrence of a task (`task_id`, `scheduled_for`, `attempt`, `clock_epoch`)
+//! has at most one execution row, enforced by a unique index, so two engines cannot both run
+//! it. The clock epoch changes only when the wall clock goes back ([`Store::rebase_clock`]).
 //!
 //! Deleting a task keeps its finished executions (history, removed by retention cleanup),
 //! marks its queued ones `cancelled`, and leaves a running one to end on its own (the engine
@@ -37,7 +38,7 @@ pub use sqlite::SqliteStore;
 /// SQL the tests inspect (query plans).
 #[cfg(test)]
 pub(crate) mod sqlite_internals {
-    pub(crate) use super::sqlite::{DUE_TASKS_SQL, TASK_COLUMNS};
+    pub(crate) use super::sqlite::{DUE_TASKS_SQL, TASK_COLUMNS, migrate};
 }
 
 /// A boxed store future.
@@ -90,6 +91,15 @@ pub enum StoreError {
     /// `databasePath` elsewhere.
     #[error("migration error: {0}")]
     Migration(String),
+    /// The database file exists but cannot be trusted: it is empty, is not a SQLite
+    /// database, or fails SQLite's `quick_check`. Permanent: the store refuses to open it and
+    /// never writes to it.
+    ///
+    /// # Resolution
+    /// Restore the file from a backup. To start with an empty store instead, move the file
+    /// aside (keep it: its tasks and history may be recoverable with `sqlite3 .recover`).
+    #[error("{0}")]
+    Damaged(String),
     /// The store's worker thread is gone (the store was closed). Transient for callers that
     /// reopen.
     #[error("the store is closed")]
@@ -310,6 +320,28 @@ pub struct CleanupBatch {
     pub logs: u64,
 }
 
+/// A backward wall-clock jump the engine saw, for [`Store::rebase_clock`].
+#[derive(Debug, Clone)]
+pub struct ClockJump {
+    /// The engine's wall clock after the jump.
+    pub now: Timestamp,
+    /// How far the wall clock went back.
+    pub back: Duration,
+    /// The engine that saw it.
+    pub node_id: String,
+}
+
+/// What [`Store::rebase_clock`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClockRebased {
+    /// The clock epoch opened for the jump; executions written from now on belong to it.
+    pub epoch: i64,
+    /// Active tasks whose next run moved earlier.
+    pub tasks: u64,
+    /// Queued executions (retries, backlog) whose due time moved back by the jump.
+    pub queued: u64,
+}
+
 /// All access to scheduler data.
 pub trait Store: Send + Sync + 'static {
     // Tasks.
@@ -371,4 +403,11 @@ pub trait Store: Send + Sync + 'static {
     fn recover(&self, request: RecoverRequest) -> StoreFuture<Vec<Finished>>;
     /// Deletes up to `batch` finished executions and `batch` log lines older than `before`.
     fn cleanup(&self, before: Timestamp, batch: usize) -> StoreFuture<CleanupBatch>;
+
+    // Clock.
+
+    /// After a backward wall-clock jump: opens a new clock epoch, recomputes the next run of
+    /// every active cron and interval task from `jump.now`, and moves queued executions due
+    /// later back by the jump (the rules are in `engine::clock_jump`). One transaction.
+    fn rebase_clock(&self, jump: ClockJump) -> StoreFuture<ClockRebased>;
 }

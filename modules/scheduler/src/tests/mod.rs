@@ -21,11 +21,13 @@ use crate::testing::{Behaviour, FakeBus, PausedClockStore};
 mod commands;
 mod commands_runs;
 mod config;
+mod engine_clock_jumps;
 mod engine_failures;
 mod engine_policies;
 mod engine_restarts;
 mod engine_schedules;
 mod store;
+mod store_open;
 
 pub(super) struct Harness {
     pub(super) dir: tempfile::TempDir,

@@ -27,7 +27,7 @@ async fn migrations_set_the_user_version_and_reopening_does_not_rerun_them() {
         .with_reader(|conn| Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?))
         .await
         .expect("version");
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let reopened = SqliteStore::open(&harness.path()).expect("reopen");
     let tasks = reopened.list_tasks(TaskFilter::default()).await.expect("list");
     assert_eq!(tasks.len(), 1);

@@ -5,7 +5,8 @@
 //! IMMEDIATE`), so the claim of an occurrence, its execution row and the task's advanced
 //! `next_run_at` commit together or not at all. Execution inserts are `INSERT OR IGNORE`
 //! against the unique occurrence index: an occurrence that another engine already wrote is
-//! left alone.
+//! left alone. A row belongs to the current clock epoch (`clock.rs`); a retry to its
+//! attempt's epoch.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -57,8 +58,10 @@ fn insert_execution(conn: &Connection, row: &NewExecution<'_>) -> Result<Option<
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO task_executions (task_id, task_name, origin, trigger, \
          scheduled_for, attempt, status, run_at, created_at, started_at, finished_at, \
-         deadline_at, node_id, error, retry_of) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         deadline_at, node_id, error, retry_of, clock_epoch) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
+         COALESCE((SELECT clock_epoch FROM task_executions WHERE id = ?15), \
+         (SELECT COALESCE(MAX(epoch), 0) FROM clock_epochs)))",
     )?;
     let inserted = stmt.execute(params![
         row.task.id.as_str(),
@@ -537,8 +540,9 @@ fn insert_retry(conn: &Connection, row: &NewRetry<'_>) -> Result<Option<Executio
     let inserted = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO task_executions (task_id, task_name, origin, trigger, \
-             scheduled_for, attempt, status, run_at, created_at, retry_of) \
-             VALUES (?1, ?2, ?3, 'retry', ?4, ?5, 'queued', ?6, ?7, ?8)",
+             scheduled_for, attempt, status, run_at, created_at, retry_of, clock_epoch) \
+             VALUES (?1, ?2, ?3, 'retry', ?4, ?5, 'queued', ?6, ?7, ?8, \
+             COALESCE((SELECT clock_epoch FROM task_executions WHERE id = ?8), 0))",
         )?
         .execute(params![
             row.task.id.as_str(),

@@ -10,6 +10,9 @@
 //! Migrations are SQL files compiled in with `include_str!` and applied in order, tracked by
 //! `PRAGMA user_version`. A database newer than this code is refused.
 //!
+//! Opening checks an existing file first (`check.rs`): an empty, foreign or damaged file
+//! is refused, never replaced or written to.
+//!
 //! Settings: `journal_mode=WAL`, `synchronous=NORMAL`, `busy_timeout=5000`,
 //! `temp_store=MEMORY` (savepoint sub-journals).
 
@@ -23,11 +26,13 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 use super::{
-    ClaimOutcome, ClaimRequest, CleanupBatch, Finish, FinishOutcome, Finished, HistoryQuery, RecoverRequest,
-    RunRequested, Store, StoreError, StoreFuture, TaskFilter,
+    ClaimOutcome, ClaimRequest, CleanupBatch, ClockJump, ClockRebased, Finish, FinishOutcome, Finished, HistoryQuery,
+    RecoverRequest, RunRequested, Store, StoreError, StoreFuture, TaskFilter,
 };
 use crate::task::{AuditEntry, Execution, ExecutionId, LogLine, NewTask, Task, TaskId, TaskKey, TaskPatch, TaskStats};
 
+mod check;
+mod clock;
 mod engine;
 mod rows;
 mod tasks;
@@ -36,7 +41,8 @@ mod tasks;
 pub(crate) const MAX_GROUP: usize = 512;
 
 /// The migrations, in order; migration `i` moves `user_version` from `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0002_clock_epochs.sql")];
 
 /// A unit of work for a store thread.
 trait Job: Send {
@@ -199,6 +205,10 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `path`, then starts the
     /// writer and reader threads. Blocking: call it at start-up, before serving.
+    ///
+    /// An existing file is checked first and refused with [`StoreError::Damaged`] when it is
+    /// empty, not a SQLite database, or fails `PRAGMA quick_check`; a refused file is not
+    /// written to.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
@@ -206,6 +216,8 @@ impl SqliteStore {
             std::fs::create_dir_all(parent)
                 .map_err(|error| StoreError::Database(format!("cannot create {}: {error}", parent.display())))?;
         }
+        // Before anything can write to it: an existing file must be a sound database.
+        check::existing_database(path)?;
         let mut writer_conn = open_connection(path, false)?;
         migrate(&mut writer_conn)?;
         let reader_conn = open_connection(path, true)?;
@@ -380,5 +392,9 @@ impl Store for SqliteStore {
 
     fn cleanup(&self, before: Timestamp, batch: usize) -> StoreFuture<CleanupBatch> {
         self.write(move |conn| engine::cleanup(conn, before, batch))
+    }
+
+    fn rebase_clock(&self, jump: ClockJump) -> StoreFuture<ClockRebased> {
+        self.write_urgent(move |conn| clock::rebase(conn, &jump))
     }
 }
