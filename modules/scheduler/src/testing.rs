@@ -201,14 +201,30 @@ impl TaskBus for FakeBus {
 }
 
 /// Wraps a store so that paused-clock tests do not auto-advance during store calls.
+///
+/// It can also inject a store fault: [`PausedClockStore::fail_finishes`] makes the next
+/// recordings of an outcome fail as a full disk does, without touching the database.
 pub struct PausedClockStore {
     inner: Arc<dyn Store>,
+    // Invariant: how many of the next `finish_execution` calls fail with `DiskFull`.
+    failing_finishes: std::sync::atomic::AtomicUsize,
 }
 
 impl PausedClockStore {
     /// Wraps `inner`.
     pub fn new(inner: Arc<dyn Store>) -> PausedClockStore {
-        PausedClockStore { inner }
+        PausedClockStore { inner, failing_finishes: std::sync::atomic::AtomicUsize::new(0) }
+    }
+
+    /// Makes the next `count` calls of `finish_execution` fail with
+    /// [`StoreError::DiskFull`], as on a full disk (nothing is written).
+    pub fn fail_finishes(&self, count: usize) {
+        self.failing_finishes.store(count, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many injected failures are still to come.
+    pub fn failures_left(&self) -> usize {
+        self.failing_finishes.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -281,6 +297,15 @@ impl Store for PausedClockStore {
         inhibit(self.inner.request_run(id, now))
     }
     fn finish_execution(&self, finish: Finish) -> StoreFuture<FinishOutcome> {
+        let injected = self
+            .failing_finishes
+            .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok();
+        if injected {
+            return Box::pin(async { Err(StoreError::DiskFull("injected by the test store".to_owned())) });
+        }
         inhibit(self.inner.finish_execution(finish))
     }
     fn cancel_queued(&self, id: ExecutionId, now: Timestamp) -> StoreFuture<bool> {

@@ -27,7 +27,9 @@ pub(crate) fn store_error(error: StoreError) -> CommandError {
         StoreError::NameTaken { .. } | StoreError::InvalidState { .. } => CommandError::conflict(error.to_string()),
         StoreError::TaskNotFound(_) | StoreError::ExecutionNotFound(_) => CommandError::not_found(error.to_string()),
         StoreError::Closed => CommandError::new(code::UNAVAILABLE, format!("scheduler store: {error}")),
-        StoreError::Database(_) => CommandError::failed(format!("scheduler store: {error}")),
+        StoreError::Database(_) | StoreError::DiskFull(_) | StoreError::Io(_) => {
+            CommandError::failed(format!("scheduler store: {error}"))
+        }
         StoreError::Corrupt(_) | StoreError::Migration(_) => {
             CommandError::internal(format!("scheduler store: {error}"))
         }

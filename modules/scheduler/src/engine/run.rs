@@ -21,9 +21,13 @@ use super::{CancelReason, RunningEntry, Shared, lock, until};
 use crate::store::{ClaimedExecution, Finish, FinishOutcome, Finished};
 use crate::task::{ExecutionId, ExecutionStatus, Trigger};
 
-/// Store attempts to record an outcome before giving up (the row then stays `running`
-/// and is recovered as `interrupted` at the next start).
+/// Store attempts to record an outcome before a *stopping* engine gives up (the row then
+/// stays `running` and is recovered as `interrupted` at the next start). A running engine
+/// never gives up: the outcome is kept in memory until the store takes it.
 const RECORD_ATTEMPTS: u32 = 5;
+
+/// A failed recording is logged on its first attempt and then once per this many.
+const RECORD_LOG_EVERY: u32 = 50;
 
 /// Decrements the running count however the execution ends (even when killed).
 pub(super) struct Slot {
@@ -215,30 +219,49 @@ async fn execute(
         retry_delay_max: Duration::from_millis(config.retry_delay_max),
         retry_jitter: config.retry_jitter,
     };
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    record(shared, claim.execution_id, finish, &reason).await;
+}
+
+/// Records an outcome, retrying until the store takes it (see the engine docs): while it
+/// fails, the execution is listed in `unrecorded` so claims do not count it as running.
+async fn record(shared: &Arc<Shared>, execution_id: ExecutionId, finish: Finish, reason: &AtomicU8) {
+    let mut attempt: u32 = 0;
+    let outcome = loop {
+        attempt = attempt.saturating_add(1);
         match shared.store.finish_execution(finish.clone()).await {
-            Ok(FinishOutcome::Finished(finished)) => {
-                announce_finished(shared, &finished);
-                if finished.retry.is_some() || finished.queued_waiting {
-                    shared.wake.notify_one();
-                }
-                return;
-            }
-            Ok(FinishOutcome::NotRunning) => {
-                tracing::warn!(execution_id = %claim.execution_id, "Execution was recovered elsewhere; its outcome is dropped.");
-                return;
-            }
-            Err(error) if attempt < RECORD_ATTEMPTS => {
-                tracing::warn!(execution_id = %claim.execution_id, %error, "Recording an outcome failed; retrying.");
-                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
-            }
+            Ok(outcome) => break Some(outcome),
             Err(error) => {
-                tracing::error!(execution_id = %claim.execution_id, %error, "Recording an outcome failed; the run will be recovered as interrupted.");
-                return;
+                let stopping = reason.load(Ordering::SeqCst) == CancelReason::Stop as u8;
+                if stopping && attempt >= RECORD_ATTEMPTS {
+                    tracing::error!(%execution_id, %error, "Recording an outcome failed while stopping; the run will be recovered as interrupted.");
+                    break None;
+                }
+                if attempt == 1 {
+                    lock(&shared.unrecorded).insert(execution_id);
+                }
+                if attempt % RECORD_LOG_EVERY == 1 {
+                    tracing::warn!(%execution_id, %error, attempt, "Recording an outcome failed; it is kept and retried.");
+                }
+                let backoff = Duration::from_millis(100 * u64::from(attempt.min(600)));
+                tokio::time::sleep(backoff.min(shared.config.tick())).await;
             }
         }
+    };
+    let was_unrecorded = lock(&shared.unrecorded).remove(&execution_id);
+    match outcome {
+        Some(FinishOutcome::Finished(finished)) => {
+            if was_unrecorded {
+                tracing::info!(%execution_id, attempt, "Outcome recorded after the store recovered.");
+            }
+            announce_finished(shared, &finished);
+            if finished.retry.is_some() || finished.queued_waiting {
+                shared.wake.notify_one();
+            }
+        }
+        Some(FinishOutcome::NotRunning) => {
+            tracing::warn!(%execution_id, "Execution was recovered elsewhere; its outcome is dropped.");
+        }
+        None => {}
     }
 }
 

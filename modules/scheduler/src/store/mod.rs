@@ -94,11 +94,37 @@ pub enum StoreError {
     /// reopen.
     #[error("the store is closed")]
     Closed,
+    /// The disk (or the file system's quota) is full: nothing of the write was committed.
+    /// Transient: the write succeeds again once space is freed.
+    ///
+    /// # Resolution
+    /// Free space on the file system that holds the database (and its `-wal` file).
+    #[error("disk full: the database could not be written ({0}); nothing was changed")]
+    DiskFull(String),
+    /// The operating system failed a read or write of the database file. Transient or
+    /// permanent depending on the cause.
+    ///
+    /// # Resolution
+    /// Check the file system that holds the database (disk errors, a removed mount).
+    #[error("I/O error on the database file ({0}); nothing was changed")]
+    Io(String),
+}
+
+impl StoreError {
+    /// True for errors that mean the database itself could not be written (full disk, I/O),
+    /// as opposed to a refused request.
+    pub fn is_storage_failure(&self) -> bool {
+        matches!(self, StoreError::DiskFull(_) | StoreError::Io(_))
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> StoreError {
-        StoreError::Database(error.to_string())
+        match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull(error.to_string()),
+            Some(rusqlite::ErrorCode::SystemIoFailure) => StoreError::Io(error.to_string()),
+            _ => StoreError::Database(error.to_string()),
+        }
     }
 }
 
@@ -144,6 +170,10 @@ pub struct ClaimRequest {
     /// Also claim occurrences due up to this long after `now` (idle tasks only); their rows
     /// carry the planned start and the engine dispatches them at their due instant.
     pub horizon: Duration,
+    /// Executions still `running` in the database whose outcome the engine already has and
+    /// is retrying to record (a full disk): they have ended, so the overlap check ignores
+    /// them.
+    pub settled: Vec<ExecutionId>,
 }
 
 /// What a claimed execution needs to run.

@@ -15,6 +15,7 @@ fn claim(now: &str) -> ClaimRequest {
         misfire_grace: std::time::Duration::from_secs(60),
         run_all_limit: 100,
         horizon: std::time::Duration::ZERO,
+        settled: Vec::new(),
     }
 }
 

@@ -145,20 +145,22 @@ fn start_occurrence(
         error: None,
         retry_of: None,
     };
-    let busy =
-        task.overlap != OverlapPolicy::Allow && rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)?;
-    if !busy {
+    let blocker = match task.overlap {
+        OverlapPolicy::Allow => None,
+        _ => rows::running_trigger(conn, &task.id, &request.settled)?,
+    };
+    let Some(blocker) = blocker else {
         if let Some(id) = insert_execution(conn, &row)? {
             out.claimed.push(claimed(task, id, &row)?);
             return Ok(true);
         }
         return Ok(false);
-    }
+    };
     // A once task has a single occurrence: it waits rather than being skipped.
     let once = task.schedule.kind() == ScheduleKind::Once;
     if task.overlap == OverlapPolicy::Skip && !once {
         row.status = ExecutionStatus::Skipped;
-        row.error = Some("the previous run is still running (overlap policy skip)".to_owned());
+        row.error = Some(skip_reason(blocker).to_owned());
     } else if !once && rows::has_execution_in(conn, &task.id, ExecutionStatus::Queued)? {
         row.status = ExecutionStatus::Skipped;
         row.error = Some("a run is already waiting (overlap policy queue)".to_owned());
@@ -168,6 +170,17 @@ fn start_occurrence(
     }
     note(conn, row, out)?;
     Ok(false)
+}
+
+/// Why an occurrence was skipped under overlap policy `skip`, from what is running: a
+/// retry of an earlier occurrence (it was queued and started first in this claim, or is
+/// still running), a catch-up run of the misfire backlog, or the previous run.
+fn skip_reason(blocker: Trigger) -> &'static str {
+    match blocker {
+        Trigger::Retry => "a retry of an earlier occurrence is queued or running (overlap policy skip)",
+        Trigger::CatchUp => "earlier occurrences are still queued or running (misfire backlog; overlap policy skip)",
+        Trigger::Schedule | Trigger::Manual => "the previous run is still running (overlap policy skip)",
+    }
 }
 
 /// Handles one due task: its occurrence (or, when missed, its misfire policy), then advances
@@ -184,7 +197,7 @@ fn fire(conn: &Connection, task: &Task, request: &ClaimRequest, out: &mut ClaimO
     let now_ms = ms(now);
     if ms(due_at) > now_ms
         && task.overlap != OverlapPolicy::Allow
-        && rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)?
+        && rows::running_trigger(conn, &task.id, &request.settled)?.is_some()
     {
         return Ok(false);
     }
@@ -311,7 +324,7 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
         if task.status == TaskStatus::Paused {
             continue;
         }
-        if task.overlap != OverlapPolicy::Allow && rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)? {
+        if task.overlap != OverlapPolicy::Allow && rows::running_trigger(conn, &task.id, &request.settled)?.is_some() {
             continue;
         }
         let deadline = now_ms.saturating_add(duration_ms(task.timeout));
