@@ -308,6 +308,9 @@ impl Store for PausedClockStore {
         }
         inhibit(self.inner.finish_execution(finish))
     }
+    fn mark_claim(&self, id: ExecutionId, dispatched: bool) -> StoreFuture<bool> {
+        inhibit(self.inner.mark_claim(id, dispatched))
+    }
     fn cancel_queued(&self, id: ExecutionId, now: Timestamp) -> StoreFuture<bool> {
         inhibit(self.inner.cancel_queued(id, now))
     }

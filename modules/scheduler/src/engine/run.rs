@@ -173,13 +173,30 @@ async fn execute(
     reason: Arc<AtomicU8>,
 ) {
     let started = tokio::time::Instant::now();
+    let deadline = started + claim.timeout;
+    let stopped_before_dispatch = dispatch.is_none() && reason.load(Ordering::SeqCst) == CancelReason::Stop as u8;
+    if claim.ahead && stopped_before_dispatch {
+        // The engine stopped before the instant: the claim goes back to the queue, as the
+        // attempt it was, instead of counting as an interrupted run.
+        if let Err(error) = shared.store.mark_claim(claim.execution_id, false).await {
+            tracing::warn!(execution_id = %claim.execution_id, %error, "Returning a claim to the queue failed; it is returned at the next start.");
+        }
+        return;
+    }
     let result = match dispatch {
         None => Err(DispatchError::Cancelled),
         Some(dispatch) => {
             executed.emit(shared.bus.as_ref());
+            if claim.ahead {
+                // The command was called: the claim now shows `running` (the dispatch runs
+                // meanwhile; the outcome is written after this, in order).
+                if let Err(error) = shared.store.mark_claim(claim.execution_id, true).await {
+                    tracing::warn!(execution_id = %claim.execution_id, %error, "Marking a claimed execution running failed.");
+                }
+            }
             tokio::select! {
                 result = dispatch => result,
-                () = tokio::time::sleep(claim.timeout) => Err(DispatchError::Timeout { after: claim.timeout }),
+                () = tokio::time::sleep_until(deadline) => Err(DispatchError::Timeout { after: claim.timeout }),
                 () = cancel.cancelled() => Err(DispatchError::Cancelled),
             }
         }

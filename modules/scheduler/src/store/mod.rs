@@ -8,7 +8,15 @@
 //! - [`Store::finish_execution`] records an attempt's outcome, the task's counters, the
 //!   durable retry row (if any) and a once task's completion.
 //! - [`Store::recover`] turns executions left `running` by a dead engine into `interrupted`,
-//!   with their retries.
+//!   with their retries, and returns its claims that were never dispatched to the queue.
+//!
+//! Claim ahead: an occurrence claimed before its instant is written `queued` with the
+//! claiming node and its planned start (a claim, invisible to other claims), and becomes
+//! `running` only when the engine dispatches it ([`Store::mark_claim`]). A row never shows
+//! `running` before its start, and a claim whose engine died before the instant is
+//! returned to the queue as the same attempt: it runs after the restart and consumes no
+//! retry. (A crash in the few milliseconds between the dispatch and its `running` write
+//! runs that attempt again after the restart, as the retry of an interrupted run would.)
 //!
 //! Invariant: an occurrence of a task (`task_id`, `scheduled_for`, `attempt`) has at most one
 //! execution row, enforced by a unique index, so two engines cannot both run it.
@@ -179,7 +187,7 @@ pub struct ClaimRequest {
 /// What a claimed execution needs to run.
 #[derive(Debug, Clone)]
 pub struct ClaimedExecution {
-    /// The execution row (status `running`).
+    /// The execution row (status `running`, or a `queued` claim when claimed ahead).
     pub execution_id: ExecutionId,
     /// The task.
     pub task_id: TaskId,
@@ -203,6 +211,9 @@ pub struct ClaimedExecution {
     pub origin: Origin,
     /// When it starts: the claim's now, or the occurrence's instant when claimed ahead.
     pub started_at: Timestamp,
+    /// Claimed ahead of its instant: the row is `queued` under this node (not `running`)
+    /// until the engine dispatches it and calls [`Store::mark_claim`].
+    pub ahead: bool,
 }
 
 /// An execution row written without running (skipped, or queued behind a running one), to
@@ -395,6 +406,10 @@ pub trait Store: Send + Sync + 'static {
     fn request_run(&self, id: TaskId, now: Timestamp) -> StoreFuture<RunRequested>;
     /// Records an attempt's outcome. One transaction.
     fn finish_execution(&self, finish: Finish) -> StoreFuture<FinishOutcome>;
+    /// Settles an execution claimed ahead (still `queued` under this node): `dispatched`
+    /// marks it `running` (its command was just called); otherwise it goes back to the queue
+    /// as the same attempt, for any engine to run. False when the row was not such a claim.
+    fn mark_claim(&self, id: ExecutionId, dispatched: bool) -> StoreFuture<bool>;
     /// Cancels a queued execution; false when it was not queued.
     fn cancel_queued(&self, id: ExecutionId, now: Timestamp) -> StoreFuture<bool>;
     /// Marks executions of a dead engine `interrupted` and queues their retries.

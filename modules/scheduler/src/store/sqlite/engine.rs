@@ -50,8 +50,14 @@ struct NewExecution<'a> {
 }
 
 /// Inserts an execution row; `None` when the unique occurrence index already has it.
+///
+/// A `running` row claimed ahead (`start_at` after `now`) is written as a claim: `queued`
+/// under this node with its planned start, until the engine dispatches it.
 fn insert_execution(conn: &Connection, row: &NewExecution<'_>) -> Result<Option<ExecutionId>, StoreError> {
     let running = row.status == ExecutionStatus::Running;
+    let ahead = running && row.start_at > row.now;
+    let status = if ahead { ExecutionStatus::Queued } else { row.status };
+    let run_at = if ahead { Some(row.start_at) } else { row.run_at };
     let finished = row.status.is_final();
     let deadline = running.then(|| row.start_at.saturating_add(duration_ms(row.task.timeout)));
     let mut stmt = conn.prepare_cached(
@@ -67,8 +73,8 @@ fn insert_execution(conn: &Connection, row: &NewExecution<'_>) -> Result<Option<
         row.trigger.as_str(),
         row.scheduled_for,
         i64::from(row.attempt),
-        row.status.as_str(),
-        row.run_at,
+        status.as_str(),
+        run_at,
         row.now,
         running.then_some(row.start_at),
         finished.then_some(row.now),
@@ -94,6 +100,7 @@ fn claimed(task: &Task, id: ExecutionId, row: &NewExecution<'_>) -> Result<Claim
         trigger: row.trigger,
         origin: row.origin,
         started_at: rows::instant("start_at", row.start_at)?,
+        ahead: row.start_at > row.now,
     })
 }
 
@@ -302,7 +309,7 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
     let queued: Vec<(i64, String, i64, i64, String, String)> = conn
         .prepare_cached(
             "SELECT id, task_id, scheduled_for, attempt, trigger, origin FROM task_executions \
-             WHERE status = 'queued' AND run_at <= ?1 ORDER BY run_at, id LIMIT ?2",
+             WHERE status = 'queued' AND run_at <= ?1 AND node_id IS NULL ORDER BY run_at, id LIMIT ?2",
         )?
         .query_map(params![now_ms, limit_i64], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
@@ -353,6 +360,7 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
             trigger: Trigger::from_name(&trigger).ok_or_else(|| parse("trigger", &trigger))?,
             origin: Origin::from_name(&origin).ok_or_else(|| parse("origin", &origin))?,
             started_at: request.now,
+            ahead: false,
         });
     }
 
@@ -407,7 +415,7 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
     )?;
     let next_queued = rows::optional_i64(
         conn,
-        "SELECT MIN(run_at) FROM task_executions WHERE status = 'queued' AND run_at > ?1",
+        "SELECT MIN(run_at) FROM task_executions WHERE status = 'queued' AND run_at > ?1 AND node_id IS NULL",
         [now_ms],
     )?;
     // A task due beyond the horizon can be claimed `horizon` early; one inside the horizon
@@ -570,7 +578,8 @@ fn insert_retry(conn: &Connection, row: &NewRetry<'_>) -> Result<Option<Executio
 pub(super) fn finish(conn: &Connection, finish: &Finish) -> Result<FinishOutcome, StoreError> {
     let sql = format!(
         "UPDATE task_executions SET status = ?2, finished_at = ?3, duration_ms = ?4, \
-         output = ?5, error = ?6 WHERE id = ?1 AND status = 'running' RETURNING {EXECUTION_COLUMNS}"
+         output = ?5, error = ?6 WHERE id = ?1 \
+         AND (status = 'running' OR (status = 'queued' AND node_id IS NOT NULL)) RETURNING {EXECUTION_COLUMNS}"
     );
     let execution = conn
         .prepare_cached(&sql)?
@@ -599,11 +608,25 @@ pub(super) fn finish(conn: &Connection, finish: &Finish) -> Result<FinishOutcome
     Ok(FinishOutcome::Finished(Box::new(record_outcome(conn, execution, &outcome)?)))
 }
 
+/// Settles a claim made ahead (see [`crate::store::Store::mark_claim`]).
+pub(super) fn mark_claim(conn: &Connection, id: ExecutionId, dispatched: bool) -> Result<bool, StoreError> {
+    let sql = if dispatched {
+        "UPDATE task_executions SET status = 'running' \
+         WHERE id = ?1 AND status = 'queued' AND node_id IS NOT NULL"
+    } else {
+        "UPDATE task_executions SET node_id = NULL, started_at = NULL, deadline_at = NULL, \
+         run_at = scheduled_for WHERE id = ?1 AND status = 'queued' AND node_id IS NOT NULL"
+    };
+    Ok(conn.prepare_cached(sql)?.execute([id.0])? > 0)
+}
+
+/// Claims are left to their engine: it dispatches them (a claimed-ahead occurrence still
+/// runs, see the engine docs), and a user cancels them through it.
 fn cancel_queued_with(conn: &Connection, id: ExecutionId, now_ms: i64, why: &str) -> Result<bool, StoreError> {
     let changed = conn
         .prepare_cached(
             "UPDATE task_executions SET status = 'cancelled', finished_at = ?2, error = ?3 \
-             WHERE id = ?1 AND status = 'queued'",
+             WHERE id = ?1 AND status = 'queued' AND node_id IS NULL",
         )?
         .execute(params![id.0, now_ms, why])?;
     Ok(changed > 0)
@@ -619,6 +642,13 @@ pub(super) fn cancel_queued(conn: &Connection, id: ExecutionId, now: Timestamp) 
 pub(super) fn recover(conn: &Connection, request: &RecoverRequest) -> Result<Vec<Finished>, StoreError> {
     let now_ms = ms(request.now);
     let stale_before = now_ms.saturating_sub(duration_ms(request.stale_after));
+    // Claims never dispatched go back to the queue, as the attempt they were.
+    conn.prepare_cached(
+        "UPDATE task_executions SET node_id = NULL, started_at = NULL, deadline_at = NULL, \
+         run_at = scheduled_for WHERE status = 'queued' AND node_id IS NOT NULL \
+         AND (node_id = ?1 OR deadline_at < ?2)",
+    )?
+    .execute(params![request.node_id, stale_before])?;
     let ids: Vec<(i64, Option<String>)> = conn
         .prepare_cached(
             "SELECT id, node_id FROM task_executions WHERE status = 'running' \

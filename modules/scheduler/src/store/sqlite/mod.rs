@@ -424,6 +424,10 @@ impl Store for SqliteStore {
         self.write(move |conn| engine::finish(conn, &finish))
     }
 
+    fn mark_claim(&self, id: ExecutionId, dispatched: bool) -> StoreFuture<bool> {
+        self.write(move |conn| engine::mark_claim(conn, id, dispatched))
+    }
+
     fn cancel_queued(&self, id: ExecutionId, now: Timestamp) -> StoreFuture<bool> {
         self.write(move |conn| engine::cancel_queued(conn, id, now))
     }

@@ -174,16 +174,19 @@ pub(crate) fn has_execution_in(
     Ok(stmt.query_row([task_id.as_str()], |row| row.get(0))?)
 }
 
-/// The trigger of a running execution of the task, if it has one, ignoring `settled`:
-/// executions whose outcome the engine knows but has not managed to record yet (they do
-/// not keep the task busy: they have ended).
+/// The trigger of a running execution of the task (or of a claim made ahead, which runs
+/// on its instant), if it has one, ignoring `settled`: executions whose outcome the engine
+/// knows but has not managed to record yet (they do not keep the task busy: they have
+/// ended).
 pub(crate) fn running_trigger(
     conn: &Connection,
     task_id: &TaskId,
     settled: &[ExecutionId],
 ) -> Result<Option<Trigger>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT id, trigger FROM task_executions WHERE task_id = ?1 AND status = 'running'")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, trigger FROM task_executions WHERE task_id = ?1 \
+         AND (status = 'running' OR (status = 'queued' AND node_id IS NOT NULL))",
+    )?;
     let mut found = stmt.query([task_id.as_str()])?;
     while let Some(row) = found.next()? {
         if settled.contains(&ExecutionId(row.get(0)?)) {
