@@ -7,6 +7,9 @@
 //! CLI exits 1) whose `details` is that execution. Waiting stops when the call is
 //! cancelled (its deadline, 24 hours by default, see `module.yaml`); the run goes on.
 //!
+//! A paused task's manual run runs too (an explicit request; the task stays paused): it
+//! never waits for a resume.
+//!
 //! It never runs the command itself: the engine does, so a manual run gets the same
 //! timeout, retries, events and history as a scheduled one.
 

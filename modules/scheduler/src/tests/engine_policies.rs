@@ -166,3 +166,23 @@ async fn max_concurrent_tasks_bounds_running_executions_and_late_ones_keep_their
     assert!(harness.bus.calls().iter().all(|c| c.scheduled_for == at("2026-01-01T00:01:00Z")));
     engine.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_manual_run_of_a_paused_task_runs_at_once() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let task = harness.create("paused", "ok", "1h").await;
+    harness.store.pause_task(task.id.clone(), harness.now()).await.expect("pause");
+    let engine = harness.start().await;
+    let handle = engine.handle();
+    let execution = handle.run_now(task.id.clone()).await.expect("requested");
+    let ended = tokio::time::timeout(secs(5), handle.await_run(execution)).await.expect("it ran promptly");
+    let ended = ended.expect("the run");
+    assert_eq!(ended.status, ExecutionStatus::Completed);
+    assert_eq!(ended.trigger, Trigger::Manual);
+    assert_eq!(harness.bus.calls_of("ok").len(), 1);
+    assert_eq!(harness.reload(&task).await.status, crate::task::TaskStatus::Paused, "it stays paused");
+    let second = handle.run_now(task.id.clone()).await.expect("requested");
+    let second = harness.store.get_execution(second).await.expect("read").expect("the row");
+    assert_ne!(second.status, ExecutionStatus::Skipped, "the first run no longer blocks others");
+    engine.stop().await;
+}

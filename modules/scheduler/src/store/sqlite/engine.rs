@@ -328,7 +328,9 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
             cancel_queued_with(conn, ExecutionId(id), now_ms, "the task was deleted")?;
             continue;
         };
-        if task.status == TaskStatus::Paused {
+        // A paused task's scheduled work (retries, backlog) waits for the resume; a manual
+        // run is an explicit request and runs (with its retries).
+        if task.status == TaskStatus::Paused && origin != Origin::Manual.as_str() {
             continue;
         }
         if task.overlap != OverlapPolicy::Allow && rows::running_trigger(conn, &task.id, &request.settled)?.is_some() {
