@@ -79,6 +79,12 @@ pub struct SchedulerConfig {
     /// This engine's name in execution rows. Two live engines on one database must use
     /// different ids; a restarted engine must reuse its id to recover its runs.
     pub node_id: String,
+    /// Most bytes of a command's output stored per execution (JSON text). A larger output
+    /// is stored as `{"truncated": "...", "bytes": N, "head": "<first bytes of the text>"}`.
+    pub max_output_bytes: usize,
+    /// Most bytes of one audit row's details. Larger details keep only the parameter names,
+    /// with a `truncated` marker.
+    pub max_audit_detail_bytes: usize,
 }
 
 impl Default for SchedulerConfig {
@@ -100,6 +106,8 @@ impl Default for SchedulerConfig {
             shutdown_grace: 30_000,
             database_path: None,
             node_id: "local".to_owned(),
+            max_output_bytes: 65_536,
+            max_audit_detail_bytes: 4_096,
         }
     }
 }
@@ -126,12 +134,14 @@ impl SchedulerConfig {
 
     /// Checks ranges that types cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let rules: [(&'static str, bool, &'static str); 5] = [
+        let rules: [(&'static str, bool, &'static str); 7] = [
             ("maxConcurrentTasks", self.max_concurrent_tasks >= 1, "must be at least 1"),
             ("tickInterval", self.tick_interval >= 1, "must be at least 1 ms"),
             ("taskTimeout", self.task_timeout >= 1, "must be at least 1 ms"),
             ("cleanupInterval", self.cleanup_interval >= 1, "must be at least 1 ms"),
             ("nodeId", !self.node_id.is_empty(), "must not be empty"),
+            ("maxOutputBytes", self.max_output_bytes >= 256, "must be at least 256 bytes"),
+            ("maxAuditDetailBytes", self.max_audit_detail_bytes >= 256, "must be at least 256 bytes"),
         ];
         for (key, ok, message) in rules {
             if !ok {

@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::engine::{BoxFuture, DispatchError, TaskBus, TaskCall};
 use crate::store::{
-    ClaimOutcome, ClaimRequest, CleanupBatch, Finish, FinishOutcome, Finished, HistoryQuery, RecoverRequest,
-    RunRequested, Store, StoreError, StoreFuture, TaskFilter,
+    AuditNote, ChangeOutcome, ClaimOutcome, ClaimRequest, CleanupBatch, Finish, FinishOutcome, Finished, HistoryQuery,
+    RecoverRequest, RunRequested, Store, StoreError, StoreFuture, TaskChange, TaskFilter,
 };
 use crate::task::{
     AuditEntry, Execution, ExecutionId, LogLine, NewTask, Task, TaskId, TaskKey, TaskPatch, TaskStats, Trigger,
@@ -289,6 +289,9 @@ impl Store for PausedClockStore {
     }
     fn audit(&self, task: Option<TaskId>, limit: usize) -> StoreFuture<Vec<AuditEntry>> {
         inhibit(self.inner.audit(task, limit))
+    }
+    fn change_audited(&self, change: TaskChange, audit: AuditNote, now: Timestamp) -> StoreFuture<ChangeOutcome> {
+        inhibit(self.inner.change_audited(change, audit, now))
     }
     fn claim_due(&self, request: ClaimRequest) -> StoreFuture<ClaimOutcome> {
         inhibit(self.inner.claim_due(request))

@@ -52,7 +52,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
 use crate::config::SchedulerConfig;
-use crate::store::{ClaimRequest, RecoverRequest, Store, StoreError};
+use crate::store::{
+    AuditNote, ChangeOutcome, ClaimRequest, RecoverRequest, RunRequested, Store, StoreError, TaskChange,
+};
 use crate::task::{Execution, ExecutionId, TaskId};
 
 pub mod bus;
@@ -305,11 +307,30 @@ impl EngineHandle {
     pub async fn run_now(&self, task: TaskId) -> Result<ExecutionId, EngineError> {
         let shared = &self.shared;
         let requested = shared.store.request_run(task, shared.clock.now()).await?;
+        Ok(self.requested(&requested))
+    }
+
+    /// Like [`EngineHandle::run_now`], writing the request's audit row in the same
+    /// transaction as its execution row (both or neither).
+    pub async fn run_now_audited(&self, task: TaskId, audit: AuditNote) -> Result<ExecutionId, EngineError> {
+        let shared = &self.shared;
+        let now = shared.clock.now();
+        match shared.store.change_audited(TaskChange::RequestRun(task), audit, now).await? {
+            ChangeOutcome::Run(requested) => Ok(self.requested(&requested)),
+            _ => {
+                Err(EngineError::Store(StoreError::Database("the store answered another change than a run".to_owned())))
+            }
+        }
+    }
+
+    /// Announces a requested run (a skip is an event) and wakes the claim loop.
+    fn requested(&self, requested: &RunRequested) -> ExecutionId {
+        let shared = &self.shared;
         if let Some(event) = TaskEvent::noted(&requested.execution, shared.clock.now()) {
             event.emit(shared.bus.as_ref());
         }
         shared.wake.notify_one();
-        Ok(requested.execution.execution_id)
+        requested.execution.execution_id
     }
 
     /// Waits until execution `id` has ended (any final status) and returns its row.

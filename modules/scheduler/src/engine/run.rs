@@ -230,7 +230,7 @@ async fn execute(
         status,
         finished_at: shared.clock.now(),
         duration,
-        output,
+        output: output.map(|output| bounded_output(output, config.max_output_bytes)),
         error,
         retryable,
         retry_delay_max: Duration::from_millis(config.retry_delay_max),
@@ -280,6 +280,26 @@ async fn record(shared: &Arc<Shared>, execution_id: ExecutionId, finish: Finish,
         }
         None => {}
     }
+}
+
+/// An output of at most `max_bytes` of JSON text is kept as it is; a larger one is stored
+/// as a marker object with the start of its text, so one chatty command cannot grow the
+/// database by its output size on every run.
+pub(super) fn bounded_output(output: serde_json::Value, max_bytes: usize) -> serde_json::Value {
+    let text = output.to_string();
+    if text.len() <= max_bytes {
+        return output;
+    }
+    // Leave room for the marker's own fields and the escaping of the head.
+    let mut end = (max_bytes / 2).min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    serde_json::json!({
+        "truncated": format!("the output took {} bytes, over maxOutputBytes ({max_bytes}); only its start is kept", text.len()),
+        "bytes": text.len(),
+        "head": &text[..end],
+    })
 }
 
 /// Publishes the events of a recorded outcome and wakes waiters.

@@ -342,6 +342,55 @@ pub struct RunRequested {
     pub execution: NotedExecution,
 }
 
+/// A change a command makes to tasks, written with its audit row by
+/// [`Store::change_audited`].
+#[derive(Debug, Clone)]
+pub enum TaskChange {
+    /// Create a task.
+    Create(NewTask),
+    /// Patch a task.
+    Update(TaskId, TaskPatch),
+    /// Delete a task.
+    Delete(TaskId),
+    /// Pause a task.
+    Pause(TaskId),
+    /// Resume a task.
+    Resume(TaskId),
+    /// Pause every active task (of a tenant).
+    PauseAll(Option<String>),
+    /// Resume every paused task (of a tenant).
+    ResumeAll(Option<String>),
+    /// Queue a manual run (see [`Store::request_run`]).
+    RequestRun(TaskId),
+}
+
+/// Who made a change and what to record about it: one audit row per changed task, stamped
+/// with the change's own instant.
+#[derive(Debug, Clone)]
+pub struct AuditNote {
+    /// Who (the caller).
+    pub actor: String,
+    /// What, e.g. `task.create`.
+    pub action: String,
+    /// Details (already redacted and bounded by the caller). For a run request the store
+    /// adds `execution_id` and `status`.
+    pub details: serde_json::Value,
+}
+
+/// What [`Store::change_audited`] changed.
+#[derive(Debug, Clone)]
+pub enum ChangeOutcome {
+    /// The created or updated task.
+    Task(Box<Task>),
+    /// The deleted task; `None` when it did not exist (nothing audited).
+    Deleted(Option<Box<Task>>),
+    /// The tasks whose status a pause or resume changed; tasks already in the target status
+    /// are not listed (and not audited).
+    Switched(Vec<Task>),
+    /// The manual run's row.
+    Run(RunRequested),
+}
+
 /// Rows deleted by one cleanup batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CleanupBatch {
@@ -396,6 +445,10 @@ pub trait Store: Send + Sync + 'static {
     fn append_audit(&self, entry: AuditEntry) -> StoreFuture<()>;
     /// Audit records, newest first.
     fn audit(&self, task: Option<TaskId>, limit: usize) -> StoreFuture<Vec<AuditEntry>>;
+    /// Makes a change and writes its audit rows (one per task it changed, at `now`) in one
+    /// transaction: both commit or neither does. A change that changes nothing (pausing a
+    /// paused task) writes no audit row.
+    fn change_audited(&self, change: TaskChange, audit: AuditNote, now: Timestamp) -> StoreFuture<ChangeOutcome>;
 
     // Engine.
 

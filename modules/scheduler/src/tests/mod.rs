@@ -19,6 +19,7 @@ use crate::task::{Execution, NewTask, Task, TaskSchedule};
 use crate::testing::{Behaviour, FakeBus, PausedClockStore};
 
 mod commands;
+mod commands_audit;
 mod commands_runs;
 mod config;
 mod engine_failures;

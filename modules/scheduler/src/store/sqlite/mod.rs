@@ -30,11 +30,12 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 use super::{
-    ClaimOutcome, ClaimRequest, CleanupBatch, Finish, FinishOutcome, Finished, HistoryQuery, RecoverRequest,
-    RunRequested, Store, StoreError, StoreFuture, TaskFilter,
+    AuditNote, ChangeOutcome, ClaimOutcome, ClaimRequest, CleanupBatch, Finish, FinishOutcome, Finished, HistoryQuery,
+    RecoverRequest, RunRequested, Store, StoreError, StoreFuture, TaskChange, TaskFilter,
 };
 use crate::task::{AuditEntry, Execution, ExecutionId, LogLine, NewTask, Task, TaskId, TaskKey, TaskPatch, TaskStats};
 
+mod audited;
 mod engine;
 mod rows;
 mod tasks;
@@ -410,6 +411,13 @@ impl Store for SqliteStore {
 
     fn audit(&self, task: Option<TaskId>, limit: usize) -> StoreFuture<Vec<AuditEntry>> {
         self.read(move |conn| tasks::audit(conn, task.as_ref(), limit))
+    }
+
+    fn change_audited(&self, change: TaskChange, audit: AuditNote, now: Timestamp) -> StoreFuture<ChangeOutcome> {
+        // A run request is urgent like the engine's own: it decides how soon the run starts.
+        let urgent = matches!(change, TaskChange::RequestRun(_));
+        let work: Work<ChangeOutcome> = Box::new(move |conn| audited::change(conn, change, &audit, now));
+        SqliteStore::submit(&self.writer, work, urgent)
     }
 
     fn claim_due(&self, request: ClaimRequest) -> StoreFuture<ClaimOutcome> {
