@@ -282,10 +282,48 @@ fn fire(conn: &Connection, task: &Task, request: &ClaimRequest, out: &mut ClaimO
         }
         next
     } else {
-        let next = task.schedule.next_after(due_at);
-        started = start_occurrence(conn, task, ms(due_at), Trigger::Schedule, request, out)?;
+        // Several occurrences already due (within the grace): claims came late, e.g. the
+        // store could not write for a few seconds. Under overlap `skip` all but one would be
+        // skipped as overlapping the first, one row each; instead the latest runs and one
+        // row records the others.
+        let mut at = due_at;
+        if task.overlap == OverlapPolicy::Skip && !once {
+            let mut late: u64 = 0;
+            let mut before = due_at;
+            while let Some(later) = task.schedule.next_after(at) {
+                if later > now || late >= MAX_MISFIRE_SCAN {
+                    break;
+                }
+                late += 1;
+                before = at;
+                at = later;
+            }
+            if late > 0 {
+                let error = Some(format!(
+                    "{late} occurrence(s) from {due_at} to {before} came due before they could be claimed \
+                     (the store could not write, or the engine was held up); the latest, {at}, runs instead"
+                ));
+                let row = NewExecution {
+                    task,
+                    origin: Origin::Schedule,
+                    trigger: Trigger::Schedule,
+                    scheduled_for: ms(due_at),
+                    attempt: 1,
+                    status: ExecutionStatus::Skipped,
+                    run_at: None,
+                    now: now_ms,
+                    start_at: now_ms,
+                    node_id: None,
+                    error,
+                    retry_of: None,
+                };
+                note(conn, row, out)?;
+            }
+        }
+        let next = task.schedule.next_after(at);
+        started = start_occurrence(conn, task, ms(at), Trigger::Schedule, request, out)?;
         // Claimed ahead, the run starts at its instant, as its execution row says.
-        run_start = now_ms.max(ms(due_at));
+        run_start = now_ms.max(ms(at));
         next
     };
     conn.prepare_cached(
