@@ -44,6 +44,9 @@ mod tasks;
 /// auto-checkpoint of 1,000 pages).
 const JOURNAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
 
+/// How long a statement waits for a lock held by another connection.
+const BUSY_TIMEOUT: Duration = Duration::from_millis(5_000);
+
 /// Most jobs committed in one transaction.
 pub(crate) const MAX_GROUP: usize = 512;
 
@@ -176,10 +179,15 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
 /// it to zero bytes, so the space the failed transaction took in the `-wal` file is handed
 /// back at once and the store does not itself keep the disk full. Best effort: on a disk
 /// with no room at all the checkpoint fails too, and the next failure tries again.
+///
+/// The busy handler is off meanwhile: a TRUNCATE checkpoint otherwise waits (up to the
+/// busy timeout) for every reader, and the writer thread must not stall on a full disk.
 fn release_space(conn: &Connection) {
+    let _ = conn.busy_timeout(Duration::ZERO);
     if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
         tracing::debug!(%error, "WAL checkpoint after a failed write did not complete.");
     }
+    let _ = conn.busy_timeout(BUSY_TIMEOUT);
 }
 
 fn reader_loop(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
@@ -203,7 +211,7 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(Duration::from_millis(5_000))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // The WAL file never shrinks by itself: after a checkpoint resets it, SQLite
