@@ -299,6 +299,9 @@ fn secrets_in_task_data_and_in_a_failed_commands_message_reach_neither_the_audit
     let error: String =
         db(&host).query_row("SELECT error FROM task_executions WHERE status = 'failed'", [], |row| row.get(0)).unwrap();
     assert!(error.contains("sup3rs3cret"), "{error}");
+    // Called directly, the caller gets the message; the log does not.
+    let direct = host.cli(&["system:fail", "--message", "token=direct-s3cret"]);
+    assert!(direct.stderr.contains("direct-s3cret"), "{}", direct.stderr);
     host.stop().assert_code(0);
 
     let details: Vec<String> = {
@@ -307,7 +310,7 @@ fn secrets_in_task_data_and_in_a_failed_commands_message_reach_neither_the_audit
         stmt.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
     };
     assert_eq!(details.len(), 3);
-    for secret in ["hunter2", "hunter3", "sup3rs3cret"] {
+    for secret in ["hunter2", "hunter3", "sup3rs3cret", "direct-s3cret"] {
         assert!(details.iter().all(|row| !row.contains(secret)), "{secret} in the audit log: {details:?}");
         assert!(!host.log().contains(secret), "{secret} in the host log");
     }

@@ -80,7 +80,8 @@ pub struct SchedulerConfig {
     /// different ids; a restarted engine must reuse its id to recover its runs.
     pub node_id: String,
     /// Most bytes of a command's output stored per execution (JSON text). A larger output
-    /// is stored as `{"truncated": "...", "bytes": N, "head": "<first bytes of the text>"}`.
+    /// is stored as `{"truncated": "...", "bytes": N, "head": "<first bytes of the text>"}`;
+    /// a longer error text keeps its start and ends with a `[truncated: …]` marker.
     pub max_output_bytes: usize,
     /// Most bytes of one audit row's details. Larger details keep only the parameter names,
     /// with a `truncated` marker.

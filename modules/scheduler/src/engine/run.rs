@@ -231,7 +231,7 @@ async fn execute(
         finished_at: shared.clock.now(),
         duration,
         output: output.map(|output| bounded_output(output, config.max_output_bytes)),
-        error,
+        error: error.map(|error| bounded_error(error, config.max_output_bytes)),
         retryable,
         retry_delay_max: Duration::from_millis(config.retry_delay_max),
         retry_jitter: config.retry_jitter,
@@ -300,6 +300,19 @@ pub(super) fn bounded_output(output: serde_json::Value, max_bytes: usize) -> ser
         "bytes": text.len(),
         "head": &text[..end],
     })
+}
+
+/// A failed command's error text is bounded like its output: the start is kept, followed by
+/// a marker saying how long it was.
+pub(super) fn bounded_error(error: String, max_bytes: usize) -> String {
+    if error.len() <= max_bytes {
+        return error;
+    }
+    let mut end = max_bytes / 2;
+    while !error.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… [truncated: the error took {} bytes, over maxOutputBytes ({max_bytes})]", &error[..end], error.len())
 }
 
 /// Publishes the events of a recorded outcome and wakes waiters.
