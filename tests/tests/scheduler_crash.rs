@@ -58,13 +58,16 @@ struct Row {
     attempt: i64,
     status: String,
     retry_of: Option<i64>,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
 }
 
 fn rows(db: &Path) -> Vec<Row> {
     let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let mut statement = conn
         .prepare(
-            "SELECT id, task_id, origin, trigger, scheduled_for, attempt, status, retry_of FROM task_executions ORDER BY id",
+            "SELECT id, task_id, origin, trigger, scheduled_for, attempt, status, retry_of, started_at, \
+             finished_at FROM task_executions ORDER BY id",
         )
         .unwrap();
     statement
@@ -78,6 +81,8 @@ fn rows(db: &Path) -> Vec<Row> {
                 attempt: r.get(5)?,
                 status: r.get(6)?,
                 retry_of: r.get(7)?,
+                started_at: r.get(8)?,
+                finished_at: r.get(9)?,
             })
         })
         .unwrap()
@@ -110,10 +115,19 @@ fn killing_the_host_at_random_moments_neither_doubles_nor_loses_an_occurrence() 
     let task_count = seed_tasks(&host.data_dir());
     let db = host.data_dir().join("scheduler.db");
 
+    // (kill, next start) instants: the host was dead in between.
+    let mut down: Vec<(i64, i64)> = Vec::new();
     for _ in 0..iterations {
+        if let Some(last) = down.last_mut() {
+            last.1 = jiff::Timestamp::now().as_millisecond();
+        }
         host.start();
         std::thread::sleep(Duration::from_millis(rng.random_range(150..1500)));
+        down.push((jiff::Timestamp::now().as_millisecond(), i64::MAX));
         host.kill();
+    }
+    if let Some(last) = down.last_mut() {
+        last.1 = jiff::Timestamp::now().as_millisecond();
     }
     // A last, clean life: long enough for every backlog and retry to drain, then a stop.
     host.start();
@@ -183,6 +197,22 @@ fn killing_the_host_at_random_moments_neither_doubles_nor_loses_an_occurrence() 
             assert_eq!(row.trigger, "retry");
         }
     }
+    // 5. A claim made ahead that a kill kept from being dispatched went back to the queue
+    //    (issue 8): no execution says it started while the host was dead, and none ended
+    //    before it started.
+    let never_dispatched: Vec<&Row> = rows
+        .iter()
+        .filter(|r| {
+            r.started_at
+                .is_some_and(|start| down.iter().any(|&(killed, restarted)| start > killed + 20 && start < restarted))
+        })
+        .collect();
+    assert!(never_dispatched.is_empty(), "executions started while the host was dead: {never_dispatched:?}");
+    let ended_before_start: Vec<&Row> = rows
+        .iter()
+        .filter(|r| matches!((r.started_at, r.finished_at), (Some(start), Some(end)) if end < start))
+        .collect();
+    assert!(ended_before_start.is_empty(), "executions that ended before they started: {ended_before_start:?}");
     let interrupted = rows.iter().filter(|r| r.status == "interrupted").count();
     eprintln!(
         "{} executions, {} interrupted by kills, {} completed, over {iterations} kills",

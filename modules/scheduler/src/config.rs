@@ -83,6 +83,13 @@ pub struct SchedulerConfig {
     /// execution and audit rows, so a large payload on a frequent task grows the database
     /// fast; create and update refuse more.
     pub max_task_data_bytes: usize,
+    /// Most bytes of a command's output stored per execution (JSON text). A larger output
+    /// is stored as `{"truncated": "...", "bytes": N, "head": "<first bytes of the text>"}`;
+    /// a longer error text keeps its start and ends with a `[truncated: …]` marker.
+    pub max_output_bytes: usize,
+    /// Most bytes of one audit row's details. Larger details keep only the parameter names,
+    /// with a `truncated` marker.
+    pub max_audit_detail_bytes: usize,
 }
 
 impl Default for SchedulerConfig {
@@ -105,6 +112,8 @@ impl Default for SchedulerConfig {
             database_path: None,
             node_id: "local".to_owned(),
             max_task_data_bytes: 65_536,
+            max_output_bytes: 65_536,
+            max_audit_detail_bytes: 4_096,
         }
     }
 }
@@ -131,13 +140,15 @@ impl SchedulerConfig {
 
     /// Checks ranges that types cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let rules: [(&'static str, bool, &'static str); 6] = [
+        let rules: [(&'static str, bool, &'static str); 8] = [
             ("maxConcurrentTasks", self.max_concurrent_tasks >= 1, "must be at least 1"),
             ("tickInterval", self.tick_interval >= 1, "must be at least 1 ms"),
             ("taskTimeout", self.task_timeout >= 1, "must be at least 1 ms"),
             ("cleanupInterval", self.cleanup_interval >= 1, "must be at least 1 ms"),
             ("nodeId", !self.node_id.is_empty(), "must not be empty"),
             ("maxTaskDataBytes", self.max_task_data_bytes >= 2, "must be at least 2 (the bytes of '{}')"),
+            ("maxOutputBytes", self.max_output_bytes >= 256, "must be at least 256 bytes"),
+            ("maxAuditDetailBytes", self.max_audit_detail_bytes >= 256, "must be at least 256 bytes"),
         ];
         for (key, ok, message) in rules {
             if !ok {

@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::engine::{BoxFuture, DispatchError, TaskBus, TaskCall};
 use crate::store::{
-    ClaimOutcome, ClaimRequest, CleanupBatch, ClockJump, ClockRebased, Finish, FinishOutcome, Finished, HistoryQuery,
-    RecoverRequest, RunRequested, Store, StoreError, StoreFuture, TaskFilter,
+    AuditNote, ChangeOutcome, ClaimOutcome, ClaimRequest, CleanupBatch, ClockJump, ClockRebased, Finish, FinishOutcome,
+    Finished, HistoryQuery, RecoverRequest, RunRequested, Store, StoreError, StoreFuture, TaskChange, TaskFilter,
 };
 use crate::task::{
     AuditEntry, Execution, ExecutionId, LogLine, NewTask, Task, TaskId, TaskKey, TaskPatch, TaskStats, Trigger,
@@ -201,14 +201,30 @@ impl TaskBus for FakeBus {
 }
 
 /// Wraps a store so that paused-clock tests do not auto-advance during store calls.
+///
+/// It can also inject a store fault: [`PausedClockStore::fail_finishes`] makes the next
+/// recordings of an outcome fail as a full disk does, without touching the database.
 pub struct PausedClockStore {
     inner: Arc<dyn Store>,
+    // Invariant: how many of the next `finish_execution` calls fail with `DiskFull`.
+    failing_finishes: std::sync::atomic::AtomicUsize,
 }
 
 impl PausedClockStore {
     /// Wraps `inner`.
     pub fn new(inner: Arc<dyn Store>) -> PausedClockStore {
-        PausedClockStore { inner }
+        PausedClockStore { inner, failing_finishes: std::sync::atomic::AtomicUsize::new(0) }
+    }
+
+    /// Makes the next `count` calls of `finish_execution` fail with
+    /// [`StoreError::DiskFull`], as on a full disk (nothing is written).
+    pub fn fail_finishes(&self, count: usize) {
+        self.failing_finishes.store(count, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many injected failures are still to come.
+    pub fn failures_left(&self) -> usize {
+        self.failing_finishes.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -274,6 +290,9 @@ impl Store for PausedClockStore {
     fn audit(&self, task: Option<TaskId>, limit: usize) -> StoreFuture<Vec<AuditEntry>> {
         inhibit(self.inner.audit(task, limit))
     }
+    fn change_audited(&self, change: TaskChange, audit: AuditNote, now: Timestamp) -> StoreFuture<ChangeOutcome> {
+        inhibit(self.inner.change_audited(change, audit, now))
+    }
     fn claim_due(&self, request: ClaimRequest) -> StoreFuture<ClaimOutcome> {
         inhibit(self.inner.claim_due(request))
     }
@@ -281,7 +300,19 @@ impl Store for PausedClockStore {
         inhibit(self.inner.request_run(id, now))
     }
     fn finish_execution(&self, finish: Finish) -> StoreFuture<FinishOutcome> {
+        let injected = self
+            .failing_finishes
+            .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok();
+        if injected {
+            return Box::pin(async { Err(StoreError::DiskFull("injected by the test store".to_owned())) });
+        }
         inhibit(self.inner.finish_execution(finish))
+    }
+    fn mark_claim(&self, id: ExecutionId, dispatched: bool) -> StoreFuture<bool> {
+        inhibit(self.inner.mark_claim(id, dispatched))
     }
     fn cancel_queued(&self, id: ExecutionId, now: Timestamp) -> StoreFuture<bool> {
         inhibit(self.inner.cancel_queued(id, now))

@@ -1,6 +1,7 @@
 //! What every `scheduler:*` handler shares: finding a task by id or name, reading
 //! instants and bounded counts from parameters, turning store, engine and schedule errors
-//! into bus errors, writing the audit row and publishing the lifecycle event.
+//! into bus errors, building the (redacted, bounded) audit note a change is written with,
+//! and publishing the lifecycle event.
 //!
 //! Error codes: bad input is `invalid_params`, an unknown task `not_found`, a duplicate
 //! name or an illegal state change `conflict`, a closed store or a stopped engine
@@ -18,8 +19,8 @@ use systemprompt_module_sdk::{Call, CommandError};
 use super::view;
 use crate::engine::{EngineError, EngineHandle};
 use crate::module::Scheduler;
-use crate::store::{Store, StoreError};
-use crate::task::{AuditEntry, DEFAULT_TENANT, Task, TaskId, TaskKey};
+use crate::store::{AuditNote, Store, StoreError};
+use crate::task::{DEFAULT_TENANT, Task, TaskId, TaskKey};
 
 /// The bus error for a store error.
 pub(crate) fn store_error(error: StoreError) -> CommandError {
@@ -27,7 +28,9 @@ pub(crate) fn store_error(error: StoreError) -> CommandError {
         StoreError::NameTaken { .. } | StoreError::InvalidState { .. } => CommandError::conflict(error.to_string()),
         StoreError::TaskNotFound(_) | StoreError::ExecutionNotFound(_) => CommandError::not_found(error.to_string()),
         StoreError::Closed => CommandError::new(code::UNAVAILABLE, format!("scheduler store: {error}")),
-        StoreError::Database(_) => CommandError::failed(format!("scheduler store: {error}")),
+        StoreError::Database(_) | StoreError::DiskFull(_) | StoreError::Io(_) => {
+            CommandError::failed(format!("scheduler store: {error}"))
+        }
         StoreError::Corrupt(_) | StoreError::Migration(_) | StoreError::Damaged(_) => {
             CommandError::internal(format!("scheduler store: {error}"))
         }
@@ -123,19 +126,43 @@ pub(crate) async fn resolve(
     lookup(store, field, text, tenant).await?.ok_or_else(|| task_not_found(text.trim(), tenant))
 }
 
-/// Writes an audit row: `actor` is the caller, `details` the parameters as given. A failed
-/// audit write is logged, not returned: the change itself is already committed.
-pub(crate) async fn audit(module: &Scheduler, call: &Call<'_>, action: &str, task: &Task, details: &impl Serialize) {
-    let entry = AuditEntry {
-        at: module.clock.now(),
+/// The audit note of a change: `actor` is the caller, `details` the parameters as given,
+/// except that `data` is never recorded by value (it may hold secrets): it becomes
+/// `"<redacted: N bytes>"`. Details larger than `maxAuditDetailBytes` keep only the names
+/// of the parameters, with a `truncated` marker saying so. The store writes the note in the
+/// change's own transaction.
+pub(crate) fn audit_note(module: &Scheduler, call: &Call<'_>, action: &str, details: &impl Serialize) -> AuditNote {
+    AuditNote {
         actor: call.caller().to_owned(),
         action: action.to_owned(),
-        task_id: Some(task.id.clone()),
-        details: serde_json::to_value(details).unwrap_or(serde_json::Value::Null),
-    };
-    if let Err(error) = module.store.append_audit(entry).await {
-        tracing::warn!(task_id = %task.id, action, %error, "Audit row not written.");
+        details: audit_details(details, module.config.max_audit_detail_bytes),
     }
+}
+
+/// See [`audit_note`].
+pub(crate) fn audit_details(details: &impl Serialize, max_bytes: usize) -> serde_json::Value {
+    let mut details = serde_json::to_value(details).unwrap_or(serde_json::Value::Null);
+    if let Some(object) = details.as_object_mut() {
+        object.retain(|_, value| !value.is_null());
+        if let Some(data) = object.get_mut("data") {
+            let bytes = data.to_string().len();
+            *data = serde_json::Value::String(format!("<redacted: {bytes} bytes>"));
+        }
+    }
+    let size = details.to_string().len();
+    if size <= max_bytes {
+        return details;
+    }
+    let fields: Vec<String> = details.as_object().map(|object| object.keys().cloned().collect()).unwrap_or_default();
+    serde_json::json!({
+        "truncated": format!("the details took {size} bytes, over maxAuditDetailBytes ({max_bytes}); only the field names are kept"),
+        "fields": fields,
+    })
+}
+
+/// The error for a store answer that does not match the change asked for (a bug).
+pub(crate) fn unexpected_change() -> CommandError {
+    CommandError::internal("scheduler store: the answer does not match the change asked for")
 }
 
 /// Publishes lifecycle event `name` about `task`.
@@ -148,24 +175,4 @@ pub(crate) fn wake(module: &Scheduler) {
     if let Some(engine) = module.engine() {
         engine.wake();
     }
-}
-
-/// The tasks a bulk status change (`pause_all`, `resume_all` at `now`) changed: those of
-/// `before` (the tasks it could change) that now have status `status` and were written at
-/// `now`. The store changes them in one transaction and reports only a count; this reads
-/// them back so each gets its event and audit row.
-pub(crate) async fn changed_by_bulk(
-    module: &Scheduler,
-    before: &[Task],
-    tenant: Option<String>,
-    status: crate::task::TaskStatus,
-    now: jiff::Timestamp,
-) -> Result<Vec<Task>, CommandError> {
-    let candidates: std::collections::HashSet<&TaskId> = before.iter().map(|task| &task.id).collect();
-    let filter = crate::store::TaskFilter { tenant, status: Some(status), limit: None };
-    let after = module.store.list_tasks(filter).await.map_err(store_error)?;
-    Ok(after
-        .into_iter()
-        .filter(|task| candidates.contains(&task.id) && task.updated_at.as_millisecond() == now.as_millisecond())
-        .collect())
 }

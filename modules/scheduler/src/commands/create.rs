@@ -1,6 +1,6 @@
 //! `scheduler:create`: validates every parameter, checks that the command is declared on
-//! the bus, then writes the task, its audit row (`task.create`) and publishes
-//! `task-created`. A refused request writes nothing.
+//! the bus, then writes the task with its audit row (`task.create`, one transaction: both
+//! or neither) and publishes `task-created`. A refused request writes nothing.
 //!
 //! `--run-now` also queues one manual run at once (the schedule is kept); `--schedule now
 //! --once` runs once, immediately. The engine is woken either way, so a task due before the
@@ -16,6 +16,7 @@ use systemprompt_module_sdk::{Call, CommandError};
 
 use super::{common, rules, view};
 use crate::module::Scheduler;
+use crate::store::{ChangeOutcome, TaskChange};
 use crate::task::NewTask;
 
 /// The task `params` describe, or the first rule they break.
@@ -61,8 +62,12 @@ pub(crate) async fn run(
     if params.run_now && engine.is_none() {
         return Err(CommandError::new(code::UNAVAILABLE, "the scheduler engine is not running; nothing was created"));
     }
-    let task = module.store.create_task(task, now).await.map_err(common::store_error)?;
-    common::audit(&module, &call, "task.create", &task, &params).await;
+    let note = common::audit_note(&module, &call, "task.create", &params);
+    let task = match module.store.change_audited(TaskChange::Create(task), note, now).await {
+        Ok(ChangeOutcome::Task(task)) => *task,
+        Ok(_) => return Err(common::unexpected_change()),
+        Err(error) => return Err(common::store_error(error)),
+    };
     common::publish(&module, events::TASK_CREATED, &task);
     common::wake(&module);
     if params.run_now

@@ -1,5 +1,5 @@
-//! `scheduler:delete --id <id or name> --confirm`: deletes a task, writes its audit row
-//! (`task.delete`) and publishes `task-deleted` with the task's last view.
+//! `scheduler:delete --id <id or name> --confirm`: deletes a task with its audit row
+//! (`task.delete`, one transaction) and publishes `task-deleted` with the task's last view.
 //!
 //! Without `confirm: true` it refuses (`invalid_params`) and deletes nothing: the CLI asks
 //! on a terminal (`confirm: confirm` in module.yaml), and a module calling through the bus
@@ -16,6 +16,7 @@ use systemprompt_module_sdk::{Call, CommandError};
 
 use super::{common, view};
 use crate::module::Scheduler;
+use crate::store::{ChangeOutcome, TaskChange};
 
 pub(crate) async fn run(
     module: Arc<Scheduler>,
@@ -29,11 +30,13 @@ pub(crate) async fn run(
         )));
     }
     let task = common::resolve(&module.store, "id", &params.id, params.tenant.as_deref()).await?;
-    let deleted = module.store.delete_task(task.id.clone(), module.clock.now()).await.map_err(common::store_error)?;
-    if !deleted {
-        return Err(common::task_not_found(&params.id, params.tenant.as_deref()));
-    }
-    common::audit(&module, &call, "task.delete", &task, &params).await;
+    let note = common::audit_note(&module, &call, "task.delete", &params);
+    let task = match module.store.change_audited(TaskChange::Delete(task.id), note, module.clock.now()).await {
+        Ok(ChangeOutcome::Deleted(Some(task))) => *task,
+        Ok(ChangeOutcome::Deleted(None)) => return Err(common::task_not_found(&params.id, params.tenant.as_deref())),
+        Ok(_) => return Err(common::unexpected_change()),
+        Err(error) => return Err(common::store_error(error)),
+    };
     common::publish(&module, events::TASK_DELETED, &task);
     tracing::info!(task_id = %task.id, name = %task.name, caller = call.caller(), "Task deleted.");
     Ok(DeletedTask { deleted: view::task_view(&task) })

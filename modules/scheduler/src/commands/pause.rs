@@ -3,7 +3,7 @@
 //! row (`task.pause`) and a `task-paused` event. Pausing a paused task changes nothing;
 //! pausing a completed task is a `conflict`.
 //!
-//! "All" is one store transaction (`pause_all`); the changed tasks are read back after it.
+//! "All" is one store transaction that also writes the audit rows.
 //! An occurrence already claimed ahead (within `claimAhead`) still runs.
 
 use std::sync::Arc;

@@ -1,11 +1,15 @@
 //! `scheduler:run --id <task> [--wait]`: starts an execution of a task now (trigger
-//! `manual`), following the task's overlap policy, and writes the audit row `run`.
+//! `manual`), following the task's overlap policy, and writes the audit row `run` (with
+//! the execution id and status) in the same transaction as the execution row.
 //!
 //! Without `--wait` it answers as soon as the run is queued (the engine starts it within
 //! milliseconds). With `--wait` it waits for the run to end, following its retries, and
 //! answers with the last attempt; a run that did not complete is an error `failed` (so the
 //! CLI exits 1) whose `details` is that execution. Waiting stops when the call is
 //! cancelled (its deadline, 24 hours by default, see `module.yaml`); the run goes on.
+//!
+//! A paused task's manual run runs too (an explicit request; the task stays paused): it
+//! never waits for a resume.
 //!
 //! It never runs the command itself: the engine does, so a manual run gets the same
 //! timeout, retries, events and history as a scheduled one.
@@ -19,7 +23,8 @@ use systemprompt_module_sdk::{Call, CommandError};
 use super::common::{engine, engine_error, resolve, store_error};
 use super::execution_view::execution_view;
 use crate::module::Scheduler;
-use crate::task::{AuditEntry, Execution, ExecutionStatus, Task};
+use crate::store::AuditNote;
+use crate::task::{Execution, ExecutionStatus, Task};
 
 pub(crate) async fn run(
     module: Arc<Scheduler>,
@@ -28,11 +33,12 @@ pub(crate) async fn run(
 ) -> Result<RunOutput, CommandError> {
     let task = resolve(&module.store, "id", &params.id, None).await?;
     let engine = engine(&module)?;
-    let execution_id = engine.run_now(task.id.clone()).await.map_err(engine_error)?;
+    let details = serde_json::json!({ "wait": params.wait });
+    let note = AuditNote { actor: call.caller().to_owned(), action: "run".to_owned(), details };
+    let execution_id = engine.run_now_audited(task.id.clone(), note).await.map_err(engine_error)?;
     let execution = module.store.get_execution(execution_id).await.map_err(store_error)?.ok_or_else(|| {
         CommandError::internal(format!("execution {execution_id} vanished right after it was written"))
     })?;
-    audit(&module, &call, &task, &execution, params.wait).await;
     if execution.status == ExecutionStatus::Skipped {
         return Err(refused(&task, &execution));
     }
@@ -56,25 +62,6 @@ pub(crate) async fn run(
         Ok(RunOutput::Finished(Box::new(execution_view(&last))))
     } else {
         Err(did_not_complete(&task, &last))
-    }
-}
-
-/// Records who asked for the run. A failed audit write is logged, not returned: the run
-/// was queued already and will happen.
-async fn audit(module: &Scheduler, call: &Call<'static>, task: &Task, execution: &Execution, wait: bool) {
-    let entry = AuditEntry {
-        at: module.clock.now(),
-        actor: call.caller().to_owned(),
-        action: "run".to_owned(),
-        task_id: Some(task.id.clone()),
-        details: serde_json::json!({
-            "execution_id": execution.id.0,
-            "status": execution.status.as_str(),
-            "wait": wait,
-        }),
-    };
-    if let Err(error) = module.store.append_audit(entry).await {
-        tracing::warn!(task_id = %task.id, execution_id = %execution.id, %error, "Writing the run audit row failed.");
     }
 }
 

@@ -1,6 +1,6 @@
 //! `scheduler:update --id <id or name> [changes]`: the same rules as `scheduler:create` for
-//! every field given, then one store update, its audit row (`task.update`) and
-//! `task-updated`. A refused request writes nothing.
+//! every field given, then one store update with its audit row (`task.update`, one
+//! transaction) and `task-updated`. A refused request writes nothing.
 //!
 //! The schedule is rebuilt when `schedule`, `timezone` or `once` is given:
 //! - the kind follows the new text (`5m` → `0 2 * * *` makes an interval task a cron task);
@@ -22,6 +22,7 @@ use systemprompt_module_sdk::{Call, CommandError};
 
 use super::{common, rules, view};
 use crate::module::Scheduler;
+use crate::store::{ChangeOutcome, TaskChange};
 use crate::task::{Task, TaskPatch};
 
 const CHANGES: &str =
@@ -88,8 +89,12 @@ pub(crate) async fn run(
     if let Some(command) = &patch.command {
         rules::command_declared(&module.host, command, &call).await?;
     }
-    let task = module.store.update_task(task.id, patch, now).await.map_err(common::store_error)?;
-    common::audit(&module, &call, "task.update", &task, &params).await;
+    let note = common::audit_note(&module, &call, "task.update", &params);
+    let task = match module.store.change_audited(TaskChange::Update(task.id, patch), note, now).await {
+        Ok(ChangeOutcome::Task(task)) => *task,
+        Ok(_) => return Err(common::unexpected_change()),
+        Err(error) => return Err(common::store_error(error)),
+    };
     common::publish(&module, events::TASK_UPDATED, &task);
     common::wake(&module);
     tracing::info!(task_id = %task.id, name = %task.name, caller = call.caller(), "Task updated.");

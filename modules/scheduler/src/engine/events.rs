@@ -1,5 +1,6 @@
 //! Typed execution events, published on the bus as `task-event` (payload documented in the
-//! crate docs) and logged with `tracing` in one place.
+//! crate docs) and logged with `tracing` in one place. A failed command's error text is
+//! never logged (see [`TaskEvent::emit`]).
 
 use jiff::Timestamp;
 use serde_json::json;
@@ -152,15 +153,30 @@ impl TaskEvent {
     }
 
     /// Logs the event and publishes it on the bus.
+    ///
+    /// A failed command's error message comes from the command and may carry what it was
+    /// given (a password in its data): the log gets its code and length only, never the
+    /// text, which stays in the execution row and the event for the task's owner. The
+    /// engine's own texts (skip reasons, timeouts, interruptions) are logged as they are.
     pub fn emit(&self, bus: &dyn TaskBus) {
+        let error_bytes = self.error.as_deref().map_or(0, str::len);
         match self.kind {
             TaskEventKind::Executed | TaskEventKind::Completed => tracing::debug!(
                 task = %self.name, execution_id = %self.execution_id, event = self.kind.as_str(),
                 "Task execution event."
             ),
-            TaskEventKind::Skipped | TaskEventKind::Retrying => tracing::info!(
+            TaskEventKind::Skipped => tracing::info!(
                 task = %self.name, execution_id = %self.execution_id, event = self.kind.as_str(),
                 error = self.error.as_deref().unwrap_or(""), "Task execution event."
+            ),
+            TaskEventKind::Retrying => tracing::info!(
+                task = %self.name, execution_id = %self.execution_id, event = self.kind.as_str(),
+                retry_at = %self.retry_at.map(|at| at.to_string()).unwrap_or_default(), "Task execution event."
+            ),
+            TaskEventKind::Failed => tracing::warn!(
+                task = %self.name, execution_id = %self.execution_id, event = self.kind.as_str(),
+                error_code = error_code(self.error.as_deref()), error_bytes,
+                "Task execution did not complete (the error text is in the execution row)."
             ),
             _ => tracing::warn!(
                 task = %self.name, execution_id = %self.execution_id, event = self.kind.as_str(),
@@ -168,5 +184,21 @@ impl TaskEvent {
             ),
         }
         bus.publish(TASK_EVENT, self.payload());
+    }
+}
+
+/// The code of a failed command's error (`code: message`, as [`super::DispatchError`]
+/// formats it; `unknown command '…'` for an unknown one), safe to log: codes are
+/// identifiers, never user text.
+fn error_code(error: Option<&str>) -> &str {
+    let Some(error) = error else {
+        return "";
+    };
+    if error.starts_with("unknown command") {
+        return "unknown_command";
+    }
+    match error.split_once(": ") {
+        Some((code, _)) if !code.is_empty() && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => code,
+        _ => "failed",
     }
 }

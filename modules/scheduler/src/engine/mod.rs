@@ -30,13 +30,20 @@
 //! policy. Occurrences missed while down are found by the normal claim, which applies each
 //! task's misfire policy to occurrences later than `misfireGrace`.
 //!
+//! Store failures: an outcome that cannot be recorded (a full disk) is kept in memory and
+//! recorded again every `min(100 ms × n, tickInterval)` until it is, so firing resumes
+//! within a tick of space returning and the command never runs twice for it. Meanwhile the
+//! claim's overlap check ignores that execution (its row still says `running`, but it has
+//! ended), so later occurrences are not skipped because of it. Only a stopping engine gives
+//! up (after a few attempts); the row is then recovered as `interrupted` at the next start.
+//!
 //! Stop: [`Engine::stop`] stops claiming, waits up to `shutdownGrace` for running
 //! executions (and those claimed ahead, which start on their instant meanwhile) to end on
 //! their own, then cancels the rest; those are recorded `interrupted` and get a durable
 //! retry (if the task has retries left) that runs after the next start.
 //! Dropping an [`Engine`] without `stop` is a crash: nothing more is recorded.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -49,7 +56,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
 use crate::config::SchedulerConfig;
-use crate::store::{ClaimRequest, RecoverRequest, Store, StoreError};
+use crate::store::{
+    AuditNote, ChangeOutcome, ClaimRequest, RecoverRequest, RunRequested, Store, StoreError, TaskChange,
+};
 use crate::task::{Execution, ExecutionId, TaskId};
 
 pub mod bus;
@@ -128,6 +137,9 @@ struct Shared {
     pending_cancelled: AtomicBool,
     /// Notified when the running count drops to zero.
     idle: Notify,
+    /// Executions that have ended but whose outcome could not be recorded yet (a full
+    /// disk): the engine keeps retrying, and claims do not count them as running.
+    unrecorded: Mutex<HashSet<ExecutionId>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -188,6 +200,7 @@ impl Engine {
             pending_changed: Notify::new(),
             pending_cancelled: AtomicBool::new(false),
             idle: Notify::new(),
+            unrecorded: Mutex::new(HashSet::new()),
         });
         let config = &shared.config;
         let recovered = shared
@@ -299,11 +312,30 @@ impl EngineHandle {
     pub async fn run_now(&self, task: TaskId) -> Result<ExecutionId, EngineError> {
         let shared = &self.shared;
         let requested = shared.store.request_run(task, shared.clock.now()).await?;
+        Ok(self.requested(&requested))
+    }
+
+    /// Like [`EngineHandle::run_now`], writing the request's audit row in the same
+    /// transaction as its execution row (both or neither).
+    pub async fn run_now_audited(&self, task: TaskId, audit: AuditNote) -> Result<ExecutionId, EngineError> {
+        let shared = &self.shared;
+        let now = shared.clock.now();
+        match shared.store.change_audited(TaskChange::RequestRun(task), audit, now).await? {
+            ChangeOutcome::Run(requested) => Ok(self.requested(&requested)),
+            _ => {
+                Err(EngineError::Store(StoreError::Database("the store answered another change than a run".to_owned())))
+            }
+        }
+    }
+
+    /// Announces a requested run (a skip is an event) and wakes the claim loop.
+    fn requested(&self, requested: &RunRequested) -> ExecutionId {
+        let shared = &self.shared;
         if let Some(event) = TaskEvent::noted(&requested.execution, shared.clock.now()) {
             event.emit(shared.bus.as_ref());
         }
         shared.wake.notify_one();
-        Ok(requested.execution.execution_id)
+        requested.execution.execution_id
     }
 
     /// Waits until execution `id` has ended (any final status) and returns its row.
@@ -436,6 +468,7 @@ async fn claim_loop(shared: Arc<Shared>) {
                 misfire_grace: Duration::from_millis(config.misfire_grace),
                 run_all_limit: config.misfire_run_all_limit,
                 horizon: Duration::from_millis(config.claim_ahead),
+                settled: lock(&shared.unrecorded).iter().copied().collect(),
             };
             match shared.store.claim_due(request).await {
                 Ok(outcome) => {

@@ -21,9 +21,13 @@ use super::{CancelReason, RunningEntry, Shared, lock, until};
 use crate::store::{ClaimedExecution, Finish, FinishOutcome, Finished};
 use crate::task::{ExecutionId, ExecutionStatus, Trigger};
 
-/// Store attempts to record an outcome before giving up (the row then stays `running`
-/// and is recovered as `interrupted` at the next start).
+/// Store attempts to record an outcome before a *stopping* engine gives up (the row then
+/// stays `running` and is recovered as `interrupted` at the next start). A running engine
+/// never gives up: the outcome is kept in memory until the store takes it.
 const RECORD_ATTEMPTS: u32 = 5;
+
+/// A failed recording is logged on its first attempt and then once per this many.
+const RECORD_LOG_EVERY: u32 = 50;
 
 /// Decrements the running count however the execution ends (even when killed).
 pub(super) struct Slot {
@@ -169,13 +173,30 @@ async fn execute(
     reason: Arc<AtomicU8>,
 ) {
     let started = tokio::time::Instant::now();
+    let deadline = started + claim.timeout;
+    let stopped_before_dispatch = dispatch.is_none() && reason.load(Ordering::SeqCst) == CancelReason::Stop as u8;
+    if claim.ahead && stopped_before_dispatch {
+        // The engine stopped before the instant: the claim goes back to the queue, as the
+        // attempt it was, instead of counting as an interrupted run.
+        if let Err(error) = shared.store.mark_claim(claim.execution_id, false).await {
+            tracing::warn!(execution_id = %claim.execution_id, %error, "Returning a claim to the queue failed; it is returned at the next start.");
+        }
+        return;
+    }
     let result = match dispatch {
         None => Err(DispatchError::Cancelled),
         Some(dispatch) => {
             executed.emit(shared.bus.as_ref());
+            if claim.ahead {
+                // The command was called: the claim now shows `running` (the dispatch runs
+                // meanwhile; the outcome is written after this, in order).
+                if let Err(error) = shared.store.mark_claim(claim.execution_id, true).await {
+                    tracing::warn!(execution_id = %claim.execution_id, %error, "Marking a claimed execution running failed.");
+                }
+            }
             tokio::select! {
                 result = dispatch => result,
-                () = tokio::time::sleep(claim.timeout) => Err(DispatchError::Timeout { after: claim.timeout }),
+                () = tokio::time::sleep_until(deadline) => Err(DispatchError::Timeout { after: claim.timeout }),
                 () = cancel.cancelled() => Err(DispatchError::Cancelled),
             }
         }
@@ -209,37 +230,89 @@ async fn execute(
         status,
         finished_at: shared.clock.now(),
         duration,
-        output,
-        error,
+        output: output.map(|output| bounded_output(output, config.max_output_bytes)),
+        error: error.map(|error| bounded_error(error, config.max_output_bytes)),
         retryable,
         retry_delay_max: Duration::from_millis(config.retry_delay_max),
         retry_jitter: config.retry_jitter,
     };
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    record(shared, claim.execution_id, finish, &reason).await;
+}
+
+/// Records an outcome, retrying until the store takes it (see the engine docs): while it
+/// fails, the execution is listed in `unrecorded` so claims do not count it as running.
+async fn record(shared: &Arc<Shared>, execution_id: ExecutionId, finish: Finish, reason: &AtomicU8) {
+    let mut attempt: u32 = 0;
+    let outcome = loop {
+        attempt = attempt.saturating_add(1);
         match shared.store.finish_execution(finish.clone()).await {
-            Ok(FinishOutcome::Finished(finished)) => {
-                announce_finished(shared, &finished);
-                if finished.retry.is_some() || finished.queued_waiting {
-                    shared.wake.notify_one();
-                }
-                return;
-            }
-            Ok(FinishOutcome::NotRunning) => {
-                tracing::warn!(execution_id = %claim.execution_id, "Execution was recovered elsewhere; its outcome is dropped.");
-                return;
-            }
-            Err(error) if attempt < RECORD_ATTEMPTS => {
-                tracing::warn!(execution_id = %claim.execution_id, %error, "Recording an outcome failed; retrying.");
-                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
-            }
+            Ok(outcome) => break Some(outcome),
             Err(error) => {
-                tracing::error!(execution_id = %claim.execution_id, %error, "Recording an outcome failed; the run will be recovered as interrupted.");
-                return;
+                let stopping = reason.load(Ordering::SeqCst) == CancelReason::Stop as u8;
+                if stopping && attempt >= RECORD_ATTEMPTS {
+                    tracing::error!(%execution_id, %error, "Recording an outcome failed while stopping; the run will be recovered as interrupted.");
+                    break None;
+                }
+                if attempt == 1 {
+                    lock(&shared.unrecorded).insert(execution_id);
+                }
+                if attempt % RECORD_LOG_EVERY == 1 {
+                    tracing::warn!(%execution_id, %error, attempt, "Recording an outcome failed; it is kept and retried.");
+                }
+                let backoff = Duration::from_millis(100 * u64::from(attempt.min(600)));
+                tokio::time::sleep(backoff.min(shared.config.tick())).await;
             }
         }
+    };
+    let was_unrecorded = lock(&shared.unrecorded).remove(&execution_id);
+    match outcome {
+        Some(FinishOutcome::Finished(finished)) => {
+            if was_unrecorded {
+                tracing::info!(%execution_id, attempt, "Outcome recorded after the store recovered.");
+            }
+            announce_finished(shared, &finished);
+            if finished.retry.is_some() || finished.queued_waiting {
+                shared.wake.notify_one();
+            }
+        }
+        Some(FinishOutcome::NotRunning) => {
+            tracing::warn!(%execution_id, "Execution was recovered elsewhere; its outcome is dropped.");
+        }
+        None => {}
     }
+}
+
+/// An output of at most `max_bytes` of JSON text is kept as it is; a larger one is stored
+/// as a marker object with the start of its text, so one chatty command cannot grow the
+/// database by its output size on every run.
+pub(super) fn bounded_output(output: serde_json::Value, max_bytes: usize) -> serde_json::Value {
+    let text = output.to_string();
+    if text.len() <= max_bytes {
+        return output;
+    }
+    // Leave room for the marker's own fields and the escaping of the head.
+    let mut end = (max_bytes / 2).min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    serde_json::json!({
+        "truncated": format!("the output took {} bytes, over maxOutputBytes ({max_bytes}); only its start is kept", text.len()),
+        "bytes": text.len(),
+        "head": &text[..end],
+    })
+}
+
+/// A failed command's error text is bounded like its output: the start is kept, followed by
+/// a marker saying how long it was.
+pub(super) fn bounded_error(error: String, max_bytes: usize) -> String {
+    if error.len() <= max_bytes {
+        return error;
+    }
+    let mut end = max_bytes / 2;
+    while !error.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… [truncated: the error took {} bytes, over maxOutputBytes ({max_bytes})]", &error[..end], error.len())
 }
 
 /// Publishes the events of a recorded outcome and wakes waiters.

@@ -8,7 +8,15 @@
 //! - [`Store::finish_execution`] records an attempt's outcome, the task's counters, the
 //!   durable retry row (if any) and a once task's completion.
 //! - [`Store::recover`] turns executions left `running` by a dead engine into `interrupted`,
-//!   with their retries.
+//!   with their retries, and returns its claims that were never dispatched to the queue.
+//!
+//! Claim ahead: an occurrence claimed before its instant is written `queued` with the
+//! claiming node and its planned start (a claim, invisible to other claims), and becomes
+//! `running` only when the engine dispatches it ([`Store::mark_claim`]). A row never shows
+//! `running` before its start, and a claim whose engine died before the instant is
+//! returned to the queue as the same attempt: it runs after the restart and consumes no
+//! retry. (A crash in the few milliseconds between the dispatch and its `running` write
+//! runs that attempt again after the restart, as the retry of an interrupted run would.)
 //!
 //! Invariant: an occurrence of a task (`task_id`, `scheduled_for`, `attempt`, `clock_epoch`)
 //! has at most one execution row, enforced by a unique index, so two engines cannot both run
@@ -104,11 +112,37 @@ pub enum StoreError {
     /// reopen.
     #[error("the store is closed")]
     Closed,
+    /// The disk (or the file system's quota) is full: nothing of the write was committed.
+    /// Transient: the write succeeds again once space is freed.
+    ///
+    /// # Resolution
+    /// Free space on the file system that holds the database (and its `-wal` file).
+    #[error("disk full: the database could not be written ({0}); nothing was changed")]
+    DiskFull(String),
+    /// The operating system failed a read or write of the database file. Transient or
+    /// permanent depending on the cause.
+    ///
+    /// # Resolution
+    /// Check the file system that holds the database (disk errors, a removed mount).
+    #[error("I/O error on the database file ({0}); nothing was changed")]
+    Io(String),
+}
+
+impl StoreError {
+    /// True for errors that mean the database itself could not be written (full disk, I/O),
+    /// as opposed to a refused request.
+    pub fn is_storage_failure(&self) -> bool {
+        matches!(self, StoreError::DiskFull(_) | StoreError::Io(_))
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> StoreError {
-        StoreError::Database(error.to_string())
+        match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull(error.to_string()),
+            Some(rusqlite::ErrorCode::SystemIoFailure) => StoreError::Io(error.to_string()),
+            _ => StoreError::Database(error.to_string()),
+        }
     }
 }
 
@@ -154,12 +188,16 @@ pub struct ClaimRequest {
     /// Also claim occurrences due up to this long after `now` (idle tasks only); their rows
     /// carry the planned start and the engine dispatches them at their due instant.
     pub horizon: Duration,
+    /// Executions still `running` in the database whose outcome the engine already has and
+    /// is retrying to record (a full disk): they have ended, so the overlap check ignores
+    /// them.
+    pub settled: Vec<ExecutionId>,
 }
 
 /// What a claimed execution needs to run.
 #[derive(Debug, Clone)]
 pub struct ClaimedExecution {
-    /// The execution row (status `running`).
+    /// The execution row (status `running`, or a `queued` claim when claimed ahead).
     pub execution_id: ExecutionId,
     /// The task.
     pub task_id: TaskId,
@@ -183,6 +221,9 @@ pub struct ClaimedExecution {
     pub origin: Origin,
     /// When it starts: the claim's now, or the occurrence's instant when claimed ahead.
     pub started_at: Timestamp,
+    /// Claimed ahead of its instant: the row is `queued` under this node (not `running`)
+    /// until the engine dispatches it and calls [`Store::mark_claim`].
+    pub ahead: bool,
 }
 
 /// An execution row written without running (skipped, or queued behind a running one), to
@@ -311,6 +352,55 @@ pub struct RunRequested {
     pub execution: NotedExecution,
 }
 
+/// A change a command makes to tasks, written with its audit row by
+/// [`Store::change_audited`].
+#[derive(Debug, Clone)]
+pub enum TaskChange {
+    /// Create a task.
+    Create(NewTask),
+    /// Patch a task.
+    Update(TaskId, TaskPatch),
+    /// Delete a task.
+    Delete(TaskId),
+    /// Pause a task.
+    Pause(TaskId),
+    /// Resume a task.
+    Resume(TaskId),
+    /// Pause every active task (of a tenant).
+    PauseAll(Option<String>),
+    /// Resume every paused task (of a tenant).
+    ResumeAll(Option<String>),
+    /// Queue a manual run (see [`Store::request_run`]).
+    RequestRun(TaskId),
+}
+
+/// Who made a change and what to record about it: one audit row per changed task, stamped
+/// with the change's own instant.
+#[derive(Debug, Clone)]
+pub struct AuditNote {
+    /// Who (the caller).
+    pub actor: String,
+    /// What, e.g. `task.create`.
+    pub action: String,
+    /// Details (already redacted and bounded by the caller). For a run request the store
+    /// adds `execution_id` and `status`.
+    pub details: serde_json::Value,
+}
+
+/// What [`Store::change_audited`] changed.
+#[derive(Debug, Clone)]
+pub enum ChangeOutcome {
+    /// The created or updated task.
+    Task(Box<Task>),
+    /// The deleted task; `None` when it did not exist (nothing audited).
+    Deleted(Option<Box<Task>>),
+    /// The tasks whose status a pause or resume changed; tasks already in the target status
+    /// are not listed (and not audited).
+    Switched(Vec<Task>),
+    /// The manual run's row.
+    Run(RunRequested),
+}
+
 /// Rows deleted by one cleanup batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CleanupBatch {
@@ -387,6 +477,10 @@ pub trait Store: Send + Sync + 'static {
     fn append_audit(&self, entry: AuditEntry) -> StoreFuture<()>;
     /// Audit records, newest first.
     fn audit(&self, task: Option<TaskId>, limit: usize) -> StoreFuture<Vec<AuditEntry>>;
+    /// Makes a change and writes its audit rows (one per task it changed, at `now`) in one
+    /// transaction: both commit or neither does. A change that changes nothing (pausing a
+    /// paused task) writes no audit row.
+    fn change_audited(&self, change: TaskChange, audit: AuditNote, now: Timestamp) -> StoreFuture<ChangeOutcome>;
 
     // Engine.
 
@@ -397,6 +491,10 @@ pub trait Store: Send + Sync + 'static {
     fn request_run(&self, id: TaskId, now: Timestamp) -> StoreFuture<RunRequested>;
     /// Records an attempt's outcome. One transaction.
     fn finish_execution(&self, finish: Finish) -> StoreFuture<FinishOutcome>;
+    /// Settles an execution claimed ahead (still `queued` under this node): `dispatched`
+    /// marks it `running` (its command was just called); otherwise it goes back to the queue
+    /// as the same attempt, for any engine to run. False when the row was not such a claim.
+    fn mark_claim(&self, id: ExecutionId, dispatched: bool) -> StoreFuture<bool>;
     /// Cancels a queued execution; false when it was not queued.
     fn cancel_queued(&self, id: ExecutionId, now: Timestamp) -> StoreFuture<bool>;
     /// Marks executions of a dead engine `interrupted` and queues their retries.

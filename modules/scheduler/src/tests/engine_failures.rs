@@ -183,3 +183,38 @@ async fn cancelling_a_running_execution_fires_its_token_and_does_not_retry() {
     assert_eq!(harness.executions(&task).await.len(), 1);
     engine.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_output_over_max_output_bytes_is_stored_truncated_with_a_marker() {
+    let mut harness = Harness::new("2026-01-01T00:00:00Z");
+    harness.config.max_output_bytes = 1_024;
+    harness.bus.on("chatty", Behaviour::Succeed(serde_json::json!({ "blob": "x".repeat(10_000) })));
+    harness.bus.on("quiet", Behaviour::Succeed(serde_json::json!({ "blob": "small" })));
+    let chatty = harness.create("chatty", "chatty", "2026-01-01T00:00:05Z").await;
+    let quiet = harness.create("quiet", "quiet", "2026-01-01T00:00:05Z").await;
+    let engine = harness.start().await;
+    pass(secs(10)).await;
+    engine.stop().await;
+    let stored = harness.executions(&chatty).await[0].output.clone().expect("an output");
+    assert!(stored.to_string().len() <= 1_024, "{} bytes stored", stored.to_string().len());
+    assert_eq!(stored["truncated"], "the output took 10011 bytes, over maxOutputBytes (1024); only its start is kept");
+    assert_eq!(stored["bytes"], 10_011);
+    assert!(stored["head"].as_str().expect("head").starts_with("{\"blob\":\"xxx"));
+    let kept = harness.executions(&quiet).await[0].output.clone().expect("an output");
+    assert_eq!(kept, serde_json::json!({ "blob": "small" }), "a small output is kept as it is");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_message_over_max_output_bytes_is_stored_truncated_with_a_marker() {
+    let mut harness = Harness::new("2026-01-01T00:00:00Z");
+    harness.config.max_output_bytes = 1_024;
+    harness.bus.on("loud", Behaviour::Fail("e".repeat(10_000)));
+    let task = harness.create_with("loud", "loud", "2026-01-01T00:00:05Z", |task| task.retries = 0).await;
+    let engine = harness.start().await;
+    pass(secs(10)).await;
+    engine.stop().await;
+    let error = harness.executions(&task).await[0].error.clone().expect("an error");
+    assert!(error.len() <= 1_024, "{} bytes stored", error.len());
+    assert!(error.ends_with("… [truncated: the error took 10014 bytes, over maxOutputBytes (1024)]"), "{error}");
+    assert!(error.starts_with("test_failure: eee"), "{error}");
+}

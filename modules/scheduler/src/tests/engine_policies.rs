@@ -30,7 +30,55 @@ async fn overlap_skip_records_occurrences_due_while_running_as_skipped() {
     );
     let skipped = harness.executions(&task).await[1].clone();
     assert_eq!(harness.bus.event_kinds(skipped.id), ["skipped"]);
-    assert!(skipped.error.as_deref().unwrap_or("").contains("still running"));
+    assert_eq!(skipped.error.as_deref(), Some("the previous run is still running (overlap policy skip)"));
+    engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_occurrence_skipped_because_of_a_retry_says_a_retry_blocks_it() {
+    let mut harness = Harness::new("2026-01-01T00:00:00Z");
+    // Claimed ahead, the 00:20 occurrence would start before the retry due at the same time.
+    harness.config.claim_ahead = 0;
+    harness.bus.on("flaky", Behaviour::Script(vec![Behaviour::Fail("boom".to_owned()), Behaviour::Take(secs(15))]));
+    let task = harness
+        .create_with("flaky", "flaky", "10s", |task| {
+            task.retries = 1;
+            task.retry_delay = secs(10);
+            task.retry_backoff = crate::task::BackoffKind::Fixed;
+        })
+        .await;
+    let engine = harness.start().await;
+    pass(secs(25)).await;
+    let executions = harness.executions(&task).await;
+    let skipped: Vec<_> = executions.iter().filter(|e| e.status == ExecutionStatus::Skipped).collect();
+    assert_eq!(skipped.len(), 1, "{:?}", statuses(&executions));
+    assert_eq!(skipped[0].scheduled_for, at("2026-01-01T00:00:20Z"));
+    assert_eq!(
+        skipped[0].error.as_deref(),
+        Some("a retry of an earlier occurrence is queued or running (overlap policy skip)")
+    );
+    engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_occurrence_skipped_behind_a_misfire_backlog_says_the_backlog_blocks_it() {
+    let mut harness = Harness::new("2026-01-01T00:00:00Z");
+    harness.config.misfire_run_all_limit = 3;
+    harness.bus.on("slow", Behaviour::Take(secs(20 * 60)));
+    let task =
+        harness.create_with("hourly", "slow", "1h", |task| task.misfire = crate::task::MisfirePolicy::RunAll).await;
+    pass(secs(3 * 86_400 + 1_800)).await;
+    let engine = harness.start().await;
+    pass(secs(3_600)).await;
+    let executions = harness.executions(&task).await;
+    let skipped: Vec<_> =
+        executions.iter().filter(|e| e.status == ExecutionStatus::Skipped && e.trigger == Trigger::Schedule).collect();
+    assert_eq!(skipped.len(), 1, "{:?}", statuses(&executions));
+    assert_eq!(skipped[0].scheduled_for, at("2026-01-04T01:00:00Z"));
+    assert_eq!(
+        skipped[0].error.as_deref(),
+        Some("earlier occurrences are still queued or running (misfire backlog; overlap policy skip)")
+    );
     engine.stop().await;
 }
 
@@ -116,5 +164,25 @@ async fn max_concurrent_tasks_bounds_running_executions_and_late_ones_keep_their
     starts.sort();
     assert_eq!(starts, ["01:00", "01:00", "01:10", "01:10", "01:20"]);
     assert!(harness.bus.calls().iter().all(|c| c.scheduled_for == at("2026-01-01T00:01:00Z")));
+    engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_manual_run_of_a_paused_task_runs_at_once() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let task = harness.create("paused", "ok", "1h").await;
+    harness.store.pause_task(task.id.clone(), harness.now()).await.expect("pause");
+    let engine = harness.start().await;
+    let handle = engine.handle();
+    let execution = handle.run_now(task.id.clone()).await.expect("requested");
+    let ended = tokio::time::timeout(secs(5), handle.await_run(execution)).await.expect("it ran promptly");
+    let ended = ended.expect("the run");
+    assert_eq!(ended.status, ExecutionStatus::Completed);
+    assert_eq!(ended.trigger, Trigger::Manual);
+    assert_eq!(harness.bus.calls_of("ok").len(), 1);
+    assert_eq!(harness.reload(&task).await.status, crate::task::TaskStatus::Paused, "it stays paused");
+    let second = handle.run_now(task.id.clone()).await.expect("requested");
+    let second = harness.store.get_execution(second).await.expect("read").expect("the row");
+    assert_ne!(second.status, ExecutionStatus::Skipped, "the first run no longer blocks others");
     engine.stop().await;
 }

@@ -243,24 +243,49 @@ async fn cleanup_deletes_history_older_than_the_retention_in_batches() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn an_execution_claimed_ahead_by_a_crashed_engine_is_not_lost() {
+async fn an_execution_claimed_ahead_by_a_crashed_engine_runs_after_restart_as_the_same_attempt() {
     let mut harness = Harness::new("2026-01-01T00:00:00Z");
     harness.config.claim_ahead = 500;
     let task = harness.create_with("soon", "ok", "2026-01-01T00:00:10Z", |task| task.retries = 1).await;
     let engine = harness.start().await;
     pass(secs(9) + std::time::Duration::from_millis(700)).await;
-    // Claimed ahead (row written, planned start 00:00:10) but not dispatched yet.
-    assert_eq!(harness.executions(&task).await[0].status, ExecutionStatus::Running);
+    // Claimed ahead (row written, planned start 00:00:10) but not dispatched yet: it does
+    // not show `running` before its start.
+    assert_eq!(harness.executions(&task).await[0].status, ExecutionStatus::Queued);
     assert!(harness.bus.calls().is_empty());
     drop(engine);
     pass(secs(60)).await;
     let engine = harness.start().await;
     pass(secs(10)).await;
     let executions = harness.executions(&task).await;
-    assert_eq!(executions[0].status, ExecutionStatus::Interrupted);
-    assert_eq!(executions[1].status, ExecutionStatus::Completed);
-    assert_eq!(executions[1].trigger, Trigger::Retry);
-    assert_eq!(executions[1].scheduled_for, at("2026-01-01T00:00:10Z"));
+    assert_eq!(executions.len(), 1, "the claim was returned to the queue, not interrupted: {executions:?}");
+    assert_eq!(executions[0].status, ExecutionStatus::Completed);
+    assert_eq!(executions[0].attempt, 1, "no retry was consumed");
+    assert_eq!(executions[0].trigger, Trigger::Schedule);
+    assert_eq!(executions[0].scheduled_for, at("2026-01-01T00:00:10Z"));
+    assert_eq!(harness.bus.calls().len(), 1);
+    engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_claim_of_an_engine_that_crashed_and_restarted_inside_the_claim_ahead_window_runs_on_its_instant() {
+    let mut harness = Harness::new("2026-01-01T00:00:00Z");
+    harness.config.claim_ahead = 500;
+    let task = harness.create("every-10s", "ok", "10s").await;
+    let engine = harness.start().await;
+    pass(secs(9) + std::time::Duration::from_millis(600)).await;
+    drop(engine);
+    pass(std::time::Duration::from_millis(100)).await;
+    let engine = harness.start().await;
+    pass(secs(1)).await;
+    let executions = harness.executions(&task).await;
+    assert_eq!(executions.len(), 1, "{executions:?}");
+    assert_eq!(executions[0].status, ExecutionStatus::Completed);
+    assert_eq!(executions[0].attempt, 1);
+    assert_eq!(executions[0].started_at, Some(at("2026-01-01T00:00:10Z")), "never started before its instant");
+    let calls = harness.bus.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].at, at("2026-01-01T00:00:10Z"));
     engine.stop().await;
 }
 

@@ -221,7 +221,8 @@ async fn an_idle_task_is_claimed_ahead_and_dispatched_on_its_instant_but_a_busy_
     // not dispatched; the busy task (running until 19.8 s) is left for its due time.
     let idle_rows = harness.executions(&idle).await;
     assert_eq!(idle_rows.len(), 2);
-    assert_eq!(idle_rows[1].status, ExecutionStatus::Running);
+    // A claim, not a run: it shows `queued` until it starts.
+    assert_eq!(idle_rows[1].status, ExecutionStatus::Queued);
     assert_eq!(idle_rows[1].started_at, Some(at("2026-01-01T00:00:20Z")));
     // The task says its last run started when the execution says, not at the claim.
     assert_eq!(harness.reload(&idle).await.last_run_at, Some(at("2026-01-01T00:00:20Z")));
@@ -231,6 +232,7 @@ async fn an_idle_task_is_claimed_ahead_and_dispatched_on_its_instant_but_a_busy_
     let ok_calls = harness.bus.calls_of("ok");
     assert_eq!(ok_calls.len(), 2);
     assert_eq!(ok_calls[1].at, at("2026-01-01T00:00:20Z"));
+    assert_eq!(harness.executions(&idle).await[1].status, ExecutionStatus::Completed);
     let slow_calls = harness.bus.calls_of("slow");
     assert_eq!(slow_calls.len(), 2, "the busy task ran at its due time, not skipped");
     assert_eq!(slow_calls[1].at, at("2026-01-01T00:00:20Z"));

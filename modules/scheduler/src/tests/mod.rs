@@ -19,6 +19,7 @@ use crate::task::{Execution, NewTask, Task, TaskSchedule};
 use crate::testing::{Behaviour, FakeBus, PausedClockStore};
 
 mod commands;
+mod commands_audit;
 mod commands_runs;
 mod config;
 mod engine_clock_jumps;
@@ -26,6 +27,7 @@ mod engine_failures;
 mod engine_policies;
 mod engine_restarts;
 mod engine_schedules;
+mod engine_store_faults;
 mod store;
 mod store_open;
 
@@ -35,6 +37,8 @@ pub(super) struct Harness {
     pub(super) bus: Arc<FakeBus>,
     pub(super) sqlite: Arc<SqliteStore>,
     pub(super) store: Arc<dyn Store>,
+    /// The same store as `store`, for injecting faults.
+    pub(super) faults: Arc<PausedClockStore>,
     pub(super) config: SchedulerConfig,
 }
 
@@ -61,13 +65,15 @@ impl Harness {
         bus.on("ok", Behaviour::Succeed(serde_json::json!({"ok": true})));
         bus.on("fail", Behaviour::Fail("boom".to_owned()));
         let sqlite = Arc::new(SqliteStore::open(&dir.path().join("scheduler.db")).expect("open"));
-        let store: Arc<dyn Store> = Arc::new(PausedClockStore::new(sqlite.clone()));
+        let faults = Arc::new(PausedClockStore::new(sqlite.clone()));
+        let store: Arc<dyn Store> = faults.clone();
         Harness {
             dir,
             clock,
             bus,
             sqlite,
             store,
+            faults,
             // The engine wakes at due times anyway; a long tick keeps simulated days cheap.
             config: SchedulerConfig { tick_interval: 60_000, ..SchedulerConfig::default() },
         }

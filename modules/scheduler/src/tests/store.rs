@@ -15,6 +15,7 @@ fn claim(now: &str) -> ClaimRequest {
         misfire_grace: std::time::Duration::from_secs(60),
         run_all_limit: 100,
         horizon: std::time::Duration::ZERO,
+        settled: Vec::new(),
     }
 }
 
@@ -340,4 +341,26 @@ async fn concurrent_writes_are_committed_in_groups_and_all_answered() {
     }
     let tasks = store.list_tasks(TaskFilter::default()).await.expect("list");
     assert_eq!(tasks.len(), 2_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn occurrences_that_came_due_while_claims_failed_run_once_and_one_row_records_the_rest() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let task = harness.create("every-second", "ok", "1s").await;
+    // Claims failed (a full disk) from 00:00:01 until 00:00:05.5.
+    let outcome = harness.store.claim_due(claim("2026-01-01T00:00:05.500Z")).await.expect("claim");
+    assert_eq!(outcome.claimed.len(), 1);
+    assert_eq!(outcome.claimed[0].scheduled_for, at("2026-01-01T00:00:05Z"), "the latest runs");
+    let executions = harness.executions(&task).await;
+    assert_eq!(executions.len(), 2, "{executions:?}");
+    assert_eq!(executions[0].status, ExecutionStatus::Skipped);
+    assert_eq!(
+        executions[0].error.as_deref(),
+        Some(
+            "4 occurrence(s) from 2026-01-01T00:00:01Z to 2026-01-01T00:00:04Z came due before they could be \
+             claimed (the store could not write, or the engine was held up); the latest, 2026-01-01T00:00:05Z, \
+             runs instead"
+        )
+    );
+    assert_eq!(harness.reload(&task).await.next_run_at, Some(at("2026-01-01T00:00:06Z")));
 }

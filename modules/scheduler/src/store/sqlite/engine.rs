@@ -51,8 +51,14 @@ struct NewExecution<'a> {
 }
 
 /// Inserts an execution row; `None` when the unique occurrence index already has it.
+///
+/// A `running` row claimed ahead (`start_at` after `now`) is written as a claim: `queued`
+/// under this node with its planned start, until the engine dispatches it.
 fn insert_execution(conn: &Connection, row: &NewExecution<'_>) -> Result<Option<ExecutionId>, StoreError> {
     let running = row.status == ExecutionStatus::Running;
+    let ahead = running && row.start_at > row.now;
+    let status = if ahead { ExecutionStatus::Queued } else { row.status };
+    let run_at = if ahead { Some(row.start_at) } else { row.run_at };
     let finished = row.status.is_final();
     let deadline = running.then(|| row.start_at.saturating_add(duration_ms(row.task.timeout)));
     let mut stmt = conn.prepare_cached(
@@ -70,8 +76,8 @@ fn insert_execution(conn: &Connection, row: &NewExecution<'_>) -> Result<Option<
         row.trigger.as_str(),
         row.scheduled_for,
         i64::from(row.attempt),
-        row.status.as_str(),
-        row.run_at,
+        status.as_str(),
+        run_at,
         row.now,
         running.then_some(row.start_at),
         finished.then_some(row.now),
@@ -97,6 +103,7 @@ fn claimed(task: &Task, id: ExecutionId, row: &NewExecution<'_>) -> Result<Claim
         trigger: row.trigger,
         origin: row.origin,
         started_at: rows::instant("start_at", row.start_at)?,
+        ahead: row.start_at > row.now,
     })
 }
 
@@ -148,20 +155,22 @@ fn start_occurrence(
         error: None,
         retry_of: None,
     };
-    let busy =
-        task.overlap != OverlapPolicy::Allow && rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)?;
-    if !busy {
+    let blocker = match task.overlap {
+        OverlapPolicy::Allow => None,
+        _ => rows::running_trigger(conn, &task.id, &request.settled)?,
+    };
+    let Some(blocker) = blocker else {
         if let Some(id) = insert_execution(conn, &row)? {
             out.claimed.push(claimed(task, id, &row)?);
             return Ok(true);
         }
         return Ok(false);
-    }
+    };
     // A once task has a single occurrence: it waits rather than being skipped.
     let once = task.schedule.kind() == ScheduleKind::Once;
     if task.overlap == OverlapPolicy::Skip && !once {
         row.status = ExecutionStatus::Skipped;
-        row.error = Some("the previous run is still running (overlap policy skip)".to_owned());
+        row.error = Some(skip_reason(blocker).to_owned());
     } else if !once && rows::has_execution_in(conn, &task.id, ExecutionStatus::Queued)? {
         row.status = ExecutionStatus::Skipped;
         row.error = Some("a run is already waiting (overlap policy queue)".to_owned());
@@ -171,6 +180,17 @@ fn start_occurrence(
     }
     note(conn, row, out)?;
     Ok(false)
+}
+
+/// Why an occurrence was skipped under overlap policy `skip`, from what is running: a
+/// retry of an earlier occurrence (it was queued and started first in this claim, or is
+/// still running), a catch-up run of the misfire backlog, or the previous run.
+fn skip_reason(blocker: Trigger) -> &'static str {
+    match blocker {
+        Trigger::Retry => "a retry of an earlier occurrence is queued or running (overlap policy skip)",
+        Trigger::CatchUp => "earlier occurrences are still queued or running (misfire backlog; overlap policy skip)",
+        Trigger::Schedule | Trigger::Manual => "the previous run is still running (overlap policy skip)",
+    }
 }
 
 /// Handles one due task: its occurrence (or, when missed, its misfire policy), then advances
@@ -187,7 +207,7 @@ fn fire(conn: &Connection, task: &Task, request: &ClaimRequest, out: &mut ClaimO
     let now_ms = ms(now);
     if ms(due_at) > now_ms
         && task.overlap != OverlapPolicy::Allow
-        && rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)?
+        && rows::running_trigger(conn, &task.id, &request.settled)?.is_some()
     {
         return Ok(false);
     }
@@ -265,10 +285,48 @@ fn fire(conn: &Connection, task: &Task, request: &ClaimRequest, out: &mut ClaimO
         }
         next
     } else {
-        let next = task.schedule.next_after(due_at);
-        started = start_occurrence(conn, task, ms(due_at), Trigger::Schedule, request, out)?;
+        // Several occurrences already due (within the grace): claims came late, e.g. the
+        // store could not write for a few seconds. Under overlap `skip` all but one would be
+        // skipped as overlapping the first, one row each; instead the latest runs and one
+        // row records the others.
+        let mut at = due_at;
+        if task.overlap == OverlapPolicy::Skip && !once {
+            let mut late: u64 = 0;
+            let mut before = due_at;
+            while let Some(later) = task.schedule.next_after(at) {
+                if later > now || late >= MAX_MISFIRE_SCAN {
+                    break;
+                }
+                late += 1;
+                before = at;
+                at = later;
+            }
+            if late > 0 {
+                let error = Some(format!(
+                    "{late} occurrence(s) from {due_at} to {before} came due before they could be claimed \
+                     (the store could not write, or the engine was held up); the latest, {at}, runs instead"
+                ));
+                let row = NewExecution {
+                    task,
+                    origin: Origin::Schedule,
+                    trigger: Trigger::Schedule,
+                    scheduled_for: ms(due_at),
+                    attempt: 1,
+                    status: ExecutionStatus::Skipped,
+                    run_at: None,
+                    now: now_ms,
+                    start_at: now_ms,
+                    node_id: None,
+                    error,
+                    retry_of: None,
+                };
+                note(conn, row, out)?;
+            }
+        }
+        let next = task.schedule.next_after(at);
+        started = start_occurrence(conn, task, ms(at), Trigger::Schedule, request, out)?;
         // Claimed ahead, the run starts at its instant, as its execution row says.
-        run_start = now_ms.max(ms(due_at));
+        run_start = now_ms.max(ms(at));
         next
     };
     conn.prepare_cached(
@@ -292,7 +350,7 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
     let queued: Vec<(i64, String, i64, i64, String, String)> = conn
         .prepare_cached(
             "SELECT id, task_id, scheduled_for, attempt, trigger, origin FROM task_executions \
-             WHERE status = 'queued' AND run_at <= ?1 ORDER BY run_at, id LIMIT ?2",
+             WHERE status = 'queued' AND run_at <= ?1 AND node_id IS NULL ORDER BY run_at, id LIMIT ?2",
         )?
         .query_map(params![now_ms, limit_i64], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
@@ -311,10 +369,12 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
             cancel_queued_with(conn, ExecutionId(id), now_ms, "the task was deleted")?;
             continue;
         };
-        if task.status == TaskStatus::Paused {
+        // A paused task's scheduled work (retries, backlog) waits for the resume; a manual
+        // run is an explicit request and runs (with its retries).
+        if task.status == TaskStatus::Paused && origin != Origin::Manual.as_str() {
             continue;
         }
-        if task.overlap != OverlapPolicy::Allow && rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)? {
+        if task.overlap != OverlapPolicy::Allow && rows::running_trigger(conn, &task.id, &request.settled)?.is_some() {
             continue;
         }
         let deadline = now_ms.saturating_add(duration_ms(task.timeout));
@@ -343,6 +403,7 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
             trigger: Trigger::from_name(&trigger).ok_or_else(|| parse("trigger", &trigger))?,
             origin: Origin::from_name(&origin).ok_or_else(|| parse("origin", &origin))?,
             started_at: request.now,
+            ahead: false,
         });
     }
 
@@ -397,7 +458,7 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
     )?;
     let next_queued = rows::optional_i64(
         conn,
-        "SELECT MIN(run_at) FROM task_executions WHERE status = 'queued' AND run_at > ?1",
+        "SELECT MIN(run_at) FROM task_executions WHERE status = 'queued' AND run_at > ?1 AND node_id IS NULL",
         [now_ms],
     )?;
     // A task due beyond the horizon can be claimed `horizon` early; one inside the horizon
@@ -561,7 +622,8 @@ fn insert_retry(conn: &Connection, row: &NewRetry<'_>) -> Result<Option<Executio
 pub(super) fn finish(conn: &Connection, finish: &Finish) -> Result<FinishOutcome, StoreError> {
     let sql = format!(
         "UPDATE task_executions SET status = ?2, finished_at = ?3, duration_ms = ?4, \
-         output = ?5, error = ?6 WHERE id = ?1 AND status = 'running' RETURNING {EXECUTION_COLUMNS}"
+         output = ?5, error = ?6 WHERE id = ?1 \
+         AND (status = 'running' OR (status = 'queued' AND node_id IS NOT NULL)) RETURNING {EXECUTION_COLUMNS}"
     );
     let execution = conn
         .prepare_cached(&sql)?
@@ -590,11 +652,25 @@ pub(super) fn finish(conn: &Connection, finish: &Finish) -> Result<FinishOutcome
     Ok(FinishOutcome::Finished(Box::new(record_outcome(conn, execution, &outcome)?)))
 }
 
+/// Settles a claim made ahead (see [`crate::store::Store::mark_claim`]).
+pub(super) fn mark_claim(conn: &Connection, id: ExecutionId, dispatched: bool) -> Result<bool, StoreError> {
+    let sql = if dispatched {
+        "UPDATE task_executions SET status = 'running' \
+         WHERE id = ?1 AND status = 'queued' AND node_id IS NOT NULL"
+    } else {
+        "UPDATE task_executions SET node_id = NULL, started_at = NULL, deadline_at = NULL, \
+         run_at = scheduled_for WHERE id = ?1 AND status = 'queued' AND node_id IS NOT NULL"
+    };
+    Ok(conn.prepare_cached(sql)?.execute([id.0])? > 0)
+}
+
+/// Claims are left to their engine: it dispatches them (a claimed-ahead occurrence still
+/// runs, see the engine docs), and a user cancels them through it.
 fn cancel_queued_with(conn: &Connection, id: ExecutionId, now_ms: i64, why: &str) -> Result<bool, StoreError> {
     let changed = conn
         .prepare_cached(
             "UPDATE task_executions SET status = 'cancelled', finished_at = ?2, error = ?3 \
-             WHERE id = ?1 AND status = 'queued'",
+             WHERE id = ?1 AND status = 'queued' AND node_id IS NULL",
         )?
         .execute(params![id.0, now_ms, why])?;
     Ok(changed > 0)
@@ -610,6 +686,13 @@ pub(super) fn cancel_queued(conn: &Connection, id: ExecutionId, now: Timestamp) 
 pub(super) fn recover(conn: &Connection, request: &RecoverRequest) -> Result<Vec<Finished>, StoreError> {
     let now_ms = ms(request.now);
     let stale_before = now_ms.saturating_sub(duration_ms(request.stale_after));
+    // Claims never dispatched go back to the queue, as the attempt they were.
+    conn.prepare_cached(
+        "UPDATE task_executions SET node_id = NULL, started_at = NULL, deadline_at = NULL, \
+         run_at = scheduled_for WHERE status = 'queued' AND node_id IS NOT NULL \
+         AND (node_id = ?1 OR deadline_at < ?2)",
+    )?
+    .execute(params![request.node_id, stale_before])?;
     let ids: Vec<(i64, Option<String>)> = conn
         .prepare_cached(
             "SELECT id, node_id FROM task_executions WHERE status = 'running' \

@@ -14,7 +14,14 @@
 //! is refused, never replaced or written to.
 //!
 //! Settings: `journal_mode=WAL`, `synchronous=NORMAL`, `busy_timeout=5000`,
-//! `temp_store=MEMORY` (savepoint sub-journals).
+//! `temp_store=MEMORY` (savepoint sub-journals), `journal_size_limit` 4 MiB.
+//!
+//! A full disk: SQLite reports `SQLITE_FULL` and rolls the transaction back; the writer
+//! answers every job of the group with [`StoreError::DiskFull`] (never the follow-on
+//! "cannot commit - no transaction is active") and then checkpoints the WAL with
+//! `wal_checkpoint(TRUNCATE)`, so what the failed transaction appended to the `-wal` file is
+//! given back. With `journal_size_limit` the WAL also shrinks after every ordinary
+//! checkpoint; together the store cannot refill a disk the operator just freed.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -26,16 +33,24 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 use super::{
-    ClaimOutcome, ClaimRequest, CleanupBatch, ClockJump, ClockRebased, Finish, FinishOutcome, Finished, HistoryQuery,
-    RecoverRequest, RunRequested, Store, StoreError, StoreFuture, TaskFilter,
+    AuditNote, ChangeOutcome, ClaimOutcome, ClaimRequest, CleanupBatch, ClockJump, ClockRebased, Finish, FinishOutcome,
+    Finished, HistoryQuery, RecoverRequest, RunRequested, Store, StoreError, StoreFuture, TaskChange, TaskFilter,
 };
 use crate::task::{AuditEntry, Execution, ExecutionId, LogLine, NewTask, Task, TaskId, TaskKey, TaskPatch, TaskStats};
 
+mod audited;
 mod check;
 mod clock;
 mod engine;
 mod rows;
 mod tasks;
+
+/// Bytes the `-wal` file is truncated to after a checkpoint (4 MiB, about SQLite's default
+/// auto-checkpoint of 1,000 pages).
+const JOURNAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
+
+/// How long a statement waits for a lock held by another connection.
+const BUSY_TIMEOUT: Duration = Duration::from_millis(5_000);
 
 /// Most jobs committed in one transaction.
 pub(crate) const MAX_GROUP: usize = 512;
@@ -52,6 +67,9 @@ trait Job: Send {
     fn finish(self: Box<Self>, commit: Result<(), StoreError>);
     /// Urgent jobs (claims) run first in their group.
     fn urgent(&self) -> bool;
+    /// The storage failure (full disk, I/O) the job's work hit, if any: it names the cause
+    /// when SQLite then rolled the whole group back.
+    fn storage_failure(&self) -> Option<StoreError>;
 }
 
 type Work<T> = Box<dyn FnOnce(&Connection) -> Result<T, StoreError> + Send>;
@@ -73,6 +91,13 @@ impl<T: Send> Job for FnJob<T> {
         self.urgent
     }
 
+    fn storage_failure(&self) -> Option<StoreError> {
+        match &self.result {
+            Some(Err(error)) if error.is_storage_failure() => Some(error.clone()),
+            _ => None,
+        }
+    }
+
     fn run(&mut self, conn: &Connection, savepoint: bool) {
         let Some(work) = self.work.take() else {
             return;
@@ -90,7 +115,12 @@ impl<T: Send> Job for FnJob<T> {
                 exec_cached(conn, "ROLLBACK TO job").and_then(|()| exec_cached(conn, "RELEASE job"))
             };
             if let Err(error) = end {
-                self.result = Some(Err(error));
+                // A full disk makes SQLite roll the whole transaction back, savepoint
+                // included: the failure that caused it is the error worth reporting.
+                self.result = Some(match result {
+                    Err(cause) if cause.is_storage_failure() => Err(cause),
+                    _ => Err(error),
+                });
                 return;
             }
         }
@@ -127,14 +157,43 @@ fn writer_loop(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
         for job in &mut group {
             job.run(&conn, true);
         }
-        let commit = exec_cached(&conn, "COMMIT");
-        if commit.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
+        // On SQLITE_FULL (and some I/O errors) SQLite rolls the whole transaction back by
+        // itself; COMMIT would then only say "no transaction is active". Report the cause.
+        let commit = if conn.is_autocommit() {
+            Err(group
+                .iter()
+                .find_map(|job| job.storage_failure())
+                .unwrap_or_else(|| StoreError::Database("the database rolled the transaction back".to_owned())))
+        } else {
+            exec_cached(&conn, "COMMIT")
+        };
+        if let Err(error) = &commit {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            if error.is_storage_failure() {
+                release_space(&conn);
+            }
         }
         for job in group {
             job.finish(commit.clone());
         }
     }
+}
+
+/// After a write failed for want of space: checkpoint the WAL into the database and truncate
+/// it to zero bytes, so the space the failed transaction took in the `-wal` file is handed
+/// back at once and the store does not itself keep the disk full. Best effort: on a disk
+/// with no room at all the checkpoint fails too, and the next failure tries again.
+///
+/// The busy handler is off meanwhile: a TRUNCATE checkpoint otherwise waits (up to the
+/// busy timeout) for every reader, and the writer thread must not stall on a full disk.
+fn release_space(conn: &Connection) {
+    let _ = conn.busy_timeout(Duration::ZERO);
+    if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        tracing::debug!(%error, "WAL checkpoint after a failed write did not complete.");
+    }
+    let _ = conn.busy_timeout(BUSY_TIMEOUT);
 }
 
 fn reader_loop(conn: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
@@ -158,9 +217,13 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(Duration::from_millis(5_000))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // The WAL file never shrinks by itself: after a checkpoint resets it, SQLite
+        // truncates it to this size, so a burst of writes does not keep its peak size on
+        // disk (a full disk freed by the operator is not refilled by the store's own WAL).
+        conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
     }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     // Savepoint sub-journals (one per grouped job) stay in memory.
@@ -370,6 +433,13 @@ impl Store for SqliteStore {
         self.read(move |conn| tasks::audit(conn, task.as_ref(), limit))
     }
 
+    fn change_audited(&self, change: TaskChange, audit: AuditNote, now: Timestamp) -> StoreFuture<ChangeOutcome> {
+        // A run request is urgent like the engine's own: it decides how soon the run starts.
+        let urgent = matches!(change, TaskChange::RequestRun(_));
+        let work: Work<ChangeOutcome> = Box::new(move |conn| audited::change(conn, change, &audit, now));
+        SqliteStore::submit(&self.writer, work, urgent)
+    }
+
     fn claim_due(&self, request: ClaimRequest) -> StoreFuture<ClaimOutcome> {
         self.write_urgent(move |conn| engine::claim_due(conn, &request))
     }
@@ -380,6 +450,10 @@ impl Store for SqliteStore {
 
     fn finish_execution(&self, finish: Finish) -> StoreFuture<FinishOutcome> {
         self.write(move |conn| engine::finish(conn, &finish))
+    }
+
+    fn mark_claim(&self, id: ExecutionId, dispatched: bool) -> StoreFuture<bool> {
+        self.write(move |conn| engine::mark_claim(conn, id, dispatched))
     }
 
     fn cancel_queued(&self, id: ExecutionId, now: Timestamp) -> StoreFuture<bool> {

@@ -174,6 +174,33 @@ pub(crate) fn has_execution_in(
     Ok(stmt.query_row([task_id.as_str()], |row| row.get(0))?)
 }
 
+/// The trigger of a running execution of the task (or of a claim made ahead, which runs
+/// on its instant), if it has one, ignoring `settled`: executions whose outcome the engine
+/// knows but has not managed to record yet (they do not keep the task busy: they have
+/// ended).
+pub(crate) fn running_trigger(
+    conn: &Connection,
+    task_id: &TaskId,
+    settled: &[ExecutionId],
+) -> Result<Option<Trigger>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, trigger FROM task_executions WHERE task_id = ?1 \
+         AND (status = 'running' OR (status = 'queued' AND node_id IS NOT NULL))",
+    )?;
+    let mut found = stmt.query([task_id.as_str()])?;
+    while let Some(row) = found.next()? {
+        if settled.contains(&ExecutionId(row.get(0)?)) {
+            continue;
+        }
+        let trigger: String = row.get(1)?;
+        return Ok(Some(
+            Trigger::from_name(&trigger)
+                .ok_or_else(|| StoreError::Corrupt(format!("trigger: unknown value '{trigger}'")))?,
+        ));
+    }
+    Ok(None)
+}
+
 /// A single optional integer.
 pub(crate) fn optional_i64(
     conn: &Connection,

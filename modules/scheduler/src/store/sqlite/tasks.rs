@@ -222,7 +222,7 @@ pub(super) fn update(conn: &Connection, id: &TaskId, patch: TaskPatch, now: Time
 pub(super) fn delete(conn: &Connection, id: &TaskId, now: Timestamp) -> Result<bool, StoreError> {
     conn.prepare_cached(
         "UPDATE task_executions SET status = 'cancelled', finished_at = ?2, \
-         error = 'the task was deleted' WHERE task_id = ?1 AND status = 'queued'",
+         error = 'the task was deleted' WHERE task_id = ?1 AND status = 'queued' AND node_id IS NULL",
     )?
     .execute(params![id.as_str(), ms(now)])?;
     let deleted = conn.prepare_cached("DELETE FROM scheduled_tasks WHERE id = ?1")?.execute([id.as_str()])?;
