@@ -123,6 +123,7 @@ pub fn main() -> ExitCode {
             command = command.subcommand(module_command::clap_command(&full, spec, interactive && spec.prompt));
         }
     }
+    let args = module_command::join_hyphen_values(args, &manifests);
     let matches = match command.try_get_matches_from(&args) {
         Ok(matches) => matches,
         Err(error) => {
