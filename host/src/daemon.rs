@@ -44,9 +44,10 @@ pub fn serve(config: HostConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().thread_name("host").enable_all().build()?;
     runtime.block_on(async move {
         let host = Host::start(config.clone()).await?;
-        let listener = ipc::server::bind(&config.socket_path())?;
+        let listener = ipc::server::Listener::bind(config.socket_path())?;
         let shutdown = host.shutdown_token().clone();
-        let server = tokio::spawn(ipc::server::serve(listener, host.bus().clone(), shutdown.clone()));
+        let server =
+            tokio::spawn(ipc::server::serve(listener, host.bus().clone(), shutdown.clone(), config.max_request_bytes));
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tracing::info!(socket = %config.socket_path().display(), pid = std::process::id(), "Serving.");
         tokio::select! {
