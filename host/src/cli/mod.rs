@@ -105,6 +105,9 @@ fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
 
 /// The command line's entry point.
 pub fn main() -> ExitCode {
+    // Before anything is created: what this process (the host, its modules' SQLite files,
+    // the CLI's log of a background host) creates is private to its user.
+    crate::datadir::private_umask();
     let args: Vec<OsString> = std::env::args_os().collect();
     let config = match HostConfig::load(&prescan(&args)) {
         Ok(config) => config,
