@@ -142,9 +142,10 @@ pub(crate) fn join_hyphen_values(args: Vec<OsString>, manifests: &[Manifest]) ->
                 _ => None,
             }
         };
-        let value = words.peek().and_then(|next| next.to_str()).filter(|next| {
-            next.len() > 1 && next.starts_with('-') && *next != "--" && !is_known_option(spec, next)
-        });
+        let value = words
+            .peek()
+            .and_then(|next| next.to_str())
+            .filter(|next| next.len() > 1 && next.starts_with('-') && *next != "--" && !is_known_option(spec, next));
         match (long, value) {
             (Some(long), Some(value)) => {
                 out.push(OsString::from(format!("--{long}={value}")));
@@ -215,9 +216,7 @@ pub(crate) fn payload(spec: &CommandSpec, matches: &ArgMatches) -> Result<Value,
             ArgType::String => matches.get_one::<String>(&arg.name).map(|s| Value::String(s.clone())),
             ArgType::Json => match matches.get_one::<String>(&arg.name) {
                 None => None,
-                Some(text) => {
-                    Some(serde_json::from_str(text).map_err(|error| json_error(&arg.flag(), text, &error))?)
-                }
+                Some(text) => Some(serde_json::from_str(text).map_err(|error| json_error(&arg.flag(), text, &error))?),
             },
         };
         if let Some(value) = value.filter(|_| given || arg.ty != ArgType::Boolean) {
@@ -265,7 +264,8 @@ commands:
         let words: Vec<std::ffi::OsString> =
             std::iter::once("demo:create").chain(args.iter().copied()).map(Into::into).collect();
         let words = join_hyphen_values(words, std::slice::from_ref(&manifest));
-        let matches = clap_command("demo:create", spec, false).try_get_matches_from(words).map_err(|e| e.to_string())?;
+        let matches =
+            clap_command("demo:create", spec, false).try_get_matches_from(words).map_err(|e| e.to_string())?;
         payload(spec, &matches)
     }
 
