@@ -206,8 +206,9 @@ fn reach(config: &HostConfig, probe_lock: bool) -> Result<UnixStream, Unreachabl
 /// terminal, with its output in the data dir's log directory.
 pub fn spawn_host(config: &HostConfig) -> Result<(), ClientError> {
     let unavailable = |what: &str, error: &dyn std::fmt::Display| ClientError::Unavailable(format!("{what}: {error}"));
-    datadir::create_private_dir(&config.data_dir)
-        .and_then(|()| datadir::create_private_dir(&config.log_dir()))
+    // Creates the data dir too when missing (0700); a data dir that is a link the user made
+    // is fine, a link at logs/ is not.
+    datadir::create_private_dir(&config.log_dir())
         .map_err(|error| unavailable("cannot create the log directory", &error))?;
     let log = datadir::open_no_follow(&config.log_dir().join("host.out"), std::fs::OpenOptions::new().append(true))
         .map_err(|error| unavailable("cannot open the host log", &error))?;
