@@ -339,6 +339,24 @@ impl Drop for LocalUser {
     }
 }
 
+#[test]
+fn a_data_dir_owned_by_another_user_is_refused_before_anything_is_written_in_it() {
+    let Some(user) = LocalUser::create("a_data_dir_owned_by_another_user_is_refused") else { return };
+    let host = TestHost::new(HostSpec::default());
+    let data = host.data_dir();
+    chmod(&data, 0o700);
+    std::os::unix::fs::chown(&data, Some(user.uid), Some(user.gid)).unwrap();
+    let out = serve_refused(&host);
+    out.assert_code(1);
+    let expected = format!(
+        "refusing data dir {}: it is owned by uid {}, not by this user (uid 0); run the host as its owner",
+        data.display(),
+        user.uid
+    );
+    assert!(out.stderr.contains(&expected), "{}", out.stderr);
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0, "the host wrote in the refused dir");
+}
+
 fn cli_as(host: &TestHost, user: &LocalUser, args: &[&str]) -> CliOutput {
     let out = host.cli_command().args(args).uid(user.uid).gid(user.gid).output().unwrap();
     CliOutput {
