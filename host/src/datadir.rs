@@ -159,7 +159,8 @@ pub fn open_no_follow(path: &Path, options: &mut OpenOptions) -> Result<File, Da
     options
         .create(true)
         .mode(0o600)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32 | rustix::fs::OFlags::CLOEXEC.bits() as i32)
+        // std adds O_CLOEXEC itself. The flag's bits fit an i32 (it is 0o400000 on Linux).
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)
         .map_err(|source| {
             // ELOOP is how O_NOFOLLOW reports a link.

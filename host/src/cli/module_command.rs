@@ -265,7 +265,7 @@ commands:
             std::iter::once("demo:create").chain(args.iter().copied()).map(Into::into).collect();
         let words = join_hyphen_values(words, std::slice::from_ref(&manifest));
         let matches =
-            clap_command("demo:create", spec, false).try_get_matches_from(words).map_err(|e| e.to_string())?;
+            clap_command("demo:create", spec, false).try_get_matches_from(words).map_err(|error| error.to_string())?;
         payload(spec, &matches)
     }
 
