@@ -19,6 +19,7 @@ struct ConfigFile {
     autostart: Option<bool>,
     call_timeout_ms: Option<u64>,
     event_queue_capacity: Option<usize>,
+    max_request_bytes: Option<usize>,
     #[serde(default)]
     module_paths: Vec<PathBuf>,
     #[serde(default)]
@@ -44,6 +45,9 @@ pub struct HostConfig {
     pub call_timeout: Duration,
     /// Capacity of each event subscriber's queue.
     pub event_queue_capacity: usize,
+    /// The longest request line the socket accepts, in bytes; a longer one is answered
+    /// with an error naming this limit and discarded without being buffered.
+    pub max_request_bytes: usize,
     /// Directories searched for `module.yaml` (the directory itself and its children).
     pub module_paths: Vec<PathBuf>,
     /// Directories searched for module libraries after the manifest's own directory.
@@ -82,6 +86,10 @@ pub mod env {
 }
 
 const DEFAULT_CONFIG: &str = "config/systemprompt.yaml";
+
+/// The default of `max_request_bytes`: 8 MiB, far above any CLI request (one argument is at
+/// most 128 KiB on Linux) and small enough that a hostile line cannot grow the host.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
 
 fn split_paths(value: &str) -> Vec<PathBuf> {
     value.split(':').filter(|p| !p.is_empty()).map(PathBuf::from).collect()
@@ -157,6 +165,7 @@ impl HostConfig {
             autostart,
             call_timeout: Duration::from_millis(parsed.call_timeout_ms.unwrap_or(30_000)),
             event_queue_capacity: parsed.event_queue_capacity.unwrap_or(1024).max(1),
+            max_request_bytes: parsed.max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES).max(1024),
             module_paths,
             library_paths,
             disabled_modules: parsed.disabled_modules,
@@ -172,6 +181,11 @@ impl HostConfig {
     /// The Unix socket the host serves the CLI on.
     pub fn socket_path(&self) -> PathBuf {
         self.data_dir.join("host.sock")
+    }
+
+    /// The serving host's pid, written once its socket is bound and removed when it stops.
+    pub fn pid_path(&self) -> PathBuf {
+        self.data_dir.join("host.pid")
     }
 
     /// The lock file that makes one host per data dir.

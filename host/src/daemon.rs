@@ -1,52 +1,82 @@
 //! Running a host in the foreground: one host per data dir (a lock file), a pid file, the
 //! CLI socket, and a clean stop on SIGINT, SIGTERM or `host:shutdown`.
+//!
+//! Order matters: the data dir is checked ([`crate::datadir::check`]) before anything is
+//! written in it, and the pid file is written only once the socket is bound, so a pid file
+//! naming a live process that holds the lock means "this host has served on its socket"
+//! (the CLI relies on it to tell a starting host from one whose socket went missing).
 
 use std::fs::File;
 use std::io::Write;
+use std::path::PathBuf;
 
 use crate::config::HostConfig;
+use crate::datadir::{self, open_no_follow};
 use crate::host::Host;
 use crate::ipc;
 
 /// Holds the data dir for this process; released when dropped (or when the process dies).
 struct DataDirLock {
     _file: File,
-    pid_path: std::path::PathBuf,
+    pid_path: PathBuf,
+    // Invariant: true once this process wrote the pid file (only then is it ours to remove).
+    wrote_pid: bool,
+}
+
+impl DataDirLock {
+    fn write_pid(&mut self) -> anyhow::Result<()> {
+        let mut pid_file = open_no_follow(&self.pid_path, std::fs::OpenOptions::new().write(true).truncate(true))?;
+        self.wrote_pid = true;
+        writeln!(pid_file, "{}", std::process::id())?;
+        Ok(())
+    }
 }
 
 impl Drop for DataDirLock {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.pid_path);
+        if self.wrote_pid {
+            let _ = std::fs::remove_file(&self.pid_path);
+        }
     }
 }
 
 fn lock_data_dir(config: &HostConfig) -> anyhow::Result<DataDirLock> {
-    std::fs::create_dir_all(&config.data_dir)?;
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(config.lock_path())?;
-    let pid_path = config.data_dir.join("host.pid");
+    let file = open_no_follow(&config.lock_path(), std::fs::OpenOptions::new().truncate(false).write(true))?;
+    let pid_path = config.pid_path();
+    // Refused before anything starts; writing it later refuses a link again (O_NOFOLLOW).
+    if std::fs::symlink_metadata(&pid_path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+        return Err(datadir::DataDirError::Symlink { path: pid_path }.into());
+    }
     if file.try_lock().is_err() {
         let pid = std::fs::read_to_string(&pid_path).unwrap_or_default();
+        let pid = match pid.trim() {
+            "" => "not serving yet".to_owned(),
+            pid => format!("pid {pid}"),
+        };
         anyhow::bail!(
-            "another host is already running on data dir {} (pid {}); stop it with `systemprompt stop`",
+            "another host is already running on data dir {} ({pid}); stop it with `systemprompt stop`",
             config.data_dir.display(),
-            pid.trim()
         );
     }
-    let mut pid_file = File::create(&pid_path)?;
-    writeln!(pid_file, "{}", std::process::id())?;
-    Ok(DataDirLock { _file: file, pid_path })
+    Ok(DataDirLock { _file: file, pid_path, wrote_pid: false })
 }
 
 /// Runs the host until it is asked to stop.
 pub fn serve(config: HostConfig) -> anyhow::Result<()> {
-    let _lock = lock_data_dir(&config)?;
+    let warnings = datadir::check(&config.data_dir)?;
+    let mut lock = lock_data_dir(&config)?;
     crate::logging::init_host(&config.log_level, &config.log_dir())?;
+    for warning in &warnings {
+        tracing::warn!(%warning, "The data dir is not private.");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().thread_name("host").enable_all().build()?;
     runtime.block_on(async move {
         let host = Host::start(config.clone()).await?;
-        let listener = ipc::server::bind(&config.socket_path())?;
+        let listener = ipc::server::Listener::bind(config.socket_path())?;
+        lock.write_pid()?;
         let shutdown = host.shutdown_token().clone();
-        let server = tokio::spawn(ipc::server::serve(listener, host.bus().clone(), shutdown.clone()));
+        let server =
+            tokio::spawn(ipc::server::serve(listener, host.bus().clone(), shutdown.clone(), config.max_request_bytes));
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tracing::info!(socket = %config.socket_path().display(), pid = std::process::id(), "Serving.");
         tokio::select! {

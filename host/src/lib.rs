@@ -6,7 +6,8 @@
 //! - [`bus`]: the command bus (deadlines, cancellation, unknown-command suggestions) and
 //!   [`bus::events`], the event bus.
 //! - [`host`]: a running host and its `host:*` commands.
-//! - [`ipc`]: the CLI's socket protocol; [`daemon`]: serving in the foreground.
+//! - [`ipc`]: the CLI's socket protocol; [`daemon`]: serving in the foreground;
+//!   [`datadir`]: who may own the data dir and how the host's files in it are opened.
 //! - [`cli`]: the command line.
 //!
 //! Architecture Invariant: the host knows no module by name; everything a module offers
@@ -16,6 +17,7 @@ pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod datadir;
 pub mod host;
 mod host_table;
 pub mod ipc;

@@ -173,6 +173,17 @@ impl TestHost {
         command
     }
 
+    /// The CLI command as [`TestHost::cli`] runs it (data dir, config, environment), for a
+    /// test that needs to change how it runs (e.g. as another user).
+    pub fn cli_command(&self) -> Command {
+        self.command()
+    }
+
+    /// The pid of the serving process, when started by [`TestHost::start`].
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Starts `systemprompt serve` and waits until it answers.
     pub fn start(&mut self) -> &mut TestHost {
         self.start_with_env(&[])

@@ -105,6 +105,9 @@ fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
 
 /// The command line's entry point.
 pub fn main() -> ExitCode {
+    // Before anything is created: what this process (the host, its modules' SQLite files,
+    // the CLI's log of a background host) creates is private to its user.
+    crate::datadir::private_umask();
     let args: Vec<OsString> = std::env::args_os().collect();
     let config = match HostConfig::load(&prescan(&args)) {
         Ok(config) => config,
@@ -123,6 +126,7 @@ pub fn main() -> ExitCode {
             command = command.subcommand(module_command::clap_command(&full, spec, interactive && spec.prompt));
         }
     }
+    let args = module_command::join_hyphen_values(args, &manifests);
     let matches = match command.try_get_matches_from(&args) {
         Ok(matches) => matches,
         Err(error) => {
@@ -258,9 +262,13 @@ fn host_request(command: &str) -> Request {
 }
 
 fn start(config: &HostConfig) -> ExitCode {
-    if client::is_running(config) {
-        print_stdout(&format!("a host is already running for {}\n", config.data_dir.display()));
-        return ExitCode::SUCCESS;
+    match client::connect_running(config) {
+        Ok(Some(_)) => {
+            print_stdout(&format!("a host is already running for {}\n", config.data_dir.display()));
+            return ExitCode::SUCCESS;
+        }
+        Ok(None) => {}
+        Err(error) => return fail(EXIT_UNAVAILABLE, error),
     }
     match client::connect(&HostConfig { autostart: true, ..config.clone() }) {
         Ok(_) => {
@@ -271,13 +279,18 @@ fn start(config: &HostConfig) -> ExitCode {
     }
 }
 
+/// Stops the host. It reports "no host is running" only when no host holds the data-dir
+/// lock: a host it cannot reach is an error (exit 3) naming the pid, never a success.
 fn stop(config: &HostConfig) -> ExitCode {
-    if !client::is_running(config) {
-        print_stdout(&format!("no host is running for {}\n", config.data_dir.display()));
-        return ExitCode::SUCCESS;
-    }
-    let stopping = client::connect(config).and_then(|stream| client::call_on(stream, &host_request("host:shutdown")));
-    if let Err(error) = stopping {
+    let stream = match client::connect_running(config) {
+        Ok(Some(stream)) => stream,
+        Ok(None) => {
+            print_stdout(&format!("no host is running for {}\n", config.data_dir.display()));
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => return fail(EXIT_UNAVAILABLE, error),
+    };
+    if let Err(error) = client::call_on(stream, &host_request("host:shutdown")) {
         return fail(EXIT_FAILED, error);
     }
     // Stopped means the data-dir lock is free again (the host holds it until it exits).
@@ -298,14 +311,17 @@ fn stop(config: &HostConfig) -> ExitCode {
 }
 
 fn status(config: &HostConfig, format: Format) -> ExitCode {
-    if !client::is_running(config) {
-        if format == Format::Json {
-            print_stdout(&output::render(&serde_json::json!({ "running": false }), Format::Json));
+    let stream = match client::connect_running(config) {
+        Ok(Some(stream)) => stream,
+        Ok(None) => {
+            if format == Format::Json {
+                print_stdout(&output::render(&serde_json::json!({ "running": false }), Format::Json));
+            }
+            return fail(EXIT_UNAVAILABLE, format!("no host is running for {}", config.data_dir.display()));
         }
-        return fail(EXIT_UNAVAILABLE, format!("no host is running for {}", config.data_dir.display()));
-    }
-    let outcome = client::connect(config).and_then(|stream| client::call_on(stream, &host_request("host:status")));
-    match outcome {
+        Err(error) => return print_outcome(Err(error), format, &[]),
+    };
+    match client::call_on(stream, &host_request("host:status")) {
         Ok(mut value) => {
             value["running"] = serde_json::Value::Bool(true);
             if format == Format::Table

@@ -1,5 +1,6 @@
 //! How the CLI reaches a running host: newline-delimited JSON over a Unix socket in the data
-//! dir (`host.sock`, mode 0600, so the file system is the access control).
+//! dir (`host.sock`, mode 0600 in a `0700` data dir, so the file system is the access
+//! control; the CLI also checks the listener's peer credentials before sending).
 //!
 //! One request per line, one response line per request, in order:
 //!
@@ -8,6 +9,9 @@
 //! ← {"ok":true,"result":{"message":"hi"}}
 //! ← {"ok":false,"error":{"code":"unknown_command","message":"…"}}
 //! ```
+//!
+//! A line longer than the host's `max_request_bytes`, or not UTF-8, or not a request, is
+//! answered with an `invalid_params` error; the connection serves the next line.
 
 pub mod client;
 pub mod server;
