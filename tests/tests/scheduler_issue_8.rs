@@ -85,14 +85,15 @@ struct Tmpfs {
 }
 
 impl Tmpfs {
-    /// Mounts a tmpfs of `size` on `path`, or says why it cannot (not root, no mount).
+    /// Mounts a tmpfs of `size` on `path`, or says why it cannot (not root, no mount). The
+    /// mount is 0700, as the host requires of a data dir (a tmpfs is 1777 by default).
     fn mount(path: &Path, size: &str) -> Result<Tmpfs, String> {
         let uid = Command::new("id").arg("-u").output().map_err(|error| format!("cannot run id: {error}"))?;
         if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
             return Err("mounting a tmpfs needs root".to_owned());
         }
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
             .arg(path)
             .output()
             .map_err(|error| format!("cannot run mount: {error}"))?;
