@@ -2,13 +2,14 @@
 //! stop in reverse, and answers the `host:*` commands itself.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
 use serde_json::json;
-use systemprompt_module_sdk::CommandError;
+use systemprompt_module_sdk::host_commands::{LookUpCommand, LookUpCommandParams};
 use systemprompt_module_sdk::manifest::Manifest;
 use systemprompt_module_sdk::wire::InitRequest;
+use systemprompt_module_sdk::{Command, CommandError};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::events::EventBus;
@@ -39,6 +40,9 @@ fn json_result(value: &serde_json::Value) -> CallResult {
 struct Shared {
     modules: Vec<Arc<LoadedModule>>,
     skipped: OnceLock<Vec<String>>,
+    // Invariant: set once, right after the bus is built; the bus owns the builtins that
+    // hold this, hence the weak reference.
+    bus: OnceLock<Weak<CommandBus>>,
     events: Arc<EventBus>,
     config: HostConfig,
     started: Instant,
@@ -62,11 +66,25 @@ fn modules_report(shared: &Shared) -> serde_json::Value {
     serde_json::Value::Array(modules)
 }
 
+/// `host:command`: the bus's own answer to whether it routes a command.
+fn look_up_command(shared: &Shared, payload: &[u8]) -> CallResult {
+    let payload: &[u8] = if payload.is_empty() { b"{}" } else { payload };
+    let params: LookUpCommandParams = serde_json::from_slice(payload)
+        .map_err(|error| CommandError::invalid_params(format!("{}: {error}", LookUpCommand::NAME)))?;
+    let bus =
+        shared.bus.get().and_then(Weak::upgrade).ok_or_else(|| {
+            CommandError::new(systemprompt_module_sdk::error::code::UNAVAILABLE, "the host is stopping")
+        })?;
+    serde_json::to_vec(&bus.look_up(&params.name)).map_err(|error| CommandError::internal(error.to_string()))
+}
+
 fn builtins(shared: Arc<Shared>, shutdown: CancellationToken) -> Vec<(String, BuiltinFn)> {
     let modules = shared.clone();
+    let lookup = shared.clone();
     let status = shared;
     vec![
         ("host:modules".to_owned(), Arc::new(move |_: &[u8]| json_result(&modules_report(&modules))) as BuiltinFn),
+        (LookUpCommand::NAME.to_owned(), Arc::new(move |payload: &[u8]| look_up_command(&lookup, payload))),
         (
             "host:status".to_owned(),
             Arc::new(move |_: &[u8]| {
@@ -103,11 +121,14 @@ impl Host {
         let shared = Arc::new(Shared {
             modules: modules.clone(),
             skipped: OnceLock::new(),
+            bus: OnceLock::new(),
             events: events.clone(),
             config: config.clone(),
             started,
         });
         let bus = Arc::new(CommandBus::new(&modules, builtins(shared.clone(), shutdown.clone()), config.call_timeout));
+        // The cell is fresh, so this first set cannot fail.
+        let _ = shared.bus.set(Arc::downgrade(&bus));
         let emits: HashMap<String, Vec<String>> =
             modules.iter().map(|m| (m.name().to_owned(), m.manifest.events.emits.clone())).collect();
         let table =

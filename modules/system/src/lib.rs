@@ -8,14 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use serde::Deserialize;
-use systemprompt_module_sdk::api::system::{Echo, Fail, Health, Panic, Sleep};
+use system_api::{Echo, Emit, Fail, Health, Panic, Sleep};
 use systemprompt_module_sdk::{Host, Module, ModuleContext, ModuleError, Router};
 
 mod commands;
 #[cfg(test)]
 mod tests;
-
-pub use commands::emit::Emit;
 
 /// The module's state.
 pub struct System {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use systemprompt_module_sdk::api::system::{HealthParams, HealthReport};
+use system_api::{HealthParams, HealthReport};
 use systemprompt_module_sdk::{Call, CallOptions, CommandError};
 
 use crate::System;

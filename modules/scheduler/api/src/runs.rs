@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::module::Command;
+use systemprompt_module_sdk::Command;
 
 /// One execution: one attempt of one occurrence of a task, or an occurrence recorded
 /// without running (`skipped`).
