@@ -25,7 +25,7 @@ fn table_after(anchor: &str) -> Vec<String> {
 }
 
 fn fields(value: &impl serde::Serialize) -> Vec<String> {
-    let written = serde_json::to_value(value).unwrap();
+    let written = serde_json::to_value(value).expect("a wire type writes JSON");
     written.as_object().expect("an object").keys().cloned().collect()
 }
 
