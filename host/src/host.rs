@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
 use serde_json::json;
-use systemprompt_module_sdk::host_commands::{LookUpCommand, LookUpCommandParams};
+use systemprompt_module_sdk::host_commands::{ListModules, LookUpCommand, LookUpCommandParams, ModuleInfo};
 use systemprompt_module_sdk::manifest::Manifest;
 use systemprompt_module_sdk::wire::InitRequest;
 use systemprompt_module_sdk::{Command, CommandError};
@@ -33,7 +33,7 @@ pub struct Host {
     started: Instant,
 }
 
-fn json_result(value: &serde_json::Value) -> CallResult {
+fn json_result(value: &impl serde::Serialize) -> CallResult {
     serde_json::to_vec(value).map_err(|error| CommandError::internal(error.to_string()))
 }
 
@@ -48,22 +48,20 @@ struct Shared {
     started: Instant,
 }
 
-fn modules_report(shared: &Shared) -> serde_json::Value {
-    let modules: Vec<serde_json::Value> = shared
+/// The answer of `host:modules` (and the `modules` of `host:status`).
+fn modules_report(shared: &Shared) -> Vec<ModuleInfo> {
+    shared
         .modules
         .iter()
-        .map(|m| {
-            json!({
-                "name": m.name(),
-                "version": m.manifest.version,
-                "state": m.state().as_str(),
-                "description": m.manifest.description,
-                "library": m.library_path.display().to_string(),
-                "commands": m.manifest.command_names().collect::<Vec<_>>(),
-            })
+        .map(|m| ModuleInfo {
+            name: m.name().to_owned(),
+            version: m.manifest.version.clone(),
+            state: m.state().as_str().to_owned(),
+            description: m.manifest.description.clone(),
+            library: m.library_path.display().to_string(),
+            commands: m.manifest.command_names().collect(),
         })
-        .collect();
-    serde_json::Value::Array(modules)
+        .collect()
 }
 
 /// `host:command`: the bus's own answer to whether it routes a command.
@@ -75,7 +73,7 @@ fn look_up_command(shared: &Shared, payload: &[u8]) -> CallResult {
         shared.bus.get().and_then(Weak::upgrade).ok_or_else(|| {
             CommandError::new(systemprompt_module_sdk::error::code::UNAVAILABLE, "the host is stopping")
         })?;
-    serde_json::to_vec(&bus.look_up(&params.name)).map_err(|error| CommandError::internal(error.to_string()))
+    json_result(&bus.look_up(&params.name))
 }
 
 fn builtins(shared: Arc<Shared>, shutdown: CancellationToken) -> Vec<(String, BuiltinFn)> {
@@ -83,7 +81,7 @@ fn builtins(shared: Arc<Shared>, shutdown: CancellationToken) -> Vec<(String, Bu
     let lookup = shared.clone();
     let status = shared;
     vec![
-        ("host:modules".to_owned(), Arc::new(move |_: &[u8]| json_result(&modules_report(&modules))) as BuiltinFn),
+        (ListModules::NAME.to_owned(), Arc::new(move |_: &[u8]| json_result(&modules_report(&modules))) as BuiltinFn),
         (LookUpCommand::NAME.to_owned(), Arc::new(move |payload: &[u8]| look_up_command(&lookup, payload))),
         (
             "host:status".to_owned(),

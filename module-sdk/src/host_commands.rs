@@ -53,6 +53,37 @@ impl Command for LookUpCommand {
     type Output = CommandLookup;
 }
 
+/// `host:modules`: every loaded module, whatever its state, with its commands.
+pub enum ListModules {}
+
+/// Parameters of [`ListModules`] (none).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListModulesParams {}
+
+/// One loaded module, as [`ListModules`] reports it. Field order is the JSON order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleInfo {
+    /// Its name (the namespace of its commands).
+    pub name: String,
+    /// Its `module.yaml` version.
+    pub version: String,
+    /// `loaded`, `initialised`, `started`, `stopped` or `failed`.
+    pub state: String,
+    /// Its `module.yaml` description.
+    pub description: String,
+    /// The path of its library.
+    pub library: String,
+    /// Its commands' full names (`namespace:command`), in manifest order.
+    pub commands: Vec<String>,
+}
+
+impl Command for ListModules {
+    const NAME: &'static str = "host:modules";
+    type Params = ListModulesParams;
+    type Output = Vec<ModuleInfo>;
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
