@@ -22,8 +22,8 @@
 //! # `task-event` payload
 //! The engine publishes every execution event as `task-event`; its payload is
 //! `scheduler_api::runs::TaskExecutionEvent` (built from the engine's [`engine::TaskEvent`]
-//! in `host_bus`, the one conversion), documented field by field in the README's
-//! "Execution events" table, which a test of `scheduler-api` checks against the type.
+//! in `host_bus`, the one conversion), documented field by field in the README (section
+//! "Scheduler: runs"), whose table a test of `scheduler-api` checks against the type.
 //!
 //! # Task lifecycle events
 //! The task commands publish `task-created`, `task-updated`, `task-paused`, `task-resumed`
