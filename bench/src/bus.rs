@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use system_api::{EchoOutput, EchoParams};
 use systemprompt::bus::CallRequest;
 use systemprompt::host::Host;
-use systemprompt_module_sdk::api::system::{EchoOutput, EchoParams};
 
 use crate::support::{build_modules, flag, host_config, percentile};
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use scheduler::clock::{Clock, SystemClock};
 use scheduler::config::SchedulerConfig;
-use scheduler::engine::{BoxFuture, DispatchError, Engine, TaskBus, TaskCall};
+use scheduler::engine::{BoxFuture, DispatchError, Engine, TaskBus, TaskCall, TaskEvent};
 use scheduler::store::{SqliteStore, Store};
 use scheduler::task::{NewTask, TaskSchedule};
 
@@ -79,7 +79,7 @@ impl TaskBus for NoopBus {
         Box::pin(std::future::ready(Ok(serde_json::Value::Null)))
     }
 
-    fn publish(&self, _event: &str, _payload: serde_json::Value) {}
+    fn publish(&self, _event: &TaskEvent) {}
 }
 
 /// User + system CPU seconds of this process, from /proc/self/stat.

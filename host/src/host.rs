@@ -2,13 +2,14 @@
 //! stop in reverse, and answers the `host:*` commands itself.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
 use serde_json::json;
-use systemprompt_module_sdk::CommandError;
+use systemprompt_module_sdk::host_commands::{ListModules, LookUpCommand, LookUpCommandParams, ModuleInfo};
 use systemprompt_module_sdk::manifest::Manifest;
 use systemprompt_module_sdk::wire::InitRequest;
+use systemprompt_module_sdk::{Command, CommandError};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::events::EventBus;
@@ -32,41 +33,56 @@ pub struct Host {
     started: Instant,
 }
 
-fn json_result(value: &serde_json::Value) -> CallResult {
+fn json_result(value: &impl serde::Serialize) -> CallResult {
     serde_json::to_vec(value).map_err(|error| CommandError::internal(error.to_string()))
 }
 
 struct Shared {
     modules: Vec<Arc<LoadedModule>>,
     skipped: OnceLock<Vec<String>>,
+    // Invariant: set once, right after the bus is built; the bus owns the builtins that
+    // hold this, hence the weak reference.
+    bus: OnceLock<Weak<CommandBus>>,
     events: Arc<EventBus>,
     config: HostConfig,
     started: Instant,
 }
 
-fn modules_report(shared: &Shared) -> serde_json::Value {
-    let modules: Vec<serde_json::Value> = shared
+/// The answer of `host:modules` (and the `modules` of `host:status`).
+fn modules_report(shared: &Shared) -> Vec<ModuleInfo> {
+    shared
         .modules
         .iter()
-        .map(|m| {
-            json!({
-                "name": m.name(),
-                "version": m.manifest.version,
-                "state": m.state().as_str(),
-                "description": m.manifest.description,
-                "library": m.library_path.display().to_string(),
-                "commands": m.manifest.command_names().collect::<Vec<_>>(),
-            })
+        .map(|m| ModuleInfo {
+            name: m.name().to_owned(),
+            version: m.manifest.version.clone(),
+            state: m.state().as_str().to_owned(),
+            description: m.manifest.description.clone(),
+            library: m.library_path.display().to_string(),
+            commands: m.manifest.command_names().collect(),
         })
-        .collect();
-    serde_json::Value::Array(modules)
+        .collect()
+}
+
+/// `host:command`: the bus's own answer to whether it routes a command.
+fn look_up_command(shared: &Shared, payload: &[u8]) -> CallResult {
+    let payload: &[u8] = if payload.is_empty() { b"{}" } else { payload };
+    let params: LookUpCommandParams = serde_json::from_slice(payload)
+        .map_err(|error| CommandError::invalid_params(format!("{}: {error}", LookUpCommand::NAME)))?;
+    let bus =
+        shared.bus.get().and_then(Weak::upgrade).ok_or_else(|| {
+            CommandError::new(systemprompt_module_sdk::error::code::UNAVAILABLE, "the host is stopping")
+        })?;
+    json_result(&bus.look_up(&params.name))
 }
 
 fn builtins(shared: Arc<Shared>, shutdown: CancellationToken) -> Vec<(String, BuiltinFn)> {
     let modules = shared.clone();
+    let lookup = shared.clone();
     let status = shared;
     vec![
-        ("host:modules".to_owned(), Arc::new(move |_: &[u8]| json_result(&modules_report(&modules))) as BuiltinFn),
+        (ListModules::NAME.to_owned(), Arc::new(move |_: &[u8]| json_result(&modules_report(&modules))) as BuiltinFn),
+        (LookUpCommand::NAME.to_owned(), Arc::new(move |payload: &[u8]| look_up_command(&lookup, payload))),
         (
             "host:status".to_owned(),
             Arc::new(move |_: &[u8]| {
@@ -103,11 +119,14 @@ impl Host {
         let shared = Arc::new(Shared {
             modules: modules.clone(),
             skipped: OnceLock::new(),
+            bus: OnceLock::new(),
             events: events.clone(),
             config: config.clone(),
             started,
         });
         let bus = Arc::new(CommandBus::new(&modules, builtins(shared.clone(), shutdown.clone()), config.call_timeout));
+        // The cell is fresh, so this first set cannot fail.
+        let _ = shared.bus.set(Arc::downgrade(&bus));
         let emits: HashMap<String, Vec<String>> =
             modules.iter().map(|m| (m.name().to_owned(), m.manifest.events.emits.clone())).collect();
         let table =

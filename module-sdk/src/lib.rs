@@ -70,16 +70,19 @@
 //! - [`Module`], [`Command`], [`Router`], [`Host`]: the safe API.
 //! - [`export`]: the `extern "C"` glue behind [`export_module!`].
 //! - [`testing`]: run a module in-process against a fake host.
-//! - [`api`]: typed requests and responses of other modules' commands.
+//! - [`host_commands`]: typed requests and responses of the host's own `host:*` commands.
+//!
+//! A module's own typed commands live beside it, in its `api/` crate (`system-api`,
+//! `scheduler-api`), not here: a new module never edits this crate.
 //!
 //! Architecture Invariant: this crate knows nothing about SQLite, HTTP or the host's
 //! internals; what crosses the boundary is bytes (JSON) and function pointers.
 
 pub mod abi;
-pub mod api;
 pub mod error;
 pub mod export;
 pub mod host;
+pub mod host_commands;
 mod logging;
 pub mod manifest;
 mod module;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::error::{CommandError, ModuleError, code};
 use crate::export::{CallMeta, Instance, Reply};
 use crate::host::{Completion, HostApi, OutgoingCall};
+use crate::host_commands::{CommandLookup, LookUpCommand, LookUpCommandParams};
 use crate::module::{Command, Module};
 use crate::wire::InitRequest;
 
@@ -31,6 +32,24 @@ impl FakeHost {
         handler: impl Fn(serde_json::Value) -> Result<serde_json::Value, CommandError> + Send + Sync + 'static,
     ) {
         lock(&self.handlers).insert(command.to_owned(), Box::new(handler));
+    }
+
+    /// Answers the host's typed command lookup (`host:command`) as a host whose modules
+    /// declare exactly `commands` would: found (owned by the command's namespace) or not
+    /// found with no suggestions.
+    pub fn declares(&self, commands: &[&str]) {
+        let commands: Vec<String> = commands.iter().map(|c| (*c).to_owned()).collect();
+        self.on(LookUpCommand::NAME, move |params| {
+            let params: LookUpCommandParams =
+                serde_json::from_value(params).map_err(|error| CommandError::invalid_params(error.to_string()))?;
+            let owner = commands
+                .iter()
+                .find(|c| **c == params.name)
+                .and_then(|c| c.split_once(':'))
+                .map(|(namespace, _)| namespace.to_owned());
+            let lookup = CommandLookup { found: owner.is_some(), owner, suggestions: Vec::new() };
+            serde_json::to_value(lookup).map_err(|error| CommandError::internal(error.to_string()))
+        });
     }
 
     /// Every event published so far, as (full name, payload).

@@ -72,3 +72,17 @@ fn a_module_can_dispatch_commands_on_the_bus() {
     modules.sort_unstable();
     assert_eq!(modules, ["recorder", "system"]);
 }
+
+#[test]
+fn the_host_says_whether_a_command_exists_who_answers_it_and_what_is_close() {
+    let mut host = TestHost::new(HostSpec::default());
+    host.start();
+    let echo = host.json(&["host:command", "--name", "system:echo"]);
+    assert_eq!(echo, serde_json::json!({"found": true, "owner": "system", "suggestions": []}));
+    let status = host.json(&["host:command", "--name", "host:status"]);
+    assert_eq!(status, serde_json::json!({"found": true, "owner": "host", "suggestions": []}));
+    let typo = host.json(&["host:command", "--name", "system:ecko"]);
+    assert_eq!(typo, serde_json::json!({"found": false, "owner": null, "suggestions": ["system:echo"]}));
+    let absent = host.json(&["host:command", "--name", "backup:run"]);
+    assert_eq!(absent, serde_json::json!({"found": false, "owner": null, "suggestions": []}));
+}

@@ -546,8 +546,7 @@ fn manual_runs_publish_task_events_in_order_with_the_documented_payload() {
     assert_eq!(completed["duration_ms"], done["duration_ms"]);
     assert_eq!(completed["at"], done["finished_at"]);
     // Rust subscribers decode the payload with the SDK's typed struct.
-    let typed: systemprompt_module_sdk::api::scheduler::runs::TaskExecutionEvent =
-        serde_json::from_value(completed.clone()).unwrap();
+    let typed: scheduler_api::runs::TaskExecutionEvent = serde_json::from_value(completed.clone()).unwrap();
     assert_eq!((typed.event.as_str(), typed.attempt), ("completed", 1));
     assert_eq!(events[0]["duration_ms"], Value::Null);
     assert_eq!(events[3]["error"], "failed: boom");

@@ -408,6 +408,18 @@ fn create_refuses_bad_input_with_one_line_and_writes_nothing() {
             "error: unknown command 'system:nope': no loaded module declares it (see `systemprompt modules`)",
         ),
         (
+            vec!["scheduler:create", "--name", "new", "--command", "system:ecko", "--schedule", "5m"],
+            2,
+            Some("invalid_params"),
+            "error: unknown command 'system:ecko': no loaded module declares it (did you mean system:echo?)",
+        ),
+        (
+            vec!["scheduler:create", "--name", "new", "--command", "host:status", "--schedule", "5m"],
+            2,
+            Some("invalid_params"),
+            "error: unknown command 'host:status': no loaded module declares it (see `systemprompt modules`)",
+        ),
+        (
             with(&["--schedule", "61 * * * *"]),
             2,
             Some("invalid_params"),

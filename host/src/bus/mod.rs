@@ -18,6 +18,7 @@ use std::time::Duration;
 use systemprompt_module_sdk::CommandError;
 use systemprompt_module_sdk::abi::{self, RawBytes, RawCallContext, RawReply};
 use systemprompt_module_sdk::error::code;
+use systemprompt_module_sdk::host_commands::CommandLookup;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
@@ -160,6 +161,26 @@ impl CommandBus {
         self.routes.contains_key(name)
     }
 
+    /// Who answers a routed command: its module's name, or `host` for the host's own
+    /// commands; `None` when nothing routes it.
+    pub fn owner(&self, name: &str) -> Option<&str> {
+        match self.routes.get(name)? {
+            Route::Module { module, .. } => Some(module.name()),
+            Route::Builtin(_) => Some(CommandLookup::HOST),
+        }
+    }
+
+    /// The answer of `host:command`: whether `name` is routed, by whom, and otherwise its
+    /// close matches (as the unknown-command error names them).
+    pub fn look_up(&self, name: &str) -> CommandLookup {
+        if !self.has_command(name) {
+            let known: Vec<&str> = self.routes.keys().map(String::as_str).collect();
+            let suggestions = suggest::close_matches(name, &known).into_iter().map(str::to_owned).collect();
+            return CommandLookup { found: false, owner: None, suggestions };
+        }
+        CommandLookup { found: true, owner: self.owner(name).map(str::to_owned), suggestions: Vec::new() }
+    }
+
     /// Starts a call. Never blocks and needs no runtime; only a pending call needs one.
     pub fn start(&self, request: &CallRequest<'_>) -> Started {
         let Some(route) = self.routes.get(request.command) else {
@@ -227,5 +248,35 @@ impl CommandBus {
             self.call(CallRequest { command, payload: &payload, caller, timeout, ..CallRequest::default() }).await?;
         serde_json::from_slice(&bytes)
             .map_err(|error| CommandError::internal(format!("{command} returned malformed JSON: {error}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::{BuiltinFn, CommandBus};
+
+    fn bus() -> CommandBus {
+        let ok: BuiltinFn = Arc::new(|_: &[u8]| Ok(b"{}".to_vec()));
+        let builtins = vec![("host:status".to_owned(), ok.clone()), ("host:modules".to_owned(), ok)];
+        CommandBus::new(&[], builtins, Duration::from_secs(1))
+    }
+
+    #[test]
+    fn a_routed_command_is_found_with_its_owner() {
+        let lookup = bus().look_up("host:status");
+        assert!(lookup.found);
+        assert_eq!(lookup.owner.as_deref(), Some("host"));
+        assert!(lookup.suggestions.is_empty());
+    }
+
+    #[test]
+    fn an_unrouted_command_is_not_found_and_gets_the_close_matches_of_the_unknown_command_error() {
+        let lookup = bus().look_up("host:statsu");
+        assert_eq!((lookup.found, lookup.owner), (false, None));
+        assert_eq!(lookup.suggestions, ["host:status"]);
+        assert!(bus().look_up("backup:run").suggestions.is_empty());
     }
 }

@@ -4,9 +4,9 @@
 use systemprompt_module_sdk::CommandError;
 use systemprompt_module_sdk::error::code;
 
-/// Builds the `unknown_command` error for `name` given every known command name.
-pub fn unknown_command<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> CommandError {
-    let known: Vec<&str> = known.into_iter().collect();
+/// Up to three known command names close to `name`, best first: what the `unknown_command`
+/// error suggests, and what `host:command` answers for a command it does not find.
+pub fn close_matches<'a>(name: &str, known: &[&'a str]) -> Vec<&'a str> {
     let (namespace, local) = name.split_once(':').unwrap_or((name, ""));
     // Within the same namespace compare the command parts (the shared prefix would make
     // everything look close); across namespaces only near-identical names count.
@@ -22,7 +22,14 @@ pub fn unknown_command<'a>(name: &str, known: impl IntoIterator<Item = &'a str>)
     };
     let mut scored: Vec<(f64, &str)> = known.iter().filter_map(|k| score(k).map(|s| (s, *k))).collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    let suggestions: Vec<&str> = scored.into_iter().take(3).map(|(_, k)| k).collect();
+    scored.into_iter().take(3).map(|(_, k)| k).collect()
+}
+
+/// Builds the `unknown_command` error for `name` given every known command name.
+pub fn unknown_command<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> CommandError {
+    let known: Vec<&str> = known.into_iter().collect();
+    let namespace = name.split_once(':').map_or(name, |(namespace, _)| namespace);
+    let suggestions = close_matches(name, &known);
     let mut namespaces: Vec<&str> = known.iter().filter_map(|k| k.split_once(':').map(|(ns, _)| ns)).collect();
     namespaces.sort_unstable();
     namespaces.dedup();

@@ -4,11 +4,16 @@
 //! Every execution is a call on the bus with the task's data, its timeout as the call's
 //! deadline, the execution id as the correlation id, and the engine's cancellation token
 //! wired through to the handler (so a timed-out attempt is cancelled before its retry).
+//!
+//! It is also the one place where an engine [`TaskEvent`] becomes its wire type,
+//! [`TaskExecutionEvent`] ([`task_execution_event`]); the fake bus of the tests records
+//! the same conversion.
 
+use scheduler_api::runs::{TASK_EVENT, TaskExecutionEvent};
 use systemprompt_module_sdk::error::code;
 use systemprompt_module_sdk::{CallOptions, Host};
 
-use crate::engine::{BoxFuture, DispatchError, TaskBus, TaskCall};
+use crate::engine::{BoxFuture, DispatchError, TaskBus, TaskCall, TaskEvent};
 
 /// Dispatches executions on the host's bus and publishes the engine's events there.
 pub(crate) struct HostBus {
@@ -53,7 +58,26 @@ impl TaskBus for HostBus {
         })
     }
 
-    fn publish(&self, event: &str, payload: serde_json::Value) {
-        self.host.publish(event, &payload);
+    fn publish(&self, event: &TaskEvent) {
+        self.host.publish(TASK_EVENT, &task_execution_event(event));
+    }
+}
+
+/// The `task-event` payload of an engine event, field by field.
+pub(crate) fn task_execution_event(event: &TaskEvent) -> TaskExecutionEvent {
+    TaskExecutionEvent {
+        event: event.kind.as_str().to_owned(),
+        task_id: event.task_id.clone(),
+        name: event.name.clone(),
+        tenant: event.tenant.clone(),
+        execution_id: event.execution_id.0,
+        scheduled_for: event.scheduled_for.to_string(),
+        at: event.at.to_string(),
+        attempt: event.attempt,
+        trigger: event.trigger.as_str().to_owned(),
+        status: event.status.as_str().to_owned(),
+        duration_ms: event.duration_ms,
+        error: event.error.clone(),
+        retry_at: event.retry_at.map(|at| at.to_string()),
     }
 }

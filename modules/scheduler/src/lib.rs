@@ -20,27 +20,14 @@
 //! task's next run advanced in one transaction, so a crash neither loses nor doubles it.
 //!
 //! # `task-event` payload
-//! The engine publishes every execution event as `task-event` with this JSON object:
-//!
-//! | field | type | meaning |
-//! |---|---|---|
-//! | `event` | string | `executed` (started), `completed`, `failed`, `timeout`, `retrying`, `skipped`, `interrupted`, `cancelled` |
-//! | `task_id` | string | the task's id |
-//! | `name` | string | the task's name |
-//! | `tenant` | string | the task's tenant |
-//! | `execution_id` | number | the execution row this event is about (for `retrying`: the queued retry) |
-//! | `scheduled_for` | string | RFC 3339 instant of the occurrence (for manual runs: when it was asked for) |
-//! | `at` | string | RFC 3339 instant of the event: the dispatch for `executed`, the end of the attempt for ended attempts (and the `retrying` after them), the decision for `skipped` |
-//! | `attempt` | number | 1 for the first attempt, 2 for the first retry, ... |
-//! | `trigger` | string | `schedule`, `manual`, `retry` or `catch-up` |
-//! | `status` | string | the execution's status after the event (`running`, `completed`, `failed`, `timeout`, `queued`, `skipped`, `interrupted`, `cancelled`) |
-//! | `duration_ms` | number or null | run time for finished attempts |
-//! | `error` | string or null | why it failed, was skipped or is retried |
-//! | `retry_at` | string or null | for `retrying`: when the retry becomes due |
+//! The engine publishes every execution event as `task-event`; its payload is
+//! `scheduler_api::runs::TaskExecutionEvent` (built from the engine's [`engine::TaskEvent`]
+//! in `host_bus`, the one conversion), documented field by field in the README (section
+//! "Scheduler: runs"), whose table a test of `scheduler-api` checks against the type.
 //!
 //! # Task lifecycle events
 //! The task commands publish `task-created`, `task-updated`, `task-paused`, `task-resumed`
-//! and `task-deleted` with the SDK's `api::scheduler::tasks::TaskLifecycleEvent`:
+//! and `task-deleted` with `scheduler_api::tasks::TaskLifecycleEvent`:
 //! `{ task_id, name, tenant, task }`, where `task` is the `TaskView` the command returned.
 
 pub mod clock;

@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::engine::{BoxFuture, DispatchError, TaskBus, TaskCall};
+use crate::engine::{BoxFuture, DispatchError, TaskBus, TaskCall, TaskEvent};
 use crate::store::{
     AuditNote, ChangeOutcome, ClaimOutcome, ClaimRequest, CleanupBatch, ClockJump, ClockRebased, Finish, FinishOutcome,
     Finished, HistoryQuery, RecoverRequest, RunRequested, Store, StoreError, StoreFuture, TaskChange, TaskFilter,
@@ -195,8 +195,11 @@ impl TaskBus for FakeBus {
         Box::pin(async move { handler.await.unwrap_or(Err(DispatchError::Cancelled)) })
     }
 
-    fn publish(&self, event: &str, payload: serde_json::Value) {
-        lock(&self.events).push((event.to_owned(), payload));
+    fn publish(&self, event: &TaskEvent) {
+        // The same conversion as the real bus, so tests see the published payload.
+        let payload = serde_json::to_value(crate::host_bus::task_execution_event(event))
+            .expect("invariant: an execution event is plain JSON");
+        lock(&self.events).push((scheduler_api::runs::TASK_EVENT.to_owned(), payload));
     }
 }
 

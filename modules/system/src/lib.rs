@@ -1,21 +1,24 @@
 //! The system module: `system:health`, `system:echo`, `system:sleep`, `system:fail`,
 //! `system:panic` and `system:emit`.
 //!
-//! Small on purpose: it is the reference for writing a module (one file per command), and
-//! the fault injector that tests and benchmarks use against the real host.
+//! Small on purpose: it is the reference for writing a module (the template in
+//! `docs/ARCHITECTURE.md`: `module.yaml`, `api/` with its typed commands, `config.rs`, one
+//! file per command in `commands/`, `tests.rs`), and the fault injector that tests and
+//! benchmarks use against the real host.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use serde::Deserialize;
-use systemprompt_module_sdk::api::system::{Echo, Fail, Health, Panic, Sleep};
+use system_api::{Echo, Emit, Fail, Health, Panic, Sleep};
 use systemprompt_module_sdk::{Host, Module, ModuleContext, ModuleError, Router};
 
 mod commands;
+mod config;
 #[cfg(test)]
 mod tests;
 
-pub use commands::emit::Emit;
+// Re-exports. Consider semver implications carefully.
+pub use config::SystemConfig;
 
 /// The module's state.
 pub struct System {
@@ -30,11 +33,6 @@ impl System {
         self.sleeps_cancelled.load(Ordering::Relaxed)
     }
 }
-
-/// The module's config: it has no settings.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SystemConfig {}
 
 impl Module for System {
     const NAME: &'static str = "system";

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use systemprompt_module_sdk::api::system::{Echo, EchoParams, Sleep, SleepParams};
+use system_api::{Echo, EchoParams, Sleep, SleepParams};
 use systemprompt_module_sdk::testing::ModuleTest;
 
 use crate::System;

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use scheduler_api::tasks::{CreateTaskParams, TaskView, events};
 use scheduler_schedule::ScheduleKind;
-use systemprompt_module_sdk::api::scheduler::tasks::{CreateTaskParams, TaskView, events};
 use systemprompt_module_sdk::error::code;
 use systemprompt_module_sdk::{Call, CommandError};
 

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use systemprompt_module_sdk::api::scheduler::tasks::{DeleteTaskParams, DeletedTask, events};
+use scheduler_api::tasks::{DeleteTaskParams, DeletedTask, events};
 use systemprompt_module_sdk::{Call, CommandError};
 
 use super::{common, view};

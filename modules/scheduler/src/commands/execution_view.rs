@@ -1,12 +1,12 @@
 //! Hand-written conversions from the scheduler's domain types (not `Serialize`) to the JSON
-//! shapes of the execution commands in `systemprompt_module_sdk::api::scheduler::runs`.
+//! shapes of the execution commands in `scheduler_api::runs`.
 //!
 //! Instants become RFC 3339 strings in UTC; enums become their stable storage names, the
 //! same ones the `task-event` payload carries. Nothing here reads the store or the clock.
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use systemprompt_module_sdk::api::scheduler::runs::{ExecutionView, NextFire, StatsView, TaskStatsView};
+use scheduler_api::runs::{ExecutionView, NextFire, StatsView, TaskStatsView};
 
 use crate::task::{Execution, Task, TaskStats};
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use systemprompt_module_sdk::api::scheduler::tasks::{TaskRef, TaskView};
+use scheduler_api::tasks::{TaskRef, TaskView};
 use systemprompt_module_sdk::{Call, CommandError};
 
 use super::common::resolve;

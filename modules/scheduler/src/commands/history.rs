@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use systemprompt_module_sdk::api::scheduler::runs::{ExecutionView, HistoryParams};
+use scheduler_api::runs::{ExecutionView, HistoryParams};
 use systemprompt_module_sdk::{Call, CommandError};
 
 use super::common::{bounded, lookup, parse_instant, store_error};

@@ -8,14 +8,13 @@
 //! Execution commands: `run` (starts a run now; audited), `history`, `next`, `stats` and
 //! `validate` (read-only); `execution_view` converts executions by hand.
 //!
-//! Their parameter and output types live in the SDK (`api::scheduler::{tasks, runs}`), so
-//! the CLI, other modules and events share one JSON shape.
+//! Their parameter and output types live in the scheduler's API crate (`scheduler-api`:
+//! `scheduler_api::{tasks, runs}`), so the CLI, other modules and events share one JSON
+//! shape without linking the scheduler.
 
+use scheduler_api::runs::{NextRuns, RunTask, TaskHistory, TaskStatistics, ValidateSchedule};
+use scheduler_api::tasks::{CreateTask, DeleteTask, GetTask, ListTasks, PauseTasks, ResumeTasks, UpdateTask};
 use systemprompt_module_sdk::Router;
-use systemprompt_module_sdk::api::scheduler::runs::{NextRuns, RunTask, TaskHistory, TaskStatistics, ValidateSchedule};
-use systemprompt_module_sdk::api::scheduler::tasks::{
-    CreateTask, DeleteTask, GetTask, ListTasks, PauseTasks, ResumeTasks, UpdateTask,
-};
 
 use crate::module::Scheduler;
 

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use systemprompt_module_sdk::api::scheduler::runs::{NextExplained, NextFire, NextOutput, NextParams};
+use scheduler_api::runs::{NextExplained, NextFire, NextOutput, NextParams};
 use systemprompt_module_sdk::{Call, CommandError};
 
 use super::common::{bounded, parse_instant, resolve, schedule_error, store_error};

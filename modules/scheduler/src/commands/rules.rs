@@ -20,7 +20,8 @@
 use std::time::Duration;
 
 use scheduler_schedule::ScheduleKind;
-use systemprompt_module_sdk::{Call, CallOptions, CommandError, Host};
+use systemprompt_module_sdk::host_commands::{CommandLookup, LookUpCommand, LookUpCommandParams};
+use systemprompt_module_sdk::{Call, CallOptions, Command, CommandError, Host};
 
 use crate::task::TaskSchedule;
 
@@ -197,32 +198,37 @@ pub(crate) fn command_name(value: &str) -> Result<String, CommandError> {
     Ok(value.to_owned())
 }
 
-/// Whether a module of the host declares `command`, asked through `host:modules` (which
-/// lists every loaded module's commands, whatever its state). The host's own `host:*`
-/// commands are not listed there, so they cannot be scheduled.
+/// Whether a module of the host declares `command`, asked through the host's typed
+/// `host:command` lookup (every loaded module's commands, whatever its state). The host's
+/// own `host:*` commands are not a module's, so they cannot be scheduled.
 pub(crate) async fn command_declared(host: &Host, command: &str, call: &Call<'_>) -> Result<(), CommandError> {
     let options = CallOptions {
         timeout: None,
         correlation_id: Some(call.correlation_id().to_owned()),
         cancel: Some(call.cancellation_token()),
     };
-    let modules = host.dispatch("host:modules", &serde_json::json!({}), &options).await.map_err(|error| {
+    let params = LookUpCommandParams { name: command.to_owned() };
+    let lookup = host.call_with::<LookUpCommand>(&params, &options).await.map_err(|error| {
         CommandError::new(
             systemprompt_module_sdk::error::code::UNAVAILABLE,
-            format!("cannot check that command '{command}' exists: host:modules failed: {error}"),
+            format!("cannot check that command '{command}' exists: {} failed: {error}", LookUpCommand::NAME),
         )
     })?;
-    let declared =
-        modules.as_array().into_iter().flatten().any(|module| {
-            module["commands"].as_array().into_iter().flatten().any(|name| name.as_str() == Some(command))
-        });
-    if declared {
-        Ok(())
-    } else {
-        Err(CommandError::invalid_params(format!(
-            "unknown command '{command}': no loaded module declares it (see `systemprompt modules`)"
-        )))
+    declared(command, &lookup)
+}
+
+/// The rule behind [`command_declared`]: a module must answer `command`. The refusal names
+/// the close matches the host suggests, or points at the list of commands.
+fn declared(command: &str, lookup: &CommandLookup) -> Result<(), CommandError> {
+    if lookup.is_module_command() {
+        return Ok(());
     }
+    let hint = if lookup.suggestions.is_empty() {
+        "see `systemprompt modules`".to_owned()
+    } else {
+        format!("did you mean {}?", lookup.suggestions.join(" or "))
+    };
+    Err(CommandError::invalid_params(format!("unknown command '{command}': no loaded module declares it ({hint})")))
 }
 
 #[cfg(test)]
@@ -338,6 +344,40 @@ mod tests {
         assert!(error.message.starts_with("unknown time zone 'Mars/Olympus'"), "{}", error.message);
         let once = schedule("now", None, Some(ScheduleKind::Once), now).unwrap();
         assert_eq!(once.first_fire(now), Some(now));
+    }
+
+    fn lookup(found: bool, owner: Option<&str>, suggestions: &[&str]) -> CommandLookup {
+        CommandLookup {
+            found,
+            owner: owner.map(str::to_owned),
+            suggestions: suggestions.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_command_is_declared_only_when_a_module_answers_it() {
+        assert!(declared("system:echo", &lookup(true, Some("system"), &[])).is_ok());
+        assert_eq!(
+            message(declared("host:status", &lookup(true, Some("host"), &[]))),
+            "unknown command 'host:status': no loaded module declares it (see `systemprompt modules`)"
+        );
+        assert_eq!(
+            message(declared("system:nope", &lookup(false, None, &[]))),
+            "unknown command 'system:nope': no loaded module declares it (see `systemprompt modules`)"
+        );
+    }
+
+    #[test]
+    fn an_undeclared_command_is_refused_with_the_close_matches_the_host_suggests() {
+        assert_eq!(
+            message(declared("system:ecko", &lookup(false, None, &["system:echo"]))),
+            "unknown command 'system:ecko': no loaded module declares it (did you mean system:echo?)"
+        );
+        assert_eq!(
+            message(declared("system:sleap", &lookup(false, None, &["system:sleep", "system:health"]))),
+            "unknown command 'system:sleap': no loaded module declares it (did you mean system:sleep or \
+             system:health?)"
+        );
     }
 
     #[test]

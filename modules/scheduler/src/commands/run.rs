@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use systemprompt_module_sdk::api::scheduler::runs::{RunOutput, RunParams, RunStarted};
+use scheduler_api::runs::{RunOutput, RunParams, RunStarted};
 use systemprompt_module_sdk::error::code;
 use systemprompt_module_sdk::{Call, CommandError};
 

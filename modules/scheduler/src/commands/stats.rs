@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use systemprompt_module_sdk::api::scheduler::runs::{StatsOutput, StatsParams, StatsReport};
+use scheduler_api::runs::{StatsOutput, StatsParams, StatsReport};
 use systemprompt_module_sdk::{Call, CommandError};
 
 use super::common::{resolve, store_error};

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use systemprompt_module_sdk::api::scheduler::tasks::{ChangedTasks, TaskSelection, events};
+use scheduler_api::tasks::{ChangedTasks, TaskSelection, events};
 use systemprompt_module_sdk::{Call, CommandError};
 
 use super::{common, view};

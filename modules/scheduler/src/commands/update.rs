@@ -16,8 +16,8 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use scheduler_api::tasks::{TaskView, UpdateTaskParams, events};
 use scheduler_schedule::ScheduleKind;
-use systemprompt_module_sdk::api::scheduler::tasks::{TaskView, UpdateTaskParams, events};
 use systemprompt_module_sdk::{Call, CommandError};
 
 use super::{common, rules, view};

@@ -6,7 +6,7 @@
 //! language's message, which names the field and the rule (so the CLI exits 2). Nothing is
 //! stored. It runs inline (parsing and explaining do no IO).
 
-use systemprompt_module_sdk::api::scheduler::runs::{ValidateOutput, ValidateParams};
+use scheduler_api::runs::{ValidateOutput, ValidateParams};
 use systemprompt_module_sdk::{Call, CommandError};
 
 use super::common::{parse_instant, schedule_error};

@@ -1,9 +1,9 @@
-//! Domain tasks to their wire shape: [`task_view`] turns a [`Task`] into the SDK's
+//! Domain tasks to their wire shape: [`task_view`] turns a [`Task`] into the API crate's
 //! [`TaskView`](api::TaskView), field by field. The domain types stay unserialisable (only the edges
 //! serialise), so this is the one place that decides the JSON of a task.
 
+use scheduler_api::tasks as api;
 use scheduler_schedule::ScheduleKind;
-use systemprompt_module_sdk::api::scheduler::tasks as api;
 
 use crate::task::{MisfirePolicy, OverlapPolicy, Task, TaskStatus};
 

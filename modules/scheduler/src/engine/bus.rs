@@ -15,6 +15,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
+use super::events::TaskEvent;
 use crate::task::Trigger;
 
 /// A boxed, sendable future.
@@ -27,8 +28,8 @@ pub trait TaskBus: Send + Sync + 'static {
     /// cancels the handler). `call.cancel` is fired by the engine to abandon the call.
     fn dispatch(&self, call: TaskCall) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>>;
 
-    /// Publishes a scheduler event (`task-event`) with a JSON payload. Must not block.
-    fn publish(&self, event: &str, payload: serde_json::Value);
+    /// Publishes an execution event (as `task-event`). Must not block.
+    fn publish(&self, event: &TaskEvent);
 }
 
 /// One command dispatch for one execution.

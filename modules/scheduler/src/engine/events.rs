@@ -1,16 +1,16 @@
-//! Typed execution events, published on the bus as `task-event` (payload documented in the
-//! crate docs) and logged with `tracing` in one place. A failed command's error text is
+//! Typed execution events, handed to the [`TaskBus`] (which publishes them as
+//! `task-event`) and logged with `tracing` in one place. A failed command's error text is
 //! never logged (see [`TaskEvent::emit`]).
+//!
+//! The engine does not know the wire shape: the payload type is
+//! `scheduler_api::runs::TaskExecutionEvent`, and `host_bus` converts a [`TaskEvent`] into
+//! it in one function, serialised once per event.
 
 use jiff::Timestamp;
-use serde_json::json;
 
 use super::bus::TaskBus;
 use crate::store::{ClaimedExecution, NotedExecution};
 use crate::task::{ExecutionId, ExecutionStatus, Trigger};
-
-/// The bus event name of every execution event.
-pub const TASK_EVENT: &str = "task-event";
 
 /// What happened to an execution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,25 +133,6 @@ impl TaskEvent {
         })
     }
 
-    /// The JSON payload.
-    pub fn payload(&self) -> serde_json::Value {
-        json!({
-            "event": self.kind.as_str(),
-            "task_id": self.task_id,
-            "name": self.name,
-            "tenant": self.tenant,
-            "execution_id": self.execution_id.0,
-            "scheduled_for": self.scheduled_for.to_string(),
-            "at": self.at.to_string(),
-            "attempt": self.attempt,
-            "trigger": self.trigger.as_str(),
-            "status": self.status.as_str(),
-            "duration_ms": self.duration_ms,
-            "error": self.error,
-            "retry_at": self.retry_at.map(|at| at.to_string()),
-        })
-    }
-
     /// Logs the event and publishes it on the bus.
     ///
     /// A failed command's error message comes from the command and may carry what it was
@@ -183,7 +164,7 @@ impl TaskEvent {
                 error = self.error.as_deref().unwrap_or(""), "Task execution did not complete."
             ),
         }
-        bus.publish(TASK_EVENT, self.payload());
+        bus.publish(self);
     }
 }
 

@@ -68,7 +68,7 @@ pub mod events;
 mod run;
 
 pub use bus::{BoxFuture, DispatchError, TaskBus, TaskCall};
-pub use events::{TASK_EVENT, TaskEvent, TaskEventKind};
+pub use events::{TaskEvent, TaskEventKind};
 
 /// Most due tasks one claim transaction examines.
 const CLAIM_BATCH: usize = 256;

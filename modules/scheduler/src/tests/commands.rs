@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-use systemprompt_module_sdk::api::scheduler::tasks::{
+use scheduler_api::tasks::{
     CreateTask, CreateTaskParams, DeleteTask, DeleteTaskParams, GetTask, ListTasks, ListTasksParams,
     TaskLifecycleEvent, TaskRef,
 };
+use serde_json::json;
 use systemprompt_module_sdk::testing::{FakeHost, ModuleTest};
 
 use crate::Scheduler;
@@ -19,7 +19,7 @@ const WAIT: Duration = Duration::from_secs(10);
 /// `system:echo` only.
 fn scheduler() -> ModuleTest<Scheduler> {
     let host = FakeHost::default();
-    host.on("host:modules", |_| Ok(json!([{ "name": "system", "commands": ["system:echo"] }])));
+    host.declares(&["system:echo"]);
     ModuleTest::with_host(json!({}), host).expect("the scheduler builds")
 }
 

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-use systemprompt_module_sdk::api::scheduler::tasks::{
+use scheduler_api::tasks::{
     CreateTask, CreateTaskParams, DeleteTask, DeleteTaskParams, GetTask, ListTasks, ListTasksParams, PauseTasks,
     TaskRef, TaskSelection, UpdateTask, UpdateTaskParams,
 };
+use serde_json::json;
 use systemprompt_module_sdk::testing::{FakeHost, ModuleTest};
 
 use crate::Scheduler;
@@ -19,7 +19,7 @@ const WAIT: Duration = Duration::from_secs(10);
 /// The scheduler (not started) on a database in `dir`, whose host declares `system:echo`.
 fn scheduler(dir: &tempfile::TempDir) -> ModuleTest<Scheduler> {
     let host = FakeHost::default();
-    host.on("host:modules", |_| Ok(json!([{ "name": "system", "commands": ["system:echo"] }])));
+    host.declares(&["system:echo"]);
     let config = json!({ "databasePath": dir.path().join("scheduler.db"), "maxAuditDetailBytes": 512 });
     ModuleTest::with_host(config, host).expect("the scheduler builds")
 }

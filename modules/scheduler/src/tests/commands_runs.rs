@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-use systemprompt_module_sdk::api::scheduler::runs::{
+use scheduler_api::runs::{
     HistoryParams, NextOutput, NextParams, NextRuns, RunParams, RunTask, TaskHistory, ValidateParams, ValidateSchedule,
 };
+use serde_json::json;
 use systemprompt_module_sdk::testing::ModuleTest;
 
 use crate::Scheduler;

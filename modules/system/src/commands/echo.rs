@@ -1,6 +1,6 @@
 //! `system:echo`: returns its message. The no-op the bus benchmark measures.
 
-use systemprompt_module_sdk::api::system::{EchoOutput, EchoParams};
+use system_api::{EchoOutput, EchoParams};
 use systemprompt_module_sdk::{Call, CommandError};
 
 use crate::System;

@@ -1,6 +1,6 @@
 //! `system:fail`: always fails, so callers can test their error paths.
 
-use systemprompt_module_sdk::api::system::FailParams;
+use system_api::FailParams;
 use systemprompt_module_sdk::{Call, CommandError};
 
 use crate::System;

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use systemprompt_module_sdk::api::system::{HealthParams, HealthReport};
+use system_api::{HealthParams, HealthReport};
+use systemprompt_module_sdk::host_commands::{ListModules, ListModulesParams};
 use systemprompt_module_sdk::{Call, CallOptions, CommandError};
 
 use crate::System;
@@ -18,11 +19,9 @@ pub(crate) async fn run(
         cancel: Some(call.cancellation_token()),
     };
     // The host answers `host:modules`; a host that does not (a fake one) still gets a report.
-    let modules = match module.host.dispatch("host:modules", &serde_json::json!({}), &options).await {
-        Ok(serde_json::Value::Array(list)) => {
-            list.iter().filter_map(|m| m.get("name").and_then(|n| n.as_str()).map(str::to_owned)).collect()
-        }
-        _ => Vec::new(),
+    let modules = match module.host.call_with::<ListModules>(&ListModulesParams {}, &options).await {
+        Ok(list) => list.into_iter().map(|info| info.name).collect(),
+        Err(_) => Vec::new(),
     };
     Ok(HealthReport { status: "ok".to_owned(), uptime_secs: module.started.elapsed().as_secs_f64(), modules })
 }

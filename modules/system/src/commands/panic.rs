@@ -1,6 +1,6 @@
 //! `system:panic`: panics inside the handler, to prove the host survives it.
 
-use systemprompt_module_sdk::api::system::PanicParams;
+use system_api::PanicParams;
 use systemprompt_module_sdk::{Call, CommandError};
 
 use crate::System;

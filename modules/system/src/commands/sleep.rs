@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use systemprompt_module_sdk::api::system::{SleepOutput, SleepParams};
+use system_api::{SleepOutput, SleepParams};
 use systemprompt_module_sdk::{Call, CommandError};
 
 use crate::System;

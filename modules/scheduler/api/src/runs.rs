@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::module::Command;
+use systemprompt_module_sdk::Command;
 
 /// One execution: one attempt of one occurrence of a task, or an occurrence recorded
 /// without running (`skipped`).
@@ -369,11 +369,16 @@ mod tests {
     }
 }
 
-/// The local name of the execution events (subscribers see `scheduler:task-event`).
+/// The local name of the execution events (subscribers see `scheduler:task-event`). The
+/// one definition: the scheduler publishes under it.
 pub const TASK_EVENT: &str = "task-event";
 
 /// The payload of a `scheduler:task-event`: one step in the life of an execution. Fields it
 /// shares with [`ExecutionView`] have the same names and meanings.
+///
+/// The one definition of this payload: the scheduler converts each engine event into this
+/// type in one place (its `host_bus`) and serialises it once; the README's table of it is
+/// checked against it by a test (`tests/api_readme.rs`). Field order is the JSON order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskExecutionEvent {
     /// `executed` (started), `completed`, `failed`, `timeout`, `retrying`, `skipped`,

@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::module::Command;
+use systemprompt_module_sdk::Command;
 
 /// Whether a task fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,8 +1,13 @@
-//! The `system` module's commands: health, echo, sleep, fail, panic.
+//! The typed API of the `system` module: the parameters and outputs of `system:health`,
+//! `echo`, `sleep`, `fail`, `panic` and `emit`, so a caller writes
+//! `host.call::<Echo>(&EchoParams { .. })` instead of JSON by hand.
+//!
+//! These types are the module's JSON interface, the same for the CLI and for other modules.
+//! This crate holds no logic and depends only on the SDK's [`Command`] trait and serde, so
+//! a caller links it without linking the module.
 
 use serde::{Deserialize, Serialize};
-
-use crate::module::Command;
+use systemprompt_module_sdk::Command;
 
 /// `system:health`: uptime and loaded modules.
 pub enum Health {}
@@ -111,5 +116,26 @@ pub struct PanicParams {
 impl Command for Panic {
     const NAME: &'static str = "system:panic";
     type Params = PanicParams;
+    type Output = serde_json::Value;
+}
+
+/// `system:emit --event <name> --payload <json>`: publishes an event from the system
+/// module, so tests and scripts can drive event subscribers.
+pub enum Emit {}
+
+/// Parameters of [`Emit`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmitParams {
+    /// The event's local name (subscribers see `system:<event>`).
+    pub event: String,
+    /// Its payload.
+    #[serde(default)]
+    pub payload: serde_json::Value,
+}
+
+impl Command for Emit {
+    const NAME: &'static str = "system:emit";
+    type Params = EmitParams;
     type Output = serde_json::Value;
 }
