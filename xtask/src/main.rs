@@ -2,12 +2,15 @@
 //!
 //! - `cargo xtask run [-- serve flags]`: builds the host and every module in release mode
 //!   and runs `systemprompt serve` on the local data dir `.data/` (SQLite included).
-//! - `cargo xtask test [--quick]`: the whole suite — tidy (every file documented),
+//! - `cargo xtask test [--quick]`: the whole suite — tidy (every file documented; also a
+//!   unit test of this crate, so `cargo test --workspace` enforces it),
 //!   `cargo fmt --check`, clippy with warnings denied, the build, every test (nextest when
 //!   installed, else `cargo test`) and the doc tests. `--quick` skips fmt and clippy.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod tidy;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
@@ -30,32 +33,9 @@ fn has_nextest() -> bool {
     cargo().args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success())
 }
 
-/// Every `.rs` file starts with a `//!` doc saying what it is for.
+/// Every `.rs` file starts with a `//!` doc saying what it is for (see `tidy.rs`).
 fn tidy() -> anyhow::Result<()> {
-    let mut missing = Vec::new();
-    let mut stack = vec![root()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            if path.is_dir() {
-                if !name.starts_with('.') && name != "target" {
-                    stack.push(path);
-                }
-            } else if name.ends_with(".rs") {
-                let text = std::fs::read_to_string(&path)?;
-                if !text.trim_start().starts_with("//!") {
-                    missing.push(path.strip_prefix(root()).unwrap_or(&path).display().to_string());
-                }
-            }
-        }
-    }
-    missing.sort();
-    anyhow::ensure!(
-        missing.is_empty(),
-        "files without a `//!` doc saying what they are for:\n  {}",
-        missing.join("\n  ")
-    );
+    tidy::check(&root())?;
     eprintln!("xtask: tidy ok");
     Ok(())
 }
