@@ -4,8 +4,10 @@
 //!   and runs `systemprompt serve` on the local data dir `.data/` (SQLite included).
 //! - `cargo xtask test [--quick]`: the whole suite — tidy (every file documented; also a
 //!   unit test of this crate, so `cargo test --workspace` enforces it),
-//!   `cargo fmt --check`, clippy with warnings denied, the build, every test (nextest when
-//!   installed, else `cargo test`) and the doc tests. `--quick` skips fmt and clippy.
+//!   `cargo deny check licenses bans sources` (policy in `deny.toml`; cargo-deny must be
+//!   installed, the error says how), `cargo fmt --check`, clippy with warnings denied, the
+//!   build, every test (nextest when installed, else `cargo test`) and the doc tests.
+//!   `--quick` skips fmt and clippy.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,8 +42,27 @@ fn tidy() -> anyhow::Result<()> {
     Ok(())
 }
 
+fn has_cargo_deny() -> bool {
+    cargo().args(["deny", "--version"]).output().is_ok_and(|o| o.status.success())
+}
+
+/// Licenses, banned or duplicated crates and sources, by `deny.toml`. Advisories are left
+/// out: they need the RustSec database from the network.
+fn deny() -> anyhow::Result<()> {
+    anyhow::ensure!(
+        has_cargo_deny(),
+        "cargo-deny is not installed; the test command checks licenses, bans and sources with it.\n  \
+         Install it once with `cargo install --locked cargo-deny` (a release build, several minutes), \
+         then run `cargo xtask test` again (.ci/run installs it when missing)."
+    );
+    let mut deny = cargo();
+    deny.args(["deny", "check", "--hide-inclusion-graph", "licenses", "bans", "sources"]);
+    run(deny)
+}
+
 fn test(quick: bool) -> anyhow::Result<()> {
     tidy()?;
+    deny()?;
     if !quick {
         let mut fmt = cargo();
         fmt.args(["fmt", "--all", "--", "--check"]);
@@ -85,6 +106,7 @@ fn main() -> anyhow::Result<()> {
         Some("run") => serve(&args[1..]),
         Some("test") => test(args.iter().any(|a| a == "--quick")),
         Some("tidy") => tidy(),
-        _ => anyhow::bail!("usage: cargo xtask run | test [--quick] | tidy"),
+        Some("deny") => deny(),
+        _ => anyhow::bail!("usage: cargo xtask run | test [--quick] | tidy | deny"),
     }
 }
