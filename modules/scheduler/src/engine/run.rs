@@ -275,8 +275,12 @@ async fn record(shared: &Arc<Shared>, execution_id: ExecutionId, finish: Finish,
                 shared.wake.notify_one();
             }
         }
+        Some(FinishOutcome::NotRunning) if reason.load(Ordering::SeqCst) == CancelReason::Request as u8 => {
+            // `scheduler:cancel` recorded it (with its audit row) before firing the cancel.
+            tracing::debug!(%execution_id, "Execution was cancelled on request; the abandoned call's outcome is dropped.");
+        }
         Some(FinishOutcome::NotRunning) => {
-            tracing::warn!(%execution_id, "Execution was recovered elsewhere; its outcome is dropped.");
+            tracing::warn!(%execution_id, "Execution was ended elsewhere (recovered, or cancelled on request); its outcome is dropped.");
         }
         None => {}
     }
