@@ -195,6 +195,10 @@ async fn execute(
                 }
             }
             tokio::select! {
+                // The dispatch is polled first: when `cancel` fires, the bus call sees it in
+                // that same poll and passes it on to the handler (the host's call cancel)
+                // before this select drops it.
+                biased;
                 result = dispatch => result,
                 () = tokio::time::sleep_until(deadline) => Err(DispatchError::Timeout { after: claim.timeout }),
                 () = cancel.cancelled() => Err(DispatchError::Cancelled),
