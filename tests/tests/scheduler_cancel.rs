@@ -100,16 +100,17 @@ fn cancelling_a_running_sleep_records_it_cancelled_without_retry_and_the_sleep_s
 #[test]
 fn cancelling_a_queued_retry_means_it_never_runs() {
     let host = started_host();
-    let task =
-        create(&host, &["--name", "flaky", "--command", "system:fail", "--schedule", "manual", "--retries", "1"]);
+    let args = ["--name", "flaky", "--command", "system:fail", "--schedule", "manual", "--retries", "1"];
+    let task = create(&host, &[&args[..], &["--retry-delay-ms", "3000"]].concat());
     host.json(&["scheduler:run", "--id", "flaky"]);
-    // The first attempt fails at once; its retry waits the default retryDelay (5 s).
+    // The first attempt fails at once; its retry waits 3 s.
     let rows = history_until(&host, &task, "the queued retry", |rows| statuses(rows) == ["queued", "failed"]);
     assert_eq!(rows[0]["trigger"], "retry");
     let retry = rows[0]["id"].as_i64().unwrap().to_string();
     let answer = host.json(&["scheduler:cancel", "--execution", &retry]);
     assert_eq!((answer["was"].as_str(), answer["cancelled"]["status"].as_str()), (Some("queued"), Some("cancelled")));
-    std::thread::sleep(Duration::from_millis(6_000));
+    // Past the retry's instant: it would have run by now.
+    std::thread::sleep(Duration::from_millis(3_500));
     let rows = host.json(&["scheduler:history", "--task", &task]);
     assert_eq!(statuses(rows.as_array().unwrap()), ["cancelled", "failed"], "the retry never ran");
 }
