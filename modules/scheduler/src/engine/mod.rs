@@ -14,9 +14,10 @@
 //! and, on the instant, calls `bus.dispatch` for every execution due then before doing any
 //! bookkeeping, so starts stay on time even when the database is busy. A busy task is not
 //! claimed ahead: its overlap policy is applied at its due time. Consequence: an occurrence
-//! claimed ahead still runs if its task is paused, changed or deleted in the last
-//! `claimAhead` before it (as if the pause came just after it started); set `claimAhead: 0`
-//! to claim only what is due.
+//! claimed ahead still runs if its task is paused or changed in the last `claimAhead` before
+//! it (as if the pause came just after it started); set `claimAhead: 0` to claim only what
+//! is due. A delete (through `scheduler:delete`, which calls [`EngineHandle::cancel_task`])
+//! or a `scheduler:cancel` of it does stop it.
 //!
 //! Time: the engine reads wall time from its [`Clock`] and sleeps with `tokio::time`, so a
 //! paused tokio clock plus [`crate::clock::TestClock`] drives it in tests. The claim loop
