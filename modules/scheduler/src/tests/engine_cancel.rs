@@ -1,11 +1,15 @@
 //! `scheduler:cancel`'s engine path ([`EngineHandle::cancel_audited`]) on the paused clock:
 //! what each state of an execution becomes, that a cancelled execution never runs (or is
-//! told to stop), that the audit row is written with the change, and what is refused.
+//! told to stop, and the bus call always sees it), that the audit row is written with the
+//! change, and what is refused; and a delete's `cancel_task` of a claim held for its instant.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use systemprompt_module_sdk::testing::ModuleTest;
 
 use super::{Harness, pass, secs};
-use crate::engine::EngineHandle;
+use crate::engine::{BoxFuture, DispatchError, Engine, EngineHandle, TaskBus, TaskCall};
 use crate::store::{AuditNote, CancelOutcome, StoreError};
 use crate::task::{Execution, ExecutionId, ExecutionStatus};
 use crate::testing::Behaviour;
@@ -133,4 +137,69 @@ async fn cancel_answers_unavailable_while_the_engine_is_not_running() {
         .await
         .unwrap_err();
     assert_eq!(error.code, "unavailable");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delete_then_cancel_task_stops_an_occurrence_claimed_ahead_before_its_instant() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let task = harness.create("minutely", "ok", "* * * * *").await;
+    let engine = harness.start().await;
+    let handle = engine.handle();
+    pass(std::time::Duration::from_millis(59_800)).await;
+    let rows = harness.executions(&task).await;
+    assert_eq!((rows.len(), rows[0].status), (1, ExecutionStatus::Queued), "claimed ahead: {rows:?}");
+    // What `scheduler:delete` does: the store change, then the engine's cancel.
+    let deleted = harness
+        .store
+        .change_audited(crate::store::TaskChange::Delete(task.id.clone()), note(), harness.now())
+        .await
+        .expect("delete");
+    assert!(matches!(deleted, crate::store::ChangeOutcome::Deleted(Some(_))));
+    assert_eq!(handle.cancel_task(&task.id), 1);
+    pass(secs(120)).await;
+    assert!(harness.bus.calls().is_empty(), "never dispatched: {:?}", harness.bus.calls());
+    let rows = harness.executions(&task).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, ExecutionStatus::Cancelled);
+    engine.stop().await;
+}
+
+/// A bus whose dispatch future itself passes the cancellation on (as the SDK's host call
+/// does: it tells the host only while it is polled), counting the calls it passed on.
+struct PassOnBus {
+    passed_on: Arc<AtomicUsize>,
+}
+
+impl TaskBus for PassOnBus {
+    fn dispatch(&self, call: TaskCall) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>> {
+        let passed_on = self.passed_on.clone();
+        Box::pin(async move {
+            call.cancel.cancelled().await;
+            passed_on.fetch_add(1, Ordering::SeqCst);
+            Err(DispatchError::Cancelled)
+        })
+    }
+
+    fn publish(&self, _: &str, _: serde_json::Value) {}
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_call_always_passes_its_cancellation_on_before_the_engine_drops_it() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let task = harness.create("waits", "wait", "manual").await;
+    let passed_on = Arc::new(AtomicUsize::new(0));
+    let bus = Arc::new(PassOnBus { passed_on: passed_on.clone() });
+    let engine = Engine::start(harness.config.clone(), harness.store.clone(), bus, harness.clock.clone())
+        .await
+        .expect("engine starts");
+    let handle = engine.handle();
+    // Were the engine's own cancel branch polled first, about half would be dropped unseen.
+    for round in 1..=16 {
+        let id = handle.run_now(task.id.clone()).await.expect("run");
+        pass(secs(1)).await;
+        cancel(&handle, id).await;
+        pass(secs(1)).await;
+        assert_eq!(passed_on.load(Ordering::SeqCst), round, "round {round}: the call never saw its cancellation");
+    }
+    engine.stop().await;
 }
