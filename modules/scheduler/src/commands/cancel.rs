@@ -6,7 +6,9 @@
 //! engine claimed ahead of its instant) is recorded `cancelled` and never runs. A running
 //! one is recorded `cancelled` (never retried; its task's counters and once completion
 //! follow as for any outcome), then the engine fires its call's cancellation, which the bus
-//! passes to the handling module. The engine publishes the `cancelled` task-event.
+//! passes to the handling module. The engine publishes the `cancelled` task-event. A run
+//! held by another engine sharing the database is recorded `cancelled` too, but only that
+//! engine can stop its call: it runs on, and its outcome is dropped.
 //!
 //! Refused: an execution that already ended (`conflict`, details: the execution), an
 //! unknown id (`not_found`), a stopped engine (`unavailable`: nothing could fire the
