@@ -189,7 +189,6 @@ impl Host {
         let request = InitRequest {
             config: merged,
             data_dir: config.data_dir.display().to_string(),
-            module_dir: module.manifest_path.parent().map(|p| p.display().to_string()).unwrap_or_default(),
             log_level: config.log_level.clone(),
         };
         let request = serde_json::to_vec(&request).map_err(|error| error.to_string())?;

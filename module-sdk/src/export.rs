@@ -149,7 +149,6 @@ impl<M: Module> Instance<M> {
             host: Host::new(api, M::NAME),
             runtime: runtime.handle().clone(),
             data_dir: PathBuf::from(request.data_dir),
-            module_dir: PathBuf::from(request.module_dir),
         };
         let router = router_of::<M>();
         let module = {
@@ -270,7 +269,6 @@ unsafe extern "C" fn describe<M: Module>(reply: RawReply) {
         let response = DescribeResponse {
             name: M::NAME.to_owned(),
             commands: router_of::<M>().names().into_iter().map(str::to_owned).collect(),
-            sdk_version: env!("CARGO_PKG_VERSION").to_owned(),
         };
         serde_json::to_vec(&response).map_err(|error| CommandError::internal(error.to_string()))
     });

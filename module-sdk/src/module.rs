@@ -36,13 +36,12 @@ pub struct Event {
 }
 
 /// Everything a module is built with. Nothing in a module is global: the host handle, the
-/// runtime and the directories all come from here.
+/// runtime and the data directory all come from here.
 #[derive(Clone)]
 pub struct ModuleContext {
     pub(crate) host: Host,
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) data_dir: PathBuf,
-    pub(crate) module_dir: PathBuf,
 }
 
 impl ModuleContext {
@@ -61,11 +60,6 @@ impl ModuleContext {
     /// or in files named after itself.
     pub fn data_dir(&self) -> &std::path::Path {
         &self.data_dir
-    }
-
-    /// The directory holding the module's `module.yaml`.
-    pub fn module_dir(&self) -> &std::path::Path {
-        &self.module_dir
     }
 }
 

@@ -140,12 +140,8 @@ impl<M: Module> ModuleTest<M> {
     /// Builds the module against a prepared fake host.
     pub fn with_host(config: serde_json::Value, host: FakeHost) -> Result<ModuleTest<M>, ModuleError> {
         let data_dir = tempdir::TempDir::new().map_err(ModuleError::new)?;
-        let request = InitRequest {
-            config,
-            data_dir: data_dir.path().display().to_string(),
-            module_dir: data_dir.path().display().to_string(),
-            log_level: "debug".to_owned(),
-        };
+        let request =
+            InitRequest { config, data_dir: data_dir.path().display().to_string(), log_level: "debug".to_owned() };
         let host = Arc::new(host);
         let instance = Instance::new(request, host.clone())?;
         Ok(ModuleTest { instance, host, next_request: AtomicU64::new(1), _data_dir: Some(data_dir) })

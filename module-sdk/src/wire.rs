@@ -12,8 +12,6 @@ pub struct InitRequest {
     pub config: serde_json::Value,
     /// The host's data directory.
     pub data_dir: String,
-    /// The directory holding the module's `module.yaml`.
-    pub module_dir: String,
     /// The most verbose level the host records (`error` … `trace`).
     #[serde(default = "default_log_level")]
     pub log_level: String,
@@ -30,6 +28,4 @@ pub struct DescribeResponse {
     pub name: String,
     /// Every command the library implements.
     pub commands: Vec<String>,
-    /// The module-sdk version it was built with.
-    pub sdk_version: String,
 }

@@ -9,6 +9,14 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// The machine's wall time. The hosts under test run on the real clock, so a test that
+/// compares with what they recorded (or seeds a store they read) needs it; everything else
+/// reads time through a clock (clippy refuses direct wall-clock reads, see clippy.toml).
+#[allow(clippy::disallowed_methods)]
+pub fn wall_now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("invariant: tests/ sits in the workspace root").to_path_buf()

@@ -70,7 +70,7 @@ fn a_one_second_task_keeps_firing_after_the_wall_clock_is_set_back_an_hour() {
     let all = "SELECT COUNT(*) FROM task_executions WHERE status = 'completed' AND ?1 = ?1";
     wait_for(Duration::from_secs(10), "three fires before the jump", || count(&host, all, 0) >= 3);
 
-    let jumped_at = jiff::Timestamp::now().as_millisecond();
+    let jumped_at = blackbox::wall_now().as_millisecond();
     std::fs::write(&offset_file, "-3600\n").unwrap();
     // Fires at the new wall clock: scheduled half an hour or more before the real time.
     let relived = "SELECT COUNT(*) FROM task_executions WHERE status = 'completed' AND scheduled_for < ?1 - 1800000";

@@ -24,7 +24,7 @@ fn seed_tasks(data_dir: &Path) -> usize {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let store = SqliteStore::open(&data_dir.join("scheduler.db")).unwrap();
     let defaults = SchedulerConfig::default().task_defaults();
-    let now = jiff::Timestamp::now();
+    let now = blackbox::wall_now();
     let mut tasks = Vec::new();
     for n in 0..24 {
         let (command, data) = match n % 4 {
@@ -119,20 +119,20 @@ fn killing_the_host_at_random_moments_neither_doubles_nor_loses_an_occurrence() 
     let mut down: Vec<(i64, i64)> = Vec::new();
     for _ in 0..iterations {
         if let Some(last) = down.last_mut() {
-            last.1 = jiff::Timestamp::now().as_millisecond();
+            last.1 = blackbox::wall_now().as_millisecond();
         }
         host.start();
         std::thread::sleep(Duration::from_millis(rng.random_range(150..1500)));
-        down.push((jiff::Timestamp::now().as_millisecond(), i64::MAX));
+        down.push((blackbox::wall_now().as_millisecond(), i64::MAX));
         host.kill();
     }
     if let Some(last) = down.last_mut() {
-        last.1 = jiff::Timestamp::now().as_millisecond();
+        last.1 = blackbox::wall_now().as_millisecond();
     }
     // A last, clean life: long enough for every backlog and retry to drain, then a stop.
     host.start();
     std::thread::sleep(Duration::from_secs(4));
-    let stopped_at = jiff::Timestamp::now().as_millisecond();
+    let stopped_at = blackbox::wall_now().as_millisecond();
     host.stop().assert_code(0);
 
     let rows = rows(&db);

@@ -67,7 +67,7 @@ fn executions(host: &TestHost) -> Vec<String> {
 }
 
 fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
+    blackbox::wall_now().as_millisecond()
 }
 
 fn wait_for(what: &str, limit: Duration, mut probe: impl FnMut() -> bool) {

@@ -61,7 +61,7 @@ fn seed_tasks(data_dir: &Path, tasks: &[Seed]) -> Vec<String> {
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let store = SqliteStore::open(&data_dir.join("scheduler.db")).unwrap();
     let defaults = SchedulerConfig::default().task_defaults();
-    let now = scheduler::Timestamp::now();
+    let now = blackbox::wall_now();
     let ids = tasks
         .iter()
         .map(|seed| {

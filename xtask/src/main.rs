@@ -2,12 +2,17 @@
 //!
 //! - `cargo xtask run [-- serve flags]`: builds the host and every module in release mode
 //!   and runs `systemprompt serve` on the local data dir `.data/` (SQLite included).
-//! - `cargo xtask test [--quick]`: the whole suite — tidy (every file documented),
-//!   `cargo fmt --check`, clippy with warnings denied, the build, every test (nextest when
-//!   installed, else `cargo test`) and the doc tests. `--quick` skips fmt and clippy.
+//! - `cargo xtask test [--quick]`: the whole suite — tidy (every file documented; also a
+//!   unit test of this crate, so `cargo test --workspace` enforces it),
+//!   `cargo deny check licenses bans sources` (policy in `deny.toml`; cargo-deny must be
+//!   installed, the error says how), `cargo fmt --check`, clippy with warnings denied, the
+//!   build, every test (nextest when installed, else `cargo test`) and the doc tests.
+//!   `--quick` skips fmt and clippy.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod tidy;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
@@ -30,38 +35,34 @@ fn has_nextest() -> bool {
     cargo().args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success())
 }
 
-/// Every `.rs` file starts with a `//!` doc saying what it is for.
+/// Every `.rs` file starts with a `//!` doc saying what it is for (see `tidy.rs`).
 fn tidy() -> anyhow::Result<()> {
-    let mut missing = Vec::new();
-    let mut stack = vec![root()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            if path.is_dir() {
-                if !name.starts_with('.') && name != "target" {
-                    stack.push(path);
-                }
-            } else if name.ends_with(".rs") {
-                let text = std::fs::read_to_string(&path)?;
-                if !text.trim_start().starts_with("//!") {
-                    missing.push(path.strip_prefix(root()).unwrap_or(&path).display().to_string());
-                }
-            }
-        }
-    }
-    missing.sort();
-    anyhow::ensure!(
-        missing.is_empty(),
-        "files without a `//!` doc saying what they are for:\n  {}",
-        missing.join("\n  ")
-    );
+    tidy::check(&root())?;
     eprintln!("xtask: tidy ok");
     Ok(())
 }
 
+fn has_cargo_deny() -> bool {
+    cargo().args(["deny", "--version"]).output().is_ok_and(|o| o.status.success())
+}
+
+/// Licenses, banned or duplicated crates and sources, by `deny.toml`. Advisories are left
+/// out: they need the RustSec database from the network.
+fn deny() -> anyhow::Result<()> {
+    anyhow::ensure!(
+        has_cargo_deny(),
+        "cargo-deny is not installed; the test command checks licenses, bans and sources with it.\n  \
+         Install it once with `cargo install --locked cargo-deny` (a release build, several minutes), \
+         then run `cargo xtask test` again (.ci/run installs it when missing)."
+    );
+    let mut deny = cargo();
+    deny.args(["deny", "check", "--hide-inclusion-graph", "licenses", "bans", "sources"]);
+    run(deny)
+}
+
 fn test(quick: bool) -> anyhow::Result<()> {
     tidy()?;
+    deny()?;
     if !quick {
         let mut fmt = cargo();
         fmt.args(["fmt", "--all", "--", "--check"]);
@@ -105,6 +106,7 @@ fn main() -> anyhow::Result<()> {
         Some("run") => serve(&args[1..]),
         Some("test") => test(args.iter().any(|a| a == "--quick")),
         Some("tidy") => tidy(),
-        _ => anyhow::bail!("usage: cargo xtask run | test [--quick] | tidy"),
+        Some("deny") => deny(),
+        _ => anyhow::bail!("usage: cargo xtask run | test [--quick] | tidy | deny"),
     }
 }

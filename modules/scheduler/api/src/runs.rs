@@ -1,6 +1,6 @@
-//! The `scheduler` module's execution commands: `scheduler:run`, `scheduler:history`,
-//! `scheduler:next`, `scheduler:stats` and `scheduler:validate`, and [`ExecutionView`], the
-//! JSON shape of one execution.
+//! The `scheduler` module's execution commands: `scheduler:run`, `scheduler:cancel`,
+//! `scheduler:history`, `scheduler:next`, `scheduler:stats` and `scheduler:validate`, and
+//! [`ExecutionView`], the JSON shape of one execution.
 //!
 //! Field names are those of the engine's `task-event` payload wherever the two overlap
 //! (`task_id`, `execution_id`, `scheduled_for`, `attempt`, `trigger`, `status`,
@@ -95,6 +95,39 @@ impl Command for RunTask {
     const NAME: &'static str = "scheduler:run";
     type Params = RunParams;
     type Output = RunOutput;
+}
+
+/// `scheduler:cancel --execution <id>`: cancels an execution that has not ended.
+///
+/// A queued one (a waiting retry, a queued overlap or manual run, an occurrence its engine
+/// claimed ahead of its instant) is recorded `cancelled` and never runs. A running one is
+/// recorded `cancelled` (no retry) and its command's cancellation fires. Either way a
+/// `task-event` `cancelled` is published and an audit row `execution.cancel` written with
+/// the change. An execution that already ended is an error `conflict` ("execution 7
+/// already completed", details: the execution); an unknown id is `not_found`.
+pub enum CancelExecution {}
+
+/// Parameters of [`CancelExecution`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelParams {
+    /// The execution's id (see `scheduler:history`, or the `execution_id` of `scheduler:run`).
+    pub execution: i64,
+}
+
+/// What [`CancelExecution`] returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CancelledExecution {
+    /// The execution as recorded: `status` is `cancelled`.
+    pub cancelled: ExecutionView,
+    /// Its status before: `queued` or `running`.
+    pub was: String,
+}
+
+impl Command for CancelExecution {
+    const NAME: &'static str = "scheduler:cancel";
+    type Params = CancelParams;
+    type Output = CancelledExecution;
 }
 
 /// `scheduler:history [--task] [--status] [--limit] [--since]`: executions, newest first.

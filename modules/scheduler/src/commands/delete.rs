@@ -6,8 +6,11 @@
 //! must say so too.
 //!
 //! What stays: the task's finished executions remain readable in the history until
-//! retention cleanup (`historyRetentionDays`) removes them; its queued executions are
-//! marked `cancelled`; a running one ends on its own and is recorded.
+//! retention cleanup (`historyRetentionDays`) removes them. What stops: its queued
+//! executions are marked `cancelled` in the delete's transaction; then the engine cancels
+//! what it holds of the task (a running execution, whose command's cancellation fires, and
+//! an occurrence claimed ahead of its instant, which never dispatches): those are recorded
+//! `cancelled` (not retried) as they end, under the `task.delete` audit row.
 
 use std::sync::Arc;
 
@@ -37,7 +40,9 @@ pub(crate) async fn run(
         Ok(_) => return Err(common::unexpected_change()),
         Err(error) => return Err(common::store_error(error)),
     };
+    // A deleted task's runs stop: the engine fires what it holds (nothing when stopped).
+    let cancelled = module.engine().map_or(0, |engine| engine.cancel_task(&task.id));
     common::publish(&module, events::TASK_DELETED, &task);
-    tracing::info!(task_id = %task.id, name = %task.name, caller = call.caller(), "Task deleted.");
+    tracing::info!(task_id = %task.id, name = %task.name, cancelled, caller = call.caller(), "Task deleted.");
     Ok(DeletedTask { deleted: view::task_view(&task) })
 }

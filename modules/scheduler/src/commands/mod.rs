@@ -5,19 +5,20 @@
 //! input rules live in `rules`, the conversion of domain tasks to the wire `TaskView` in
 //! [`view`]; `common` holds task lookup, error mapping, audit and events for every handler.
 //!
-//! Execution commands: `run` (starts a run now; audited), `history`, `next`, `stats` and
-//! `validate` (read-only); `execution_view` converts executions by hand.
+//! Execution commands: `run` (starts a run now; audited), `cancel` (cancels a queued or
+//! running execution; audited), `history`, `next`, `stats` and `validate` (read-only); `execution_view` converts executions by hand.
 //!
 //! Their parameter and output types live in the scheduler's API crate (`scheduler-api`:
 //! `scheduler_api::{tasks, runs}`), so the CLI, other modules and events share one JSON
 //! shape without linking the scheduler.
 
-use scheduler_api::runs::{NextRuns, RunTask, TaskHistory, TaskStatistics, ValidateSchedule};
+use scheduler_api::runs::{CancelExecution, NextRuns, RunTask, TaskHistory, TaskStatistics, ValidateSchedule};
 use scheduler_api::tasks::{CreateTask, DeleteTask, GetTask, ListTasks, PauseTasks, ResumeTasks, UpdateTask};
 use systemprompt_module_sdk::Router;
 
 use crate::module::Scheduler;
 
+mod cancel;
 mod common;
 mod create;
 mod delete;
@@ -50,6 +51,7 @@ pub(crate) fn routes(router: &mut Router<Scheduler>) {
     // Executions.
     router
         .spawn::<RunTask, _, _>(run::run)
+        .spawn::<CancelExecution, _, _>(cancel::run)
         .spawn::<TaskHistory, _, _>(history::run)
         .spawn::<NextRuns, _, _>(next::run)
         .spawn::<TaskStatistics, _, _>(stats::run)

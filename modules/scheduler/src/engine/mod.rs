@@ -14,9 +14,10 @@
 //! and, on the instant, calls `bus.dispatch` for every execution due then before doing any
 //! bookkeeping, so starts stay on time even when the database is busy. A busy task is not
 //! claimed ahead: its overlap policy is applied at its due time. Consequence: an occurrence
-//! claimed ahead still runs if its task is paused, changed or deleted in the last
-//! `claimAhead` before it (as if the pause came just after it started); set `claimAhead: 0`
-//! to claim only what is due.
+//! claimed ahead still runs if its task is paused or changed in the last `claimAhead` before
+//! it (as if the pause came just after it started); set `claimAhead: 0` to claim only what
+//! is due. A delete (through `scheduler:delete`, which calls [`EngineHandle::cancel_task`])
+//! or a `scheduler:cancel` of it does stop it.
 //!
 //! Time: the engine reads wall time from its [`Clock`] and sleeps with `tokio::time`, so a
 //! paused tokio clock plus [`crate::clock::TestClock`] drives it in tests. The claim loop
@@ -57,7 +58,8 @@ use tokio_util::task::TaskTracker;
 use crate::clock::Clock;
 use crate::config::SchedulerConfig;
 use crate::store::{
-    AuditNote, ChangeOutcome, ClaimRequest, RecoverRequest, RunRequested, Store, StoreError, TaskChange,
+    AuditNote, CancelOutcome, ChangeOutcome, ClaimRequest, Finished, RecoverRequest, RunRequested, Store, StoreError,
+    TaskChange,
 };
 use crate::task::{Execution, ExecutionId, TaskId};
 
@@ -397,6 +399,42 @@ impl EngineHandle {
             return Ok(true);
         }
         Ok(shared.store.cancel_queued(id, shared.clock.now()).await?)
+    }
+
+    /// Cancels an execution for `scheduler:cancel`: the store records it `cancelled` with the
+    /// request's audit row in one transaction ([`TaskChange::Cancel`]), then, when this
+    /// engine holds it (running, or claimed for its instant, which then never dispatches),
+    /// the call's cancellation fires. Publishes the `cancelled` event and wakes waiters and,
+    /// when queued work of the task may start now, the claim loop. The engine's own outcome
+    /// for the abandoned call finds the row ended and is dropped.
+    pub async fn cancel_audited(&self, id: ExecutionId, audit: AuditNote) -> Result<CancelOutcome, EngineError> {
+        let shared = &self.shared;
+        let now = shared.clock.now();
+        match shared.store.change_audited(TaskChange::Cancel(id), audit, now).await? {
+            ChangeOutcome::Cancel(outcome) => {
+                if let CancelOutcome::Cancelled { finished, .. } = &outcome {
+                    self.cancel_recorded(finished);
+                }
+                Ok(outcome)
+            }
+            _ => Err(EngineError::Store(StoreError::Database(
+                "the store answered another change than a cancel".to_owned(),
+            ))),
+        }
+    }
+
+    fn cancel_recorded(&self, finished: &Finished) {
+        let shared = &self.shared;
+        if let Some(entry) = lock(&shared.running).get(&finished.execution.id) {
+            entry.reason.store(CancelReason::Request as u8, Ordering::SeqCst);
+            entry.cancel.cancel();
+            shared.pending_cancelled.store(true, Ordering::SeqCst);
+            shared.pending_changed.notify_one();
+        }
+        run::announce_finished(shared, finished);
+        if finished.queued_waiting {
+            shared.wake.notify_one();
+        }
     }
 
     /// Cancels every execution of a task running on this engine (after a delete); returns

@@ -195,6 +195,10 @@ async fn execute(
                 }
             }
             tokio::select! {
+                // The dispatch is polled first: when `cancel` fires, the bus call sees it in
+                // that same poll and passes it on to the handler (the host's call cancel)
+                // before this select drops it.
+                biased;
                 result = dispatch => result,
                 () = tokio::time::sleep_until(deadline) => Err(DispatchError::Timeout { after: claim.timeout }),
                 () = cancel.cancelled() => Err(DispatchError::Cancelled),
@@ -275,8 +279,12 @@ async fn record(shared: &Arc<Shared>, execution_id: ExecutionId, finish: Finish,
                 shared.wake.notify_one();
             }
         }
+        Some(FinishOutcome::NotRunning) if reason.load(Ordering::SeqCst) == CancelReason::Request as u8 => {
+            // `scheduler:cancel` recorded it (with its audit row) before firing the cancel.
+            tracing::debug!(%execution_id, "Execution was cancelled on request; the abandoned call's outcome is dropped.");
+        }
         Some(FinishOutcome::NotRunning) => {
-            tracing::warn!(%execution_id, "Execution was recovered elsewhere; its outcome is dropped.");
+            tracing::warn!(%execution_id, "Execution was ended elsewhere (recovered, or cancelled on request); its outcome is dropped.");
         }
         None => {}
     }

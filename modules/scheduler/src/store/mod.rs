@@ -372,6 +372,12 @@ pub enum TaskChange {
     ResumeAll(Option<String>),
     /// Queue a manual run (see [`Store::request_run`]).
     RequestRun(TaskId),
+    /// Cancel an execution that has not ended (`scheduler:cancel`): a queued one (a retry, a
+    /// queued overlap, a manual run) becomes `cancelled` and never runs; a running one, or a
+    /// claim held by its engine for its instant, is recorded `cancelled` like an outcome
+    /// (no retry; counters and once completion follow), and its engine then abandons the
+    /// call. Audited with the execution's id and its status before.
+    Cancel(ExecutionId),
 }
 
 /// Who made a change and what to record about it: one audit row per changed task, stamped
@@ -399,6 +405,23 @@ pub enum ChangeOutcome {
     Switched(Vec<Task>),
     /// The manual run's row.
     Run(RunRequested),
+    /// What a cancel did.
+    Cancel(CancelOutcome),
+}
+
+/// Result of [`TaskChange::Cancel`]; an unknown execution is
+/// [`StoreError::ExecutionNotFound`].
+#[derive(Debug, Clone)]
+pub enum CancelOutcome {
+    /// Recorded `cancelled` (and audited).
+    Cancelled {
+        /// The recorded outcome (the row, the tenant, queued work that may start now).
+        finished: Box<Finished>,
+        /// Its status before: `queued` (claimed for its instant or not) or `running`.
+        before: ExecutionStatus,
+    },
+    /// It had already ended (nothing written, nothing audited).
+    AlreadyEnded(Box<Execution>),
 }
 
 /// Rows deleted by one cleanup batch.

@@ -2,19 +2,62 @@
 
 use std::path::Path;
 
+use systemprompt_module_sdk::manifest::Manifest;
+
 use crate::config::{ConfigError, SchedulerConfig};
+
+/// The `config:` block of `modules/scheduler/module.yaml`, as the host reads it.
+fn manifest_config() -> serde_json::Map<String, serde_json::Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("module.yaml");
+    let text = std::fs::read_to_string(&path).expect("read module.yaml");
+    let manifest = Manifest::parse("module.yaml", &text).expect("module.yaml parses");
+    manifest.config.as_object().cloned().expect("config: is a mapping")
+}
+
+/// The keys `SchedulerConfig` reads, as serde names them (captured from its `Deserialize`).
+fn config_keys() -> Vec<&'static str> {
+    struct Fields(Vec<&'static str>);
+    impl<'de> serde::Deserializer<'de> for &mut Fields {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("only structs"))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0 = fields.to_vec();
+            Err(serde::de::Error::custom("fields captured"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut fields = Fields(Vec::new());
+    let _ = <SchedulerConfig as serde::Deserialize>::deserialize(&mut fields);
+    fields.0
+}
 
 #[test]
 fn defaults_match_the_module_manifest() {
-    let config = SchedulerConfig::from_json(&serde_json::json!({})).expect("empty is fine");
-    assert_eq!(config.max_concurrent_tasks, 100);
-    assert_eq!(config.default_retries, 3);
-    assert_eq!(config.retry_delay, 5_000);
-    assert_eq!(config.tick_interval, 1_000);
-    assert_eq!(config.task_timeout, 3_600_000);
-    assert_eq!(config.cleanup_interval, 3_600_000);
-    assert_eq!(config.history_retention_days, 30);
-    assert_eq!(config, SchedulerConfig::default());
+    let manifest = manifest_config();
+    let mut documented: Vec<&str> = manifest.keys().map(String::as_str).collect();
+    let mut known = config_keys();
+    documented.sort_unstable();
+    known.sort_unstable();
+    assert!(known.len() >= 19, "captured only {known:?}");
+    assert_eq!(documented, known, "module.yaml's config: must list every key SchedulerConfig reads, and no other");
+    for (key, value) in &manifest {
+        let single = serde_json::Value::Object(std::iter::once((key.clone(), value.clone())).collect());
+        let config = SchedulerConfig::from_json(&single).expect("a manifest value is valid");
+        assert_eq!(config, SchedulerConfig::default(), "module.yaml's {key}: {value} is not the default");
+    }
+    let whole =
+        SchedulerConfig::from_json(&serde_json::Value::Object(manifest)).expect("the manifest's config is valid");
+    assert_eq!(whole, SchedulerConfig::default());
 }
 
 #[test]

@@ -22,6 +22,7 @@ mod commands;
 mod commands_audit;
 mod commands_runs;
 mod config;
+mod engine_cancel;
 mod engine_clock_jumps;
 mod engine_failures;
 mod engine_policies;

@@ -11,8 +11,8 @@ use jiff::Timestamp;
 use rusqlite::{Connection, params};
 
 use super::{engine, rows, tasks};
-use crate::store::{AuditNote, ChangeOutcome, StoreError, TaskChange};
-use crate::task::{AuditEntry, TaskId, TaskStatus};
+use crate::store::{AuditNote, CancelOutcome, ChangeOutcome, Finish, FinishOutcome, Finished, StoreError, TaskChange};
+use crate::task::{AuditEntry, ExecutionId, ExecutionStatus, TaskId, TaskStatus};
 
 pub(super) fn change(
     conn: &Connection,
@@ -61,7 +61,59 @@ pub(super) fn change(
             record(conn, audit, &id, details, now)?;
             ChangeOutcome::Run(requested)
         }
+        TaskChange::Cancel(id) => ChangeOutcome::Cancel(cancel(conn, id, audit, now)?),
     })
+}
+
+/// Cancels an execution that has not ended (see [`TaskChange::Cancel`]). A queued row
+/// nobody claimed is only marked; a running row (or a claim waiting for its instant) is
+/// finished as `cancelled` through the same outcome path as the engine's, so its counters
+/// and once completion follow and the engine's own outcome for it is later dropped.
+fn cancel(conn: &Connection, id: ExecutionId, audit: &AuditNote, now: Timestamp) -> Result<CancelOutcome, StoreError> {
+    let execution = rows::execution_by_id(conn, id)?.ok_or(StoreError::ExecutionNotFound(id))?;
+    let before = execution.status;
+    let claimed = execution.node_id.is_some();
+    let finished = match before {
+        ExecutionStatus::Queued if !claimed => {
+            if !engine::cancel_queued(conn, id, now)? {
+                return Err(StoreError::Database(format!("execution {id} changed while being cancelled")));
+            }
+            let execution = rows::execution_by_id(conn, id)?.ok_or(StoreError::ExecutionNotFound(id))?;
+            let tenant = rows::task_by_id(conn, &execution.task_id)?.map(|task| task.tenant).unwrap_or_default();
+            Finished { execution, tenant, retry: None, task_completed: false, queued_waiting: false }
+        }
+        ExecutionStatus::Queued | ExecutionStatus::Running => {
+            let ran = match (before, execution.started_at) {
+                (ExecutionStatus::Running, Some(started)) => now.duration_since(started),
+                _ => jiff::SignedDuration::ZERO,
+            };
+            let finish = Finish {
+                execution_id: id,
+                status: ExecutionStatus::Cancelled,
+                finished_at: now,
+                duration: std::time::Duration::try_from(ran).unwrap_or_default(),
+                output: None,
+                error: Some("cancelled on request".to_owned()),
+                retryable: false,
+                retry_delay_max: std::time::Duration::ZERO,
+                retry_jitter: false,
+            };
+            match engine::finish(conn, &finish)? {
+                FinishOutcome::Finished(finished) => *finished,
+                FinishOutcome::NotRunning => {
+                    return Err(StoreError::Database(format!("execution {id} changed while being cancelled")));
+                }
+            }
+        }
+        _ => return Ok(CancelOutcome::AlreadyEnded(Box::new(execution))),
+    };
+    let mut details = audit.details.clone();
+    if let Some(object) = details.as_object_mut() {
+        object.insert("execution_id".to_owned(), id.0.into());
+        object.insert("status".to_owned(), before.as_str().into());
+    }
+    record(conn, audit, &finished.execution.task_id, details, now)?;
+    Ok(CancelOutcome::Cancelled { finished: Box::new(finished), before })
 }
 
 /// Switches each task to `target` unless it is there already; returns (and audits) the
