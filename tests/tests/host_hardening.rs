@@ -393,10 +393,14 @@ fn the_cli_refuses_an_impostor_socket_planted_by_another_user_and_sends_it_nothi
     // listener's credentials, after connecting and before sending.
     std::os::unix::fs::chown(&socket, Some(0), Some(0)).unwrap();
     let by_peer = host.cli(&["system:echo", "--message", "password=hunter2"]);
+    // The impostor reports a connection once it has closed (the CLI has exited by now, and
+    // the impostor's read times out after 2 s anyway), so this line is waited for, not raced.
+    let mut seen = String::new();
+    stdout.read_line(&mut seen).unwrap();
     let _ = impostor.kill();
     let _ = impostor.wait();
-    let mut seen = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut seen).unwrap();
+    let mut later = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut later).unwrap();
 
     let who = format!("uid {} ({})", user.uid, user.name);
     by_owner.assert_code(3);
@@ -406,7 +410,8 @@ fn the_cli_refuses_an_impostor_socket_planted_by_another_user_and_sends_it_nothi
     assert!(by_peer.stderr.contains(&format!("runs as {who}, not as you")), "{}", by_peer.stderr);
     assert!(!by_owner.stdout.contains("impostor") && !by_peer.stdout.contains("impostor"));
     assert!(!seen.contains("hunter2"), "the impostor received the request: {seen}");
-    assert_eq!(seen.trim(), "received 0 bytes:", "one connection (the peer check), with nothing sent");
+    assert_eq!(seen.trim(), "received 0 bytes:", "the peer check's connection, with nothing sent");
+    assert!(later.is_empty(), "one connection only, yet the impostor also saw: {later}");
 }
 
 #[test]

@@ -130,10 +130,7 @@ async fn cancel_answers_unavailable_while_the_engine_is_not_running() {
     let test = ModuleTest::<crate::Scheduler>::new(serde_json::json!({})).expect("builds");
     let params = scheduler_api::runs::CancelParams { execution: 1 };
     let error = test
-        .call::<scheduler_api::runs::CancelExecution>(
-            &params,
-            std::time::Duration::from_secs(10),
-        )
+        .call::<scheduler_api::runs::CancelExecution>(&params, std::time::Duration::from_secs(10))
         .await
         .unwrap_err();
     assert_eq!(error.code, "unavailable");
