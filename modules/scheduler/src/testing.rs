@@ -260,12 +260,6 @@ impl Store for PausedClockStore {
     fn resume_task(&self, id: TaskId, now: Timestamp) -> StoreFuture<Task> {
         inhibit(self.inner.resume_task(id, now))
     }
-    fn pause_all(&self, tenant: Option<String>, now: Timestamp) -> StoreFuture<u64> {
-        inhibit(self.inner.pause_all(tenant, now))
-    }
-    fn resume_all(&self, tenant: Option<String>, now: Timestamp) -> StoreFuture<u64> {
-        inhibit(self.inner.resume_all(tenant, now))
-    }
     fn get_execution(&self, id: ExecutionId) -> StoreFuture<Option<Execution>> {
         inhibit(self.inner.get_execution(id))
     }
@@ -283,9 +277,6 @@ impl Store for PausedClockStore {
     }
     fn logs(&self, execution: ExecutionId) -> StoreFuture<Vec<LogLine>> {
         inhibit(self.inner.logs(execution))
-    }
-    fn append_audit(&self, entry: AuditEntry) -> StoreFuture<()> {
-        inhibit(self.inner.append_audit(entry))
     }
     fn audit(&self, task: Option<TaskId>, limit: usize) -> StoreFuture<Vec<AuditEntry>> {
         inhibit(self.inner.audit(task, limit))

@@ -345,10 +345,13 @@ pub struct RecoverRequest {
     pub retry_jitter: bool,
 }
 
-/// Result of a manual run request.
+/// Result of a manual run request: the row it wrote, as stored (for the caller's answer)
+/// and as noted (for its event), so nobody reads it back.
 #[derive(Debug, Clone)]
 pub struct RunRequested {
-    /// The new execution row.
+    /// The new execution row (`queued`, or `skipped` by the overlap policy).
+    pub row: Execution,
+    /// The same row with the task's identity, for the event.
     pub execution: NotedExecution,
 }
 
@@ -398,7 +401,7 @@ pub enum ChangeOutcome {
     /// are not listed (and not audited).
     Switched(Vec<Task>),
     /// The manual run's row.
-    Run(RunRequested),
+    Run(Box<RunRequested>),
 }
 
 /// Rows deleted by one cleanup batch.
@@ -454,10 +457,6 @@ pub trait Store: Send + Sync + 'static {
     fn pause_task(&self, id: TaskId, now: Timestamp) -> StoreFuture<Task>;
     /// Resumes a paused task; its next run is recomputed from `now`. Refuses completed tasks.
     fn resume_task(&self, id: TaskId, now: Timestamp) -> StoreFuture<Task>;
-    /// Pauses every active task (of a tenant); returns how many.
-    fn pause_all(&self, tenant: Option<String>, now: Timestamp) -> StoreFuture<u64>;
-    /// Resumes every paused task (of a tenant); returns how many.
-    fn resume_all(&self, tenant: Option<String>, now: Timestamp) -> StoreFuture<u64>;
 
     // History.
 
@@ -473,13 +472,12 @@ pub trait Store: Send + Sync + 'static {
     fn append_log(&self, line: LogLine) -> StoreFuture<()>;
     /// An execution's log.
     fn logs(&self, execution: ExecutionId) -> StoreFuture<Vec<LogLine>>;
-    /// Appends an audit record.
-    fn append_audit(&self, entry: AuditEntry) -> StoreFuture<()>;
     /// Audit records, newest first.
     fn audit(&self, task: Option<TaskId>, limit: usize) -> StoreFuture<Vec<AuditEntry>>;
     /// Makes a change and writes its audit rows (one per task it changed, at `now`) in one
     /// transaction: both commit or neither does. A change that changes nothing (pausing a
-    /// paused task) writes no audit row.
+    /// paused task) writes no audit row. This is the only way an audit row is written:
+    /// bulk pauses and resumes (`PauseAll`, `ResumeAll`) go through it too.
     fn change_audited(&self, change: TaskChange, audit: AuditNote, now: Timestamp) -> StoreFuture<ChangeOutcome>;
 
     // Engine.

@@ -174,7 +174,7 @@ async fn cancelling_a_running_execution_fires_its_token_and_does_not_retry() {
     let task = harness.create_with("long", "long", "manual", |task| task.retries = 3).await;
     let engine = harness.start().await;
     let handle = engine.handle();
-    let id = handle.run_now(task.id.clone()).await.expect("run");
+    let id = handle.run_now(task.id.clone()).await.expect("run").id;
     pass(secs(5)).await;
     assert!(handle.cancel(id).await.expect("cancel"));
     let execution = handle.await_run(id).await.expect("await");

@@ -114,7 +114,7 @@ async fn manual_task_never_fires_by_itself_but_runs_on_demand() {
     assert!(harness.bus.calls().is_empty());
 
     let handle = engine.handle();
-    let id = handle.run_now(task.id.clone()).await.expect("run");
+    let id = handle.run_now(task.id.clone()).await.expect("run").id;
     let execution = handle.await_run(id).await.expect("await");
     assert_eq!(execution.status, ExecutionStatus::Completed);
     assert_eq!(execution.trigger, Trigger::Manual);

@@ -3,8 +3,12 @@
 use std::sync::Arc;
 
 use super::{Harness, at};
-use crate::store::{ClaimRequest, HistoryQuery, SqliteStore, Store, StoreError, TaskFilter};
-use crate::task::{AuditEntry, ExecutionStatus, LogLevel, LogLine, TaskKey, TaskPatch, TaskStatus};
+use serde_json::json;
+
+use crate::store::{
+    AuditNote, ChangeOutcome, ClaimRequest, HistoryQuery, SqliteStore, Store, StoreError, TaskChange, TaskFilter,
+};
+use crate::task::{ExecutionStatus, LogLevel, LogLine, TaskKey, TaskPatch, TaskStatus};
 
 fn claim(now: &str) -> ClaimRequest {
     ClaimRequest {
@@ -84,7 +88,7 @@ async fn a_task_is_found_by_id_and_by_name_and_keeps_its_fields() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn list_filters_by_status_and_pause_all_resume_all_change_every_task() {
+async fn list_filters_by_status_and_pause_all_resume_all_return_the_tasks_they_changed() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
     let a = harness.create("a", "ok", "1h").await;
     harness.create("b", "ok", "1h").await;
@@ -96,8 +100,21 @@ async fn list_filters_by_status_and_pause_all_resume_all_change_every_task() {
         .expect("list");
     assert_eq!(paused.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["a"]);
     assert_eq!(paused[0].next_run_at, None);
-    assert_eq!(harness.store.pause_all(None, harness.now()).await.expect("all"), 1);
-    assert_eq!(harness.store.resume_all(None, harness.now()).await.expect("all"), 2);
+    let note = || AuditNote { actor: "cli".to_owned(), action: "task.pause".to_owned(), details: json!({}) };
+    let ChangeOutcome::Switched(paused) =
+        harness.store.change_audited(TaskChange::PauseAll(None), note(), harness.now()).await.expect("all")
+    else {
+        panic!("a pause answers the tasks it switched");
+    };
+    assert_eq!(paused.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["b"], "a was paused already");
+    assert!(paused.iter().all(|t| t.status == TaskStatus::Paused && t.next_run_at.is_none()));
+    let ChangeOutcome::Switched(resumed) =
+        harness.store.change_audited(TaskChange::ResumeAll(None), note(), harness.now()).await.expect("all")
+    else {
+        panic!("a resume answers the tasks it switched");
+    };
+    assert_eq!(resumed.len(), 2);
+    assert!(resumed.iter().all(|t| t.status == TaskStatus::Active));
     let active = harness
         .store
         .list_tasks(TaskFilter { status: Some(TaskStatus::Active), ..TaskFilter::default() })
@@ -252,24 +269,42 @@ async fn stats_report_counters_success_rate_average_and_p95() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn audit_entries_and_log_lines_are_appended_and_read_back() {
+async fn audited_changes_record_who_what_and_the_outcome_and_log_lines_are_read_back() {
     let harness = Harness::new("2026-01-01T00:00:00Z");
-    let task = harness.create("audited", "ok", "manual").await;
-    for action in ["task.create", "task.pause"] {
-        harness
-            .store
-            .append_audit(AuditEntry {
-                at: harness.now(),
-                actor: "cli".to_owned(),
-                action: action.to_owned(),
-                task_id: Some(task.id.clone()),
-                details: serde_json::json!({"by": "test"}),
-            })
-            .await
-            .expect("audit");
-    }
+    let note =
+        |action: &str| AuditNote { actor: "cli".to_owned(), action: action.to_owned(), details: json!({"by": "test"}) };
+    let created = harness.new_task("audited", "ok", "manual");
+    let ChangeOutcome::Task(task) = harness
+        .store
+        .change_audited(TaskChange::Create(created), note("task.create"), harness.now())
+        .await
+        .expect("create")
+    else {
+        panic!("a create answers the task");
+    };
+    harness
+        .store
+        .change_audited(TaskChange::Pause(task.id.clone()), note("task.pause"), harness.now())
+        .await
+        .expect("pause");
+    let ChangeOutcome::Run(requested) = harness
+        .store
+        .change_audited(TaskChange::RequestRun(task.id.clone()), note("run"), harness.now())
+        .await
+        .expect("run")
+    else {
+        panic!("a run request answers the run");
+    };
+    assert_eq!(requested.row.status, ExecutionStatus::Queued, "the row as written comes back");
+    assert_eq!(requested.row.id, requested.execution.execution_id);
     let audit = harness.store.audit(Some(task.id.clone()), 10).await.expect("audit");
-    assert_eq!(audit.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["task.pause", "task.create"]);
+    assert_eq!(audit.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["run", "task.pause", "task.create"]);
+    assert!(
+        audit.iter().all(|e| e.actor == "cli" && e.task_id.as_ref() == Some(&task.id) && e.details["by"] == "test")
+    );
+    let outcomes: Vec<&str> = audit.iter().map(|e| e.details["outcome"].as_str().unwrap_or("")).collect();
+    assert_eq!(outcomes, ["queued", "paused", "created"]);
+    assert_eq!(audit[0].details["execution_id"], requested.row.id.0);
     let run = harness.store.request_run(task.id.clone(), harness.now()).await.expect("run");
     let line = LogLine {
         execution_id: run.execution.execution_id,

@@ -510,7 +510,9 @@ pub(super) fn request_run(conn: &Connection, id: &TaskId, now: Timestamp) -> Res
     };
     let id = insert_execution(conn, &row)?
         .ok_or_else(|| StoreError::Database("the manual run row was not written".to_owned()))?;
-    Ok(RunRequested { execution: noted(&task, id, row)? })
+    let written = rows::execution_by_id(conn, id)?
+        .ok_or_else(|| StoreError::Database("the manual run row was not written".to_owned()))?;
+    Ok(RunRequested { row: written, execution: noted(&task, id, row)? })
 }
 
 /// Settings for recording an outcome.

@@ -393,14 +393,6 @@ impl Store for SqliteStore {
         self.write(move |conn| tasks::resume(conn, &id, now))
     }
 
-    fn pause_all(&self, tenant: Option<String>, now: Timestamp) -> StoreFuture<u64> {
-        self.write(move |conn| tasks::pause_all(conn, tenant.as_deref(), now))
-    }
-
-    fn resume_all(&self, tenant: Option<String>, now: Timestamp) -> StoreFuture<u64> {
-        self.write(move |conn| tasks::resume_all(conn, tenant.as_deref(), now))
-    }
-
     fn get_execution(&self, id: ExecutionId) -> StoreFuture<Option<Execution>> {
         self.read(move |conn| rows::execution_by_id(conn, id))
     }
@@ -423,10 +415,6 @@ impl Store for SqliteStore {
 
     fn logs(&self, execution: ExecutionId) -> StoreFuture<Vec<LogLine>> {
         self.read(move |conn| tasks::logs(conn, execution))
-    }
-
-    fn append_audit(&self, entry: AuditEntry) -> StoreFuture<()> {
-        self.write(move |conn| tasks::append_audit(conn, &entry))
     }
 
     fn audit(&self, task: Option<TaskId>, limit: usize) -> StoreFuture<Vec<AuditEntry>> {
