@@ -5,6 +5,8 @@
 //! - [`clock`]: the injectable wall clock; tests travel in time with [`clock::TestClock`].
 //! - [`task`]: domain types (tasks, executions, policies). They are not `Serialize`: the
 //!   command handlers convert them to their own DTOs.
+//! - [`policy`]: scheduling decisions (overlap, misfire, retry and backoff, manual runs,
+//!   once completion) as pure functions; stores ask them and write what they decide.
 //! - [`store`]: the [`store::Store`] trait and its SQLite implementation.
 //! - [`engine`]: the tick engine and the [`engine::TaskBus`] seam the host wires to its
 //!   command bus.
@@ -49,6 +51,7 @@ pub mod config;
 pub mod engine;
 mod host_bus;
 mod module;
+pub mod policy;
 pub mod store;
 pub mod task;
 pub mod testing;
