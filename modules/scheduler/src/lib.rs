@@ -54,6 +54,7 @@ mod module;
 pub mod policy;
 pub mod store;
 pub mod task;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 // Re-exports. Consider semver implications carefully.

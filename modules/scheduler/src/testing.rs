@@ -1,5 +1,6 @@
 //! Test support: a fake bus with scripted commands and a store wrapper for paused-clock
-//! tests. Used by this crate's tests and available to the host's.
+//! tests. Used by this crate's tests and, with the `testing` feature, by other crates';
+//! it is not compiled into the production library.
 //!
 //! [`FakeBus`] records every dispatch (with the wall time it arrived) and every published
 //! event. Commands behave as registered with [`FakeBus::on`]; an unregistered command is

@@ -2,7 +2,7 @@
 //!
 //! The engine never calls the host directly: it dispatches each execution as a [`TaskCall`]
 //! on a [`TaskBus`] and publishes its events there. The lead wires [`TaskBus`] to the real
-//! bus; tests use [`crate::testing::FakeBus`].
+//! bus; tests use `testing::FakeBus`.
 //!
 //! The engine enforces the task's timeout itself as well (a bus that ignores `timeout`
 //! still cannot hold a slot past it) and fires `cancel` when it abandons a call: on timeout,

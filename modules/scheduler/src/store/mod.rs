@@ -27,6 +27,9 @@
 //! can cancel it: `EngineHandle::cancel_task`).
 //!
 //! Store futures are `'static` and do not borrow the store.
+//!
+//! A store is opened from config through [`open`], keyed by the database location
+//! ([`Location`]). Backend errors convert to [`StoreError`] inside their backend.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,8 +42,12 @@ use crate::task::{
     TaskStats, TaskStatus, Trigger,
 };
 
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
+mod open;
 mod sqlite;
 
+pub use open::{Location, open};
 pub use sqlite::SqliteStore;
 
 /// SQL the tests inspect (query plans).
@@ -126,6 +133,13 @@ pub enum StoreError {
     /// Check the file system that holds the database (disk errors, a removed mount).
     #[error("I/O error on the database file ({0}); nothing was changed")]
     Io(String),
+    /// The configured database names a backend this build does not have, or no backend at
+    /// all. Permanent.
+    ///
+    /// # Resolution
+    /// Set `databasePath` to a file path or a `sqlite:` URL.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl StoreError {
@@ -133,16 +147,6 @@ impl StoreError {
     /// as opposed to a refused request.
     pub fn is_storage_failure(&self) -> bool {
         matches!(self, StoreError::DiskFull(_) | StoreError::Io(_))
-    }
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(error: rusqlite::Error) -> StoreError {
-        match error.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull(error.to_string()),
-            Some(rusqlite::ErrorCode::SystemIoFailure) => StoreError::Io(error.to_string()),
-            _ => StoreError::Database(error.to_string()),
-        }
     }
 }
 

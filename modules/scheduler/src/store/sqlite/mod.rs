@@ -45,6 +45,16 @@ mod engine;
 mod rows;
 mod tasks;
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> StoreError {
+        match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull(error.to_string()),
+            Some(rusqlite::ErrorCode::SystemIoFailure) => StoreError::Io(error.to_string()),
+            _ => StoreError::Database(error.to_string()),
+        }
+    }
+}
+
 /// Bytes the `-wal` file is truncated to after a checkpoint (4 MiB, about SQLite's default
 /// auto-checkpoint of 1,000 pages).
 const JOURNAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
