@@ -150,7 +150,8 @@ impl TaskBus for FakeBus {
         let execution_id = call.correlation_id.parse().map(ExecutionId).unwrap_or(ExecutionId(-1));
         lock(&self.calls).push(RecordedCall {
             command: call.command.clone(),
-            data: call.data.clone(),
+            data: serde_json::from_str(call.data.get())
+                .unwrap_or_else(|error| serde_json::Value::String(format!("<not JSON: {error}>"))),
             at: self.clock.now(),
             execution_id,
             scheduled_for: call.scheduled_for,

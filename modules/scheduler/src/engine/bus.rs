@@ -10,9 +10,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
 use crate::task::Trigger;
@@ -36,8 +38,8 @@ pub trait TaskBus: Send + Sync + 'static {
 pub struct TaskCall {
     /// The bus command, e.g. `system:health`.
     pub command: String,
-    /// The task's payload.
-    pub data: serde_json::Value,
+    /// The task's payload: JSON text from the store, sent as it is.
+    pub data: Arc<RawValue>,
     /// The time limit of this attempt.
     pub timeout: Duration,
     /// Fired when the engine abandons the call.

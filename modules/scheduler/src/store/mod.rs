@@ -33,9 +33,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use serde_json::value::RawValue;
 
 use crate::task::{
     AuditEntry, Execution, ExecutionId, ExecutionStatus, LogLine, NewTask, Origin, Task, TaskId, TaskKey, TaskPatch,
@@ -211,8 +213,9 @@ pub struct ClaimedExecution {
     pub tenant: String,
     /// Bus command.
     pub command: String,
-    /// Command payload as JSON text.
-    pub data: String,
+    /// Command payload: the task's JSON, serialised once by the store and handed to the bus
+    /// as it is (never parsed again on the way).
+    pub data: Arc<RawValue>,
     /// Time limit.
     pub timeout: Duration,
     /// The occurrence.
