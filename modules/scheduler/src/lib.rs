@@ -18,6 +18,11 @@
 //! their only way out to the rest of the system is [`engine::TaskBus`]. Only `module`,
 //! `host_bus` and `commands` speak the SDK.
 //!
+//! Architecture Invariant: a store backend holds SQL only. Every scheduling decision
+//! (overlap, misfire, retry and backoff, manual runs, once completion) is a [`policy`]
+//! function, and every behaviour a backend must have is in the store conformance suite
+//! (`store::conformance`, feature `testing`).
+//!
 //! Architecture Invariant: a task occurrence is claimed, its execution row written and the
 //! task's next run advanced in one transaction, so a crash neither loses nor doubles it.
 //!

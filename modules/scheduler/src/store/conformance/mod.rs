@@ -89,7 +89,7 @@ macro_rules! store_conformance {
 }
 
 /// The instant every behaviour starts at.
-pub(crate) const START: &str = "2026-01-01T00:00:00Z";
+pub const START: &str = "2026-01-01T00:00:00Z";
 
 /// Parses an instant.
 pub fn at(text: &str) -> Timestamp {
