@@ -174,7 +174,10 @@ async fn a_manual_run_of_a_paused_task_runs_at_once() {
     harness.store.pause_task(task.id.clone(), harness.now()).await.expect("pause");
     let engine = harness.start().await;
     let handle = engine.handle();
-    let execution = handle.run_now(task.id.clone()).await.expect("requested").id;
+    let requested = handle.run_now(task.id.clone()).await.expect("requested");
+    assert_eq!((requested.status, requested.trigger), (ExecutionStatus::Queued, Trigger::Manual), "the row as written");
+    assert_eq!(requested.task_id, task.id);
+    let execution = requested.id;
     let ended = tokio::time::timeout(secs(5), handle.await_run(execution)).await.expect("it ran promptly");
     let ended = ended.expect("the run");
     assert_eq!(ended.status, ExecutionStatus::Completed);
