@@ -257,13 +257,17 @@ fn create_makes_a_task_of_each_schedule_kind_and_stores_it() {
     assert_eq!((next.weekday(), next.hour(), next.minute()), (jiff::civil::Weekday::Monday, 9, 0));
 
     assert_eq!(count(&host, "SELECT count(*) FROM scheduled_tasks"), 5);
-    // Each creation wrote one audit row: the caller and the parameters exactly as sent.
+    // Each creation wrote one audit row: the caller, the parameters exactly as sent and the
+    // outcome.
     let rows = audit(&host);
     assert_eq!(rows.len(), 5);
     assert_eq!(rows[1].0, "cli");
     assert_eq!(rows[1].1, "task.create");
     assert_eq!(rows[1].2.as_deref(), interval["id"].as_str());
-    assert_eq!(rows[1].3, json!({"name": "every-5m", "command": "system:health", "schedule": "5m"}));
+    assert_eq!(
+        rows[1].3,
+        json!({"name": "every-5m", "command": "system:health", "schedule": "5m", "outcome": "created"})
+    );
     assert_eq!(rows[2].3["once"], true);
 }
 
@@ -558,7 +562,7 @@ fn update_changes_fields_and_follows_the_new_schedule_kind() {
 
     let actions: Vec<String> = audit(&host).into_iter().map(|row| row.1).collect();
     assert_eq!(actions, ["task.create", "task.update", "task.update", "task.update", "task.update", "task.update"]);
-    assert_eq!(audit(&host)[2].3, json!({"id": "job", "timezone": "America/New_York"}));
+    assert_eq!(audit(&host)[2].3, json!({"id": "job", "timezone": "America/New_York", "outcome": "updated"}));
 }
 
 #[test]
@@ -703,7 +707,7 @@ fn delete_needs_confirm_and_keeps_the_history_readable() {
     assert_eq!(count(&host, &history), 1, "the history outlives the task");
     let last = audit(&host).pop().unwrap();
     assert_eq!((last.0.as_str(), last.1.as_str()), ("cli", "task.delete"));
-    assert_eq!(last.3, json!({"id": "gone-soon", "confirm": true}));
+    assert_eq!(last.3, json!({"id": "gone-soon", "confirm": true, "outcome": "deleted"}));
 
     refused(&host, &["scheduler:get", "--id", id], 1, Some("not_found"), &format!("task '{id}' not found"));
     refused(&host, &["scheduler:delete", "--id", id, "--confirm"], 1, Some("not_found"), "not found");

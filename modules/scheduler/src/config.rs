@@ -2,10 +2,10 @@
 //!
 //! Keys are camelCase (as in `module.yaml`), every key has a default, unknown keys and
 //! wrong types are errors that name the key (the host adds the file name). Durations are
-//! milliseconds. Nothing here touches the disk: [`SchedulerConfig::database_path`] only
-//! resolves the path.
+//! milliseconds. Nothing here touches the disk: `databasePath` is resolved into a store
+//! location by `store::Location::from_config`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -156,15 +156,6 @@ impl SchedulerConfig {
             }
         }
         Ok(())
-    }
-
-    /// The SQLite file to open: `databasePath`, else `<data_dir>/scheduler.db`.
-    pub fn database_path(&self, data_dir: &Path) -> PathBuf {
-        match &self.database_path {
-            Some(path) if path.is_absolute() => path.clone(),
-            Some(path) => data_dir.join(path),
-            None => data_dir.join("scheduler.db"),
-        }
     }
 
     /// The defaults a new task takes for what it does not set.

@@ -1,7 +1,8 @@
 //! The engine's [`TaskBus`] over the host's command bus: the one place where the engine
 //! meets the rest of the system.
 //!
-//! Every execution is a call on the bus with the task's data, its timeout as the call's
+//! Every execution is a call on the bus with the task's data (the JSON text the store
+//! produced, sent without re-encoding), its timeout as the call's
 //! deadline, the execution id as the correlation id, and the engine's cancellation token
 //! wired through to the handler (so a timed-out attempt is cancelled before its retry).
 //!
@@ -28,20 +29,13 @@ impl HostBus {
 
 impl TaskBus for HostBus {
     fn dispatch(&self, call: TaskCall) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>> {
-        let payload = match serde_json::to_vec(&call.data) {
-            Ok(payload) => payload,
-            Err(error) => {
-                let error = DispatchError::Failed { code: code::INVALID_PARAMS.to_owned(), message: error.to_string() };
-                return Box::pin(std::future::ready(Err(error)));
-            }
-        };
         let options = CallOptions {
             timeout: Some(call.timeout),
             correlation_id: Some(call.correlation_id.clone()),
             cancel: Some(call.cancel.clone()),
         };
         // The call starts now, so every call of an instant goes out before any is awaited.
-        let pending = self.host.dispatch_bytes(&call.command, &payload, &options);
+        let pending = self.host.dispatch_bytes(&call.command, call.data.get().as_bytes(), &options);
         Box::pin(async move {
             match pending.await {
                 Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| DispatchError::Failed {

@@ -5,6 +5,8 @@
 //! - [`clock`]: the injectable wall clock; tests travel in time with [`clock::TestClock`].
 //! - [`task`]: domain types (tasks, executions, policies). They are not `Serialize`: the
 //!   command handlers convert them to their own DTOs.
+//! - [`policy`]: scheduling decisions (overlap, misfire, retry and backoff, manual runs,
+//!   once completion) as pure functions; stores ask them and write what they decide.
 //! - [`store`]: the [`store::Store`] trait and its SQLite implementation.
 //! - [`engine`]: the tick engine and the [`engine::TaskBus`] seam the host wires to its
 //!   command bus.
@@ -15,6 +17,11 @@
 //! Architecture Invariant: the store and the engine do not know the module SDK or the host;
 //! their only way out to the rest of the system is [`engine::TaskBus`]. Only `module`,
 //! `host_bus` and `commands` speak the SDK.
+//!
+//! Architecture Invariant: a store backend holds SQL only. Every scheduling decision
+//! (overlap, misfire, retry and backoff, manual runs, once completion) is a [`policy`]
+//! function, and every behaviour a backend must have is in the store conformance suite
+//! (`store::conformance`, feature `testing`).
 //!
 //! Architecture Invariant: a task occurrence is claimed, its execution row written and the
 //! task's next run advanced in one transaction, so a crash neither loses nor doubles it.
@@ -36,8 +43,10 @@ pub mod config;
 pub mod engine;
 mod host_bus;
 mod module;
+pub mod policy;
 pub mod store;
 pub mod task;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 // Re-exports. Consider semver implications carefully.

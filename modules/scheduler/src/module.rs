@@ -1,5 +1,5 @@
 //! The scheduler as a module of the host: built from its config, it opens the store in
-//! `init`, starts the engine in `start` (recovering interrupted runs first) and stops it in
+//! `init` (through `store::open`, keyed by `databasePath`), starts the engine in `start` (recovering interrupted runs first) and stops it in
 //! `stop`. Command handlers reach the store, the engine and the host through
 //! [`Scheduler`].
 
@@ -11,8 +11,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::SchedulerConfig;
 use crate::engine::{Engine, EngineHandle};
 use crate::host_bus::HostBus;
-use crate::store::SqliteStore;
-use crate::store::{Store, StoreError};
+use crate::store::{self, Location, Store, StoreError};
 
 /// The scheduler module's state.
 pub struct Scheduler {
@@ -54,16 +53,17 @@ impl Module for Scheduler {
     fn init(config: serde_json::Value, cx: ModuleContext) -> Result<Self, ModuleError> {
         let config = SchedulerConfig::from_json(&config).map_err(ModuleError::new)?;
         config.validate().map_err(ModuleError::new)?;
-        let path = config.database_path(cx.data_dir());
-        let store = SqliteStore::open(&path).map_err(|error| match error {
-            // Its message already names the file and says what to do.
-            StoreError::Damaged(_) => ModuleError::new(error.to_string()),
-            error => ModuleError::new(format!("cannot open the scheduler database {}: {error}", path.display())),
+        let location =
+            Location::from_config(config.database_path.as_deref(), cx.data_dir()).map_err(ModuleError::new)?;
+        let store = store::open(&location).map_err(|error| match error {
+            // Its message already names the database and says what to do.
+            StoreError::Damaged(_) | StoreError::Unsupported(_) => ModuleError::new(error.to_string()),
+            error => ModuleError::new(format!("cannot open the scheduler database {location}: {error}")),
         })?;
-        tracing::info!(database = %path.display(), node = %config.node_id, "Scheduler store open.");
+        tracing::info!(database = %location, node = %config.node_id, "Scheduler store open.");
         Ok(Scheduler {
             config,
-            store: Arc::new(store),
+            store,
             clock: Arc::new(SystemClock),
             host: cx.host().clone(),
             runtime: cx.runtime().clone(),

@@ -181,26 +181,6 @@ impl BackoffKind {
     }
 }
 
-/// The delay before retrying after failed attempt number `attempt` (1-based).
-///
-/// With `jitter`, the delay is drawn uniformly from `[delay/2, delay]` ("equal jitter").
-pub fn retry_delay(base: Duration, attempt: u32, kind: BackoffKind, cap: Duration, jitter: bool) -> Duration {
-    let delay = match kind {
-        BackoffKind::Fixed => base,
-        BackoffKind::Exponential => {
-            let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
-            base.saturating_mul(factor).min(cap.max(base))
-        }
-    };
-    if jitter && !delay.is_zero() {
-        let half = delay / 2;
-        let spread = u64::try_from((delay - half).as_millis()).unwrap_or(u64::MAX);
-        half + Duration::from_millis(rand::random_range(0..=spread))
-    } else {
-        delay
-    }
-}
-
 /// A task's id (a UUID v7, so ids sort by creation time).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TaskId(pub String);

@@ -31,7 +31,7 @@ pub(crate) fn store_error(error: StoreError) -> CommandError {
         StoreError::Database(_) | StoreError::DiskFull(_) | StoreError::Io(_) => {
             CommandError::failed(format!("scheduler store: {error}"))
         }
-        StoreError::Corrupt(_) | StoreError::Migration(_) | StoreError::Damaged(_) => {
+        StoreError::Corrupt(_) | StoreError::Migration(_) | StoreError::Damaged(_) | StoreError::Unsupported(_) => {
             CommandError::internal(format!("scheduler store: {error}"))
         }
     }

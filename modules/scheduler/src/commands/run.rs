@@ -1,6 +1,7 @@
 //! `scheduler:run --id <task> [--wait]`: starts an execution of a task now (trigger
-//! `manual`), following the task's overlap policy, and writes the audit row `run` (with
-//! the execution id and status) in the same transaction as the execution row.
+//! `manual`), following the task's overlap policy, and writes the audit row `run` (who
+//! asked, the execution id and its status) in the same transaction as the execution row.
+//! The store answers with the row it wrote; nothing reads it back.
 //!
 //! Without `--wait` it answers as soon as the run is queued (the engine starts it within
 //! milliseconds). With `--wait` it waits for the run to end, following its retries, and
@@ -20,10 +21,9 @@ use scheduler_api::runs::{RunOutput, RunParams, RunStarted};
 use systemprompt_module_sdk::error::code;
 use systemprompt_module_sdk::{Call, CommandError};
 
-use super::common::{engine, engine_error, resolve, store_error};
+use super::common::{audit_note, engine, engine_error, resolve};
 use super::execution_view::execution_view;
 use crate::module::Scheduler;
-use crate::store::AuditNote;
 use crate::task::{Execution, ExecutionStatus, Task};
 
 pub(crate) async fn run(
@@ -33,12 +33,9 @@ pub(crate) async fn run(
 ) -> Result<RunOutput, CommandError> {
     let task = resolve(&module.store, "id", &params.id, None).await?;
     let engine = engine(&module)?;
-    let details = serde_json::json!({ "wait": params.wait });
-    let note = AuditNote { actor: call.caller().to_owned(), action: "run".to_owned(), details };
-    let execution_id = engine.run_now_audited(task.id.clone(), note).await.map_err(engine_error)?;
-    let execution = module.store.get_execution(execution_id).await.map_err(store_error)?.ok_or_else(|| {
-        CommandError::internal(format!("execution {execution_id} vanished right after it was written"))
-    })?;
+    let note = audit_note(&module, &call, "run", &serde_json::json!({ "wait": params.wait }));
+    let execution = engine.run_now_audited(task.id.clone(), note).await.map_err(engine_error)?;
+    let execution_id = execution.id;
     if execution.status == ExecutionStatus::Skipped {
         return Err(refused(&task, &execution));
     }

@@ -2,7 +2,7 @@
 //!
 //! The engine never calls the host directly: it dispatches each execution as a [`TaskCall`]
 //! on a [`TaskBus`] and publishes its events there. The lead wires [`TaskBus`] to the real
-//! bus; tests use [`crate::testing::FakeBus`].
+//! bus; tests use `testing::FakeBus`.
 //!
 //! The engine enforces the task's timeout itself as well (a bus that ignores `timeout`
 //! still cannot hold a slot past it) and fires `cancel` when it abandons a call: on timeout,
@@ -10,9 +10,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
 use super::events::TaskEvent;
@@ -37,8 +39,8 @@ pub trait TaskBus: Send + Sync + 'static {
 pub struct TaskCall {
     /// The bus command, e.g. `system:health`.
     pub command: String,
-    /// The task's payload.
-    pub data: serde_json::Value,
+    /// The task's payload: JSON text from the store, sent as it is.
+    pub data: Arc<RawValue>,
     /// The time limit of this attempt.
     pub timeout: Duration,
     /// Fired when the engine abandons the call.

@@ -310,20 +310,20 @@ pub struct EngineHandle {
 impl EngineHandle {
     /// Asks for a manual run of a task (trigger `manual`), following its overlap policy: the
     /// run is queued and started within milliseconds, or recorded `skipped`. Returns the
-    /// execution id either way.
-    pub async fn run_now(&self, task: TaskId) -> Result<ExecutionId, EngineError> {
+    /// execution row as written either way (the store's answer: nothing reads it back).
+    pub async fn run_now(&self, task: TaskId) -> Result<Execution, EngineError> {
         let shared = &self.shared;
         let requested = shared.store.request_run(task, shared.clock.now()).await?;
-        Ok(self.requested(&requested))
+        Ok(self.requested(requested))
     }
 
     /// Like [`EngineHandle::run_now`], writing the request's audit row in the same
     /// transaction as its execution row (both or neither).
-    pub async fn run_now_audited(&self, task: TaskId, audit: AuditNote) -> Result<ExecutionId, EngineError> {
+    pub async fn run_now_audited(&self, task: TaskId, audit: AuditNote) -> Result<Execution, EngineError> {
         let shared = &self.shared;
         let now = shared.clock.now();
         match shared.store.change_audited(TaskChange::RequestRun(task), audit, now).await? {
-            ChangeOutcome::Run(requested) => Ok(self.requested(&requested)),
+            ChangeOutcome::Run(requested) => Ok(self.requested(*requested)),
             _ => {
                 Err(EngineError::Store(StoreError::Database("the store answered another change than a run".to_owned())))
             }
@@ -331,13 +331,13 @@ impl EngineHandle {
     }
 
     /// Announces a requested run (a skip is an event) and wakes the claim loop.
-    fn requested(&self, requested: &RunRequested) -> ExecutionId {
+    fn requested(&self, requested: RunRequested) -> Execution {
         let shared = &self.shared;
         if let Some(event) = TaskEvent::noted(&requested.execution, shared.clock.now()) {
             event.emit(shared.bus.as_ref());
         }
         shared.wake.notify_one();
-        requested.execution.execution_id
+        requested.row
     }
 
     /// Waits until execution `id` has ended (any final status) and returns its row.

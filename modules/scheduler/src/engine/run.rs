@@ -68,10 +68,9 @@ pub(super) fn spawn(shared: &Arc<Shared>, claim: ClaimedExecution) {
         RunningEntry { task_id: claim.task_id.clone(), cancel: cancel.clone(), reason: reason.clone() },
     );
     let slot = Slot { shared: shared.clone(), execution_id: claim.execution_id };
-    let data = serde_json::from_str(&claim.data).unwrap_or(serde_json::Value::Null);
     let call = TaskCall {
         command: claim.command.clone(),
-        data,
+        data: claim.data.clone(),
         timeout: claim.timeout,
         cancel: cancel.clone(),
         correlation_id: claim.execution_id.to_string(),

@@ -27,20 +27,29 @@
 //! can cancel it: `EngineHandle::cancel_task`).
 //!
 //! Store futures are `'static` and do not borrow the store.
+//!
+//! A store is opened from config through [`open`], keyed by the database location
+//! ([`Location`]). Backend errors convert to [`StoreError`] inside their backend.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use serde_json::value::RawValue;
 
 use crate::task::{
     AuditEntry, Execution, ExecutionId, ExecutionStatus, LogLine, NewTask, Origin, Task, TaskId, TaskKey, TaskPatch,
     TaskStats, TaskStatus, Trigger,
 };
 
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
+mod open;
 mod sqlite;
 
+pub use open::{Location, open};
 pub use sqlite::SqliteStore;
 
 /// SQL the tests inspect (query plans).
@@ -126,6 +135,13 @@ pub enum StoreError {
     /// Check the file system that holds the database (disk errors, a removed mount).
     #[error("I/O error on the database file ({0}); nothing was changed")]
     Io(String),
+    /// The configured database names a backend this build does not have, or no backend at
+    /// all. Permanent.
+    ///
+    /// # Resolution
+    /// Set `databasePath` to a file path or a `sqlite:` URL.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl StoreError {
@@ -133,16 +149,6 @@ impl StoreError {
     /// as opposed to a refused request.
     pub fn is_storage_failure(&self) -> bool {
         matches!(self, StoreError::DiskFull(_) | StoreError::Io(_))
-    }
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(error: rusqlite::Error) -> StoreError {
-        match error.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull(error.to_string()),
-            Some(rusqlite::ErrorCode::SystemIoFailure) => StoreError::Io(error.to_string()),
-            _ => StoreError::Database(error.to_string()),
-        }
     }
 }
 
@@ -207,8 +213,9 @@ pub struct ClaimedExecution {
     pub tenant: String,
     /// Bus command.
     pub command: String,
-    /// Command payload as JSON text.
-    pub data: String,
+    /// Command payload: the task's JSON, serialised once by the store and handed to the bus
+    /// as it is (never parsed again on the way).
+    pub data: Arc<RawValue>,
     /// Time limit.
     pub timeout: Duration,
     /// The occurrence.
@@ -345,10 +352,13 @@ pub struct RecoverRequest {
     pub retry_jitter: bool,
 }
 
-/// Result of a manual run request.
+/// Result of a manual run request: the row it wrote, as stored (for the caller's answer)
+/// and as noted (for its event), so nobody reads it back.
 #[derive(Debug, Clone)]
 pub struct RunRequested {
-    /// The new execution row.
+    /// The new execution row (`queued`, or `skipped` by the overlap policy).
+    pub row: Execution,
+    /// The same row with the task's identity, for the event.
     pub execution: NotedExecution,
 }
 
@@ -404,7 +414,7 @@ pub enum ChangeOutcome {
     /// are not listed (and not audited).
     Switched(Vec<Task>),
     /// The manual run's row.
-    Run(RunRequested),
+    Run(Box<RunRequested>),
     /// What a cancel did.
     Cancel(CancelOutcome),
 }
@@ -477,10 +487,6 @@ pub trait Store: Send + Sync + 'static {
     fn pause_task(&self, id: TaskId, now: Timestamp) -> StoreFuture<Task>;
     /// Resumes a paused task; its next run is recomputed from `now`. Refuses completed tasks.
     fn resume_task(&self, id: TaskId, now: Timestamp) -> StoreFuture<Task>;
-    /// Pauses every active task (of a tenant); returns how many.
-    fn pause_all(&self, tenant: Option<String>, now: Timestamp) -> StoreFuture<u64>;
-    /// Resumes every paused task (of a tenant); returns how many.
-    fn resume_all(&self, tenant: Option<String>, now: Timestamp) -> StoreFuture<u64>;
 
     // History.
 
@@ -496,13 +502,12 @@ pub trait Store: Send + Sync + 'static {
     fn append_log(&self, line: LogLine) -> StoreFuture<()>;
     /// An execution's log.
     fn logs(&self, execution: ExecutionId) -> StoreFuture<Vec<LogLine>>;
-    /// Appends an audit record.
-    fn append_audit(&self, entry: AuditEntry) -> StoreFuture<()>;
     /// Audit records, newest first.
     fn audit(&self, task: Option<TaskId>, limit: usize) -> StoreFuture<Vec<AuditEntry>>;
     /// Makes a change and writes its audit rows (one per task it changed, at `now`) in one
     /// transaction: both commit or neither does. A change that changes nothing (pausing a
-    /// paused task) writes no audit row.
+    /// paused task) writes no audit row. This is the only way an audit row is written:
+    /// bulk pauses and resumes (`PauseAll`, `ResumeAll`) go through it too.
     fn change_audited(&self, change: TaskChange, audit: AuditNote, now: Timestamp) -> StoreFuture<ChangeOutcome>;
 
     // Engine.

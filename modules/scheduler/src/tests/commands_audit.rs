@@ -143,3 +143,27 @@ async fn audit_details_over_the_cap_keep_only_the_field_names_with_a_marker() {
     assert!(details["truncated"].as_str().unwrap_or("").contains("over maxAuditDetailBytes (512)"), "{details}");
     assert!(details["fields"].as_array().expect("fields").contains(&json!("schedule")), "{details}");
 }
+
+#[tokio::test]
+async fn a_bulk_pause_audits_each_task_it_changed_with_the_caller_and_the_outcome() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let module = scheduler(&dir);
+    let a = module.call::<CreateTask>(&params("a"), WAIT).await.expect("created");
+    let b = module.call::<CreateTask>(&params("b"), WAIT).await.expect("created");
+    let pause_a = TaskSelection { id: Some(a.id.clone()), tenant: None };
+    module.call::<PauseTasks>(&pause_a, WAIT).await.expect("paused");
+
+    let all = TaskSelection { id: None, tenant: None };
+    let changed = module.call::<PauseTasks>(&all, WAIT).await.expect("paused");
+    let names: Vec<&str> = changed.tasks.iter().map(|task| task.name.as_str()).collect();
+    assert_eq!(names, ["b"], "the store answers only the task it changed");
+
+    let pauses: Vec<AuditEntry> =
+        audit_rows(&module, None).await.into_iter().filter(|row| row.action == "task.pause").collect();
+    let audited: Vec<Option<String>> = pauses.iter().map(|row| row.task_id.as_ref().map(|id| id.0.clone())).collect();
+    assert_eq!(audited, [Some(b.id.clone()), Some(a.id.clone())], "newest first, one row per change");
+    for row in &pauses {
+        assert_eq!(row.actor, "test", "the bus caller asked");
+        assert_eq!(row.details["outcome"], "paused", "{}", row.details);
+    }
+}

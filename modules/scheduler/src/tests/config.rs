@@ -5,6 +5,7 @@ use std::path::Path;
 use systemprompt_module_sdk::manifest::Manifest;
 
 use crate::config::{ConfigError, SchedulerConfig};
+use crate::store::{Location, StoreError};
 
 /// The `config:` block of `modules/scheduler/module.yaml`, as the host reads it.
 fn manifest_config() -> serde_json::Map<String, serde_json::Value> {
@@ -69,7 +70,8 @@ fn camel_case_keys_override_defaults() {
     assert_eq!(config.max_concurrent_tasks, 7);
     assert_eq!(config.retry_backoff, crate::task::BackoffKind::Fixed);
     assert_eq!(config.node_id, "n1");
-    assert_eq!(config.database_path(Path::new("/data")), Path::new("/data/x.db"));
+    let location = Location::from_config(config.database_path.as_deref(), Path::new("/data")).expect("a path");
+    assert_eq!(location, Location::Sqlite("/data/x.db".into()));
 }
 
 #[test]
@@ -98,5 +100,36 @@ fn an_out_of_range_value_is_refused() {
 #[test]
 fn the_database_path_defaults_to_the_data_dir() {
     let config = SchedulerConfig::default();
-    assert_eq!(config.database_path(Path::new("/var/lib/sp")), Path::new("/var/lib/sp/scheduler.db"));
+    let location = Location::from_config(config.database_path.as_deref(), Path::new("/var/lib/sp")).expect("default");
+    assert_eq!(location, Location::Sqlite("/var/lib/sp/scheduler.db".into()));
+}
+
+fn location(configured: &str) -> Result<Location, StoreError> {
+    Location::from_config(Some(Path::new(configured)), Path::new("/data"))
+}
+
+#[test]
+fn a_sqlite_url_or_a_path_opens_sqlite_relative_to_the_data_dir() {
+    assert_eq!(location("sqlite:jobs.db").expect("url"), Location::Sqlite("/data/jobs.db".into()));
+    assert_eq!(location("sqlite:///srv/jobs.db").expect("url"), Location::Sqlite("/srv/jobs.db".into()));
+    assert_eq!(location("/srv/jobs.db").expect("path"), Location::Sqlite("/srv/jobs.db".into()));
+    let error = location("sqlite:").expect_err("no file");
+    assert_eq!(error.to_string(), "'sqlite:' names no SQLite file");
+}
+
+#[test]
+fn a_postgres_url_is_refused_as_not_built_in_this_version_without_showing_its_password() {
+    let url = location("postgres://sched:hunter2@db.example/jobs").expect("a postgres location");
+    assert_eq!(url, Location::Postgres("postgres://sched:hunter2@db.example/jobs".into()));
+    let error = crate::store::open(&url).err().expect("refused");
+    assert!(matches!(error, StoreError::Unsupported(_)), "{error}");
+    let message = error.to_string();
+    assert!(message.starts_with("the PostgreSQL store is not built in this version"), "{message}");
+    assert!(message.contains("postgres://sched:***@db.example/jobs") && !message.contains("hunter2"), "{message}");
+}
+
+#[test]
+fn an_unknown_database_scheme_is_refused_naming_it() {
+    let error = location("mysql://db/jobs").expect_err("unknown");
+    assert!(error.to_string().starts_with("unknown database scheme 'mysql'"), "{error}");
 }

@@ -32,7 +32,7 @@ async fn a_running_execution_cancelled_on_request_is_recorded_cancelled_its_call
     let task = harness.create_with("hang", "hang", "manual", |task| task.retries = 3).await;
     let engine = harness.start().await;
     let handle = engine.handle();
-    let id = handle.run_now(task.id.clone()).await.expect("run");
+    let id = handle.run_now(task.id.clone()).await.expect("run").id;
     pass(secs(5)).await;
     let (execution, before) = cancel(&handle, id).await;
     assert_eq!((before, execution.status), (ExecutionStatus::Running, ExecutionStatus::Cancelled));
@@ -51,7 +51,10 @@ async fn a_running_execution_cancelled_on_request_is_recorded_cancelled_its_call
     let audit = harness.store.audit(Some(task.id.clone()), 10).await.expect("audit");
     assert_eq!(audit.len(), 1);
     assert_eq!((audit[0].actor.as_str(), audit[0].action.as_str()), ("tester", "execution.cancel"));
-    assert_eq!(audit[0].details, serde_json::json!({"execution_id": id.0, "status": "running"}));
+    assert_eq!(
+        audit[0].details,
+        serde_json::json!({"execution_id": id.0, "outcome": "cancelled", "status": "cancelled", "was": "running"})
+    );
     engine.stop().await;
 }
 
@@ -66,7 +69,7 @@ async fn a_queued_retry_cancelled_on_request_never_runs() {
         .await;
     let engine = harness.start().await;
     let handle = engine.handle();
-    let first = handle.run_now(task.id.clone()).await.expect("run");
+    let first = handle.run_now(task.id.clone()).await.expect("run").id;
     pass(secs(1)).await;
     let retry = harness.store.next_attempt(first).await.expect("next").expect("a retry is queued");
     assert_eq!(retry.status, ExecutionStatus::Queued);
@@ -111,7 +114,7 @@ async fn an_ended_execution_is_refused_unchanged_and_an_unknown_one_is_not_found
     let task = harness.create("once", "ok", "manual").await;
     let engine = harness.start().await;
     let handle = engine.handle();
-    let id = handle.run_now(task.id.clone()).await.expect("run");
+    let id = handle.run_now(task.id.clone()).await.expect("run").id;
     let done = handle.await_run(id).await.expect("await");
     assert_eq!(done.status, ExecutionStatus::Completed);
     match handle.cancel_audited(id, note()).await.expect("answer") {
@@ -192,7 +195,7 @@ async fn a_cancelled_call_always_passes_its_cancellation_on_before_the_engine_dr
     let handle = engine.handle();
     // Were the engine's own cancel branch polled first, about half would be dropped unseen.
     for round in 1..=16 {
-        let id = handle.run_now(task.id.clone()).await.expect("run");
+        let id = handle.run_now(task.id.clone()).await.expect("run").id;
         pass(secs(1)).await;
         cancel(&handle, id).await;
         pass(secs(1)).await;

@@ -128,17 +128,17 @@ async fn a_manual_run_respects_the_overlap_policy() {
     let engine = harness.start().await;
     let handle = engine.handle();
 
-    let first = handle.run_now(skip.id.clone()).await.expect("run");
+    let first = handle.run_now(skip.id.clone()).await.expect("run").id;
     pass(secs(1)).await;
-    let second = handle.run_now(skip.id.clone()).await.expect("run");
+    let second = handle.run_now(skip.id.clone()).await.expect("run").id;
     let second = handle.await_execution(second).await.expect("ended");
     assert_eq!(second.status, ExecutionStatus::Skipped);
     assert_eq!(second.trigger, Trigger::Manual);
 
-    let a = handle.run_now(queue.id.clone()).await.expect("run");
+    let a = handle.run_now(queue.id.clone()).await.expect("run").id;
     pass(secs(1)).await;
-    let b = handle.run_now(queue.id.clone()).await.expect("run");
-    let c = handle.run_now(queue.id.clone()).await.expect("run");
+    let b = handle.run_now(queue.id.clone()).await.expect("run").id;
+    let c = handle.run_now(queue.id.clone()).await.expect("run").id;
     assert_eq!(handle.await_execution(c).await.expect("ended").status, ExecutionStatus::Skipped);
     let b = handle.await_execution(b).await.expect("ended");
     assert_eq!(b.status, ExecutionStatus::Completed);
@@ -174,14 +174,17 @@ async fn a_manual_run_of_a_paused_task_runs_at_once() {
     harness.store.pause_task(task.id.clone(), harness.now()).await.expect("pause");
     let engine = harness.start().await;
     let handle = engine.handle();
-    let execution = handle.run_now(task.id.clone()).await.expect("requested");
+    let requested = handle.run_now(task.id.clone()).await.expect("requested");
+    assert_eq!((requested.status, requested.trigger), (ExecutionStatus::Queued, Trigger::Manual), "the row as written");
+    assert_eq!(requested.task_id, task.id);
+    let execution = requested.id;
     let ended = tokio::time::timeout(secs(5), handle.await_run(execution)).await.expect("it ran promptly");
     let ended = ended.expect("the run");
     assert_eq!(ended.status, ExecutionStatus::Completed);
     assert_eq!(ended.trigger, Trigger::Manual);
     assert_eq!(harness.bus.calls_of("ok").len(), 1);
     assert_eq!(harness.reload(&task).await.status, crate::task::TaskStatus::Paused, "it stays paused");
-    let second = handle.run_now(task.id.clone()).await.expect("requested");
+    let second = handle.run_now(task.id.clone()).await.expect("requested").id;
     let second = harness.store.get_execution(second).await.expect("read").expect("the row");
     assert_ne!(second.status, ExecutionStatus::Skipped, "the first run no longer blocks others");
     engine.stop().await;

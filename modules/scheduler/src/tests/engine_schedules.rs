@@ -114,7 +114,7 @@ async fn manual_task_never_fires_by_itself_but_runs_on_demand() {
     assert!(harness.bus.calls().is_empty());
 
     let handle = engine.handle();
-    let id = handle.run_now(task.id.clone()).await.expect("run");
+    let id = handle.run_now(task.id.clone()).await.expect("run").id;
     let execution = handle.await_run(id).await.expect("await");
     assert_eq!(execution.status, ExecutionStatus::Completed);
     assert_eq!(execution.trigger, Trigger::Manual);
@@ -236,5 +236,18 @@ async fn an_idle_task_is_claimed_ahead_and_dispatched_on_its_instant_but_a_busy_
     let slow_calls = harness.bus.calls_of("slow");
     assert_eq!(slow_calls.len(), 2, "the busy task ran at its due time, not skipped");
     assert_eq!(slow_calls[1].at, at("2026-01-01T00:00:20Z"));
+    engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn task_data_reaches_the_bus_as_the_json_it_was_created_with() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let data = serde_json::json!({ "to": "ops", "n": [1, 2.5, null], "nested": { "ü": "\u{1F600}" } });
+    harness.create_with("payload", "ok", "2026-01-01T00:00:10Z", |task| task.data = data.clone()).await;
+    let engine = harness.start().await;
+    pass(secs(11)).await;
+    let calls = harness.bus.calls_of("ok");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].data, data, "scheduled runs and retries carry the task's data unchanged");
     engine.stop().await;
 }

@@ -30,6 +30,7 @@ mod engine_restarts;
 mod engine_schedules;
 mod engine_store_faults;
 mod store;
+mod store_conformance;
 mod store_open;
 
 pub(super) struct Harness {

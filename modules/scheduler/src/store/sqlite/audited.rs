@@ -5,7 +5,9 @@
 //! "Changed" is decided inside the transaction (the writer thread runs one job at a time),
 //! so concurrent pauses of one task change it once and audit it once; a pause of a paused
 //! task, or a resume of an active one, writes nothing. Every audit row carries the change's
-//! own instant.
+//! own instant, who asked (the note's actor: the bus caller), what (action, task) and the
+//! outcome (`details.outcome`: `created`, `updated`, `deleted`, `paused`, `resumed`, or the
+//! manual run's status, with its `execution_id`).
 
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
@@ -23,12 +25,12 @@ pub(super) fn change(
     Ok(match change {
         TaskChange::Create(task) => {
             let task = tasks::create(conn, task, now)?;
-            record(conn, audit, &task.id, audit.details.clone(), now)?;
+            record(conn, audit, &task.id, "created", None, now)?;
             ChangeOutcome::Task(Box::new(task))
         }
         TaskChange::Update(id, patch) => {
             let task = tasks::update(conn, &id, patch, now)?;
-            record(conn, audit, &task.id, audit.details.clone(), now)?;
+            record(conn, audit, &task.id, "updated", None, now)?;
             ChangeOutcome::Task(Box::new(task))
         }
         TaskChange::Delete(id) => match rows::task_by_id(conn, &id)? {
@@ -37,7 +39,7 @@ pub(super) fn change(
                 if !tasks::delete(conn, &id, now)? {
                     return Ok(ChangeOutcome::Deleted(None));
                 }
-                record(conn, audit, &task.id, audit.details.clone(), now)?;
+                record(conn, audit, &task.id, "deleted", None, now)?;
                 ChangeOutcome::Deleted(Some(Box::new(task)))
             }
         },
@@ -53,13 +55,9 @@ pub(super) fn change(
         }
         TaskChange::RequestRun(id) => {
             let requested = engine::request_run(conn, &id, now)?;
-            let mut details = audit.details.clone();
-            if let Some(object) = details.as_object_mut() {
-                object.insert("execution_id".to_owned(), requested.execution.execution_id.0.into());
-                object.insert("status".to_owned(), requested.execution.status.as_str().into());
-            }
-            record(conn, audit, &id, details, now)?;
-            ChangeOutcome::Run(requested)
+            let row = &requested.row;
+            record(conn, audit, &id, row.status.as_str(), Some(row.id), now)?;
+            ChangeOutcome::Run(Box::new(requested))
         }
         TaskChange::Cancel(id) => ChangeOutcome::Cancel(cancel(conn, id, audit, now)?),
     })
@@ -107,12 +105,12 @@ fn cancel(conn: &Connection, id: ExecutionId, audit: &AuditNote, now: Timestamp)
         }
         _ => return Ok(CancelOutcome::AlreadyEnded(Box::new(execution))),
     };
-    let mut details = audit.details.clone();
-    if let Some(object) = details.as_object_mut() {
-        object.insert("execution_id".to_owned(), id.0.into());
-        object.insert("status".to_owned(), before.as_str().into());
+    // The outcome is `cancelled`; what it was before (`queued` or `running`) goes beside it.
+    let mut audit = audit.clone();
+    if let serde_json::Value::Object(object) = &mut audit.details {
+        object.insert("was".to_owned(), before.as_str().into());
     }
-    record(conn, audit, &finished.execution.task_id, details, now)?;
+    record(conn, &audit, &finished.execution.task_id, "cancelled", Some(id), now)?;
     Ok(CancelOutcome::Cancelled { finished: Box::new(finished), before })
 }
 
@@ -135,7 +133,8 @@ fn switch(
             TaskStatus::Paused => tasks::pause(conn, id, now)?,
             _ => tasks::resume(conn, id, now)?,
         };
-        record(conn, audit, id, audit.details.clone(), now)?;
+        let outcome = if target == TaskStatus::Paused { "paused" } else { "resumed" };
+        record(conn, audit, id, outcome, None, now)?;
         changed.push(task);
     }
     Ok(changed)
@@ -150,13 +149,27 @@ fn with_status(conn: &Connection, status: TaskStatus, tenant: Option<&str>) -> R
     Ok(ids.into_iter().map(TaskId).collect())
 }
 
+/// Writes one audit row: the note's details with the outcome added (a manual run's also
+/// names its execution and, as before, its `status`).
 fn record(
     conn: &Connection,
     audit: &AuditNote,
     task: &TaskId,
-    details: serde_json::Value,
+    outcome: &str,
+    execution: Option<ExecutionId>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    let mut details = match &audit.details {
+        serde_json::Value::Object(object) => object.clone(),
+        serde_json::Value::Null => serde_json::Map::new(),
+        other => serde_json::Map::from_iter([("params".to_owned(), other.clone())]),
+    };
+    details.insert("outcome".to_owned(), outcome.into());
+    if let Some(execution) = execution {
+        details.insert("execution_id".to_owned(), execution.0.into());
+        details.insert("status".to_owned(), outcome.into());
+    }
+    let details = serde_json::Value::Object(details);
     let entry = AuditEntry {
         at: now,
         actor: audit.actor.clone(),

@@ -1,6 +1,10 @@
 //! The engine's transactions on SQLite: claim due work, request a manual run, record an
 //! outcome (with its durable retry), recover a dead engine's runs, and clean up history.
 //!
+//! This file holds SQL only: every scheduling decision (overlap, misfire, retry and
+//! backoff, manual runs, once completion) is asked of `crate::policy`, so another backend
+//! makes the same decisions by asking the same functions.
+//!
 //! Each function runs inside one transaction opened by the writer thread (`BEGIN
 //! IMMEDIATE`), so the claim of an occurrence, its execution row and the task's advanced
 //! `next_run_at` commit together or not at all. Execution inserts are `INSERT OR IGNORE`
@@ -8,28 +12,25 @@
 //! left alone. A row belongs to the current clock epoch (`clock.rs`); a retry to its
 //! attempt's epoch.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use scheduler_schedule::ScheduleKind;
 
 use super::rows::{self, EXECUTION_COLUMNS, TASK_COLUMNS, duration_ms, ms};
+use crate::policy::overlap::{self, Admission};
+use crate::policy::retry::{self, Backoff};
+use crate::policy::{manual, misfire, once};
 use crate::store::{
     ClaimOutcome, ClaimRequest, ClaimedExecution, CleanupBatch, Finish, FinishOutcome, Finished, NotedExecution,
     RecoverRequest, RetryScheduled, RunRequested, StoreError,
 };
-use crate::task::{
-    Execution, ExecutionId, ExecutionStatus, MisfirePolicy, Origin, OverlapPolicy, Task, TaskId, TaskStatus, Trigger,
-    retry_delay,
-};
+use crate::task::{Execution, ExecutionId, ExecutionStatus, Origin, Task, TaskId, Trigger};
 
 /// The due-task query; served by the partial index `ix_tasks_due`.
 pub(crate) const DUE_TASKS_SQL: &str = "FROM scheduled_tasks WHERE status = 'active' \
     AND next_run_at IS NOT NULL AND next_run_at <= ?1 ORDER BY next_run_at LIMIT ?2";
-
-/// Most occurrences a misfire scan walks for one task before it jumps to "now".
-const MAX_MISFIRE_SCAN: u64 = 1_000_000;
 
 /// Tasks read per due-task query inside one claim.
 const DUE_PAGE: usize = 256;
@@ -96,7 +97,7 @@ fn claimed(task: &Task, id: ExecutionId, row: &NewExecution<'_>) -> Result<Claim
         name: task.name.clone(),
         tenant: task.tenant.clone(),
         command: task.command.clone(),
-        data: task.data.to_string(),
+        data: rows::payload(&task.data)?,
         timeout: task.timeout,
         scheduled_for: rows::instant("scheduled_for", row.scheduled_for)?,
         attempt: row.attempt,
@@ -130,8 +131,8 @@ fn note(conn: &Connection, row: NewExecution<'_>, out: &mut ClaimOutcome) -> Res
     Ok(())
 }
 
-/// Starts occurrence `at` of `task` subject to its overlap policy. Returns true when an
-/// execution was started.
+/// Starts occurrence `at` of `task` as its overlap policy decides (`policy::overlap`).
+/// Returns true when an execution was started.
 fn start_occurrence(
     conn: &Connection,
     task: &Task,
@@ -155,46 +156,36 @@ fn start_occurrence(
         error: None,
         retry_of: None,
     };
-    let blocker = match task.overlap {
-        OverlapPolicy::Allow => None,
-        _ => rows::running_trigger(conn, &task.id, &request.settled)?,
-    };
-    let Some(blocker) = blocker else {
-        if let Some(id) = insert_execution(conn, &row)? {
-            out.claimed.push(claimed(task, id, &row)?);
-            return Ok(true);
-        }
-        return Ok(false);
-    };
-    // A once task has a single occurrence: it waits rather than being skipped.
     let once = task.schedule.kind() == ScheduleKind::Once;
-    if task.overlap == OverlapPolicy::Skip && !once {
-        row.status = ExecutionStatus::Skipped;
-        row.error = Some(skip_reason(blocker).to_owned());
-    } else if !once && rows::has_execution_in(conn, &task.id, ExecutionStatus::Queued)? {
-        row.status = ExecutionStatus::Skipped;
-        row.error = Some("a run is already waiting (overlap policy queue)".to_owned());
-    } else {
-        row.status = ExecutionStatus::Queued;
-        row.run_at = Some(at);
+    let admission = overlap::admit(
+        task.overlap,
+        once,
+        || rows::running_trigger(conn, &task.id, &request.settled),
+        || rows::has_execution_in(conn, &task.id, ExecutionStatus::Queued),
+    )?;
+    match admission {
+        Admission::Start => {
+            if let Some(id) = insert_execution(conn, &row)? {
+                out.claimed.push(claimed(task, id, &row)?);
+                return Ok(true);
+            }
+            return Ok(false);
+        }
+        Admission::Skip(reason) => {
+            row.status = ExecutionStatus::Skipped;
+            row.error = Some(reason.message().to_owned());
+        }
+        Admission::Queue => {
+            row.status = ExecutionStatus::Queued;
+            row.run_at = Some(at);
+        }
     }
     note(conn, row, out)?;
     Ok(false)
 }
 
-/// Why an occurrence was skipped under overlap policy `skip`, from what is running: a
-/// retry of an earlier occurrence (it was queued and started first in this claim, or is
-/// still running), a catch-up run of the misfire backlog, or the previous run.
-fn skip_reason(blocker: Trigger) -> &'static str {
-    match blocker {
-        Trigger::Retry => "a retry of an earlier occurrence is queued or running (overlap policy skip)",
-        Trigger::CatchUp => "earlier occurrences are still queued or running (misfire backlog; overlap policy skip)",
-        Trigger::Schedule | Trigger::Manual => "the previous run is still running (overlap policy skip)",
-    }
-}
-
-/// Handles one due task: its occurrence (or, when missed, its misfire policy), then advances
-/// `next_run_at` from the occurrence, never from now.
+/// Handles one due task: its occurrence (or, when missed, its misfire plan), then advances
+/// `next_run_at` from the occurrence, never from now. The decisions are `policy`'s.
 ///
 /// An occurrence still in the future (claimed ahead, within the horizon) is only taken when
 /// the task is idle: overlap is then decided at its due time by an ordinary claim. Returns
@@ -206,47 +197,21 @@ fn fire(conn: &Connection, task: &Task, request: &ClaimRequest, out: &mut ClaimO
     let now = request.now;
     let now_ms = ms(now);
     if ms(due_at) > now_ms
-        && task.overlap != OverlapPolicy::Allow
-        && rows::running_trigger(conn, &task.id, &request.settled)?.is_some()
+        && !overlap::may_claim_ahead(task.overlap, || rows::running_trigger(conn, &task.id, &request.settled))?
     {
         return Ok(false);
     }
-    let grace_ms = duration_ms(request.misfire_grace);
     let once = task.schedule.kind() == ScheduleKind::Once;
     let mut started = false;
     let mut run_start = now_ms;
     let mut complete = false;
-    let next = if ms(due_at) < now_ms.saturating_sub(grace_ms) {
-        // Missed: walk the occurrences up to now.
-        let keep = match task.misfire {
-            MisfirePolicy::RunAll => request.run_all_limit.max(1) as usize,
-            _ => 0,
-        };
-        let mut tail = VecDeque::with_capacity(keep.min(1_024));
-        let mut missed: u64 = 0;
-        let mut last = due_at;
-        let mut cursor = Some(due_at);
-        while let Some(at) = cursor {
-            if at > now || missed >= MAX_MISFIRE_SCAN {
-                break;
-            }
-            missed += 1;
-            last = at;
-            if keep > 0 {
-                tail.push_back(at);
-                if tail.len() > keep {
-                    tail.pop_front();
-                }
-            }
-            cursor = task.schedule.next_after(at);
-        }
-        let next = if missed >= MAX_MISFIRE_SCAN { task.schedule.next_after(now) } else { cursor };
-        let span = format!("{missed} occurrence(s) from {due_at} to {last} were missed");
-        let row = |trigger, at, status, error| NewExecution {
+    let next = if misfire::is_missed(due_at, now, request.misfire_grace) {
+        let plan = misfire::plan(task.misfire, once, &task.schedule, due_at, now, request.run_all_limit);
+        let row = |at: Timestamp, status, error| NewExecution {
             task,
             origin: Origin::Schedule,
-            trigger,
-            scheduled_for: at,
+            trigger: Trigger::CatchUp,
+            scheduled_for: ms(at),
             attempt: 1,
             status,
             run_at: (status == ExecutionStatus::Queued).then_some(now_ms),
@@ -256,78 +221,41 @@ fn fire(conn: &Connection, task: &Task, request: &ClaimRequest, out: &mut ClaimO
             error,
             retry_of: None,
         };
-        match task.misfire {
-            MisfirePolicy::Skip => {
-                let error = Some(format!("{span} (misfire policy skip)"));
-                note(conn, row(Trigger::CatchUp, ms(last), ExecutionStatus::Skipped, error), out)?;
-                complete = once;
-            }
-            MisfirePolicy::RunOnce => {
-                started = start_occurrence(conn, task, ms(last), Trigger::CatchUp, request, out)?;
-            }
-            MisfirePolicy::RunAll => {
-                let dropped = missed.saturating_sub(tail.len() as u64);
-                if dropped > 0 {
-                    let error = Some(format!(
-                        "{span}; the {dropped} oldest were dropped (misfire run_all bound {})",
-                        request.run_all_limit
-                    ));
-                    note(conn, row(Trigger::CatchUp, ms(due_at), ExecutionStatus::Skipped, error), out)?;
-                }
-                if let Some(first) = tail.pop_front() {
-                    started = start_occurrence(conn, task, ms(first), Trigger::CatchUp, request, out)?;
-                }
-                for at in tail {
-                    note(conn, row(Trigger::CatchUp, ms(at), ExecutionStatus::Queued, None), out)?;
-                    out.more_due = true;
-                }
-            }
+        if let Some((at, error)) = plan.skipped {
+            note(conn, row(at, ExecutionStatus::Skipped, Some(error)), out)?;
         }
-        next
+        if let Some(first) = plan.start {
+            started = start_occurrence(conn, task, ms(first), Trigger::CatchUp, request, out)?;
+        }
+        for at in plan.queue {
+            note(conn, row(at, ExecutionStatus::Queued, None), out)?;
+            out.more_due = true;
+        }
+        complete = plan.completes;
+        plan.next
     } else {
-        // Several occurrences already due (within the grace): claims came late, e.g. the
-        // store could not write for a few seconds. Under overlap `skip` all but one would be
-        // skipped as overlapping the first, one row each; instead the latest runs and one
-        // row records the others.
-        let mut at = due_at;
-        if task.overlap == OverlapPolicy::Skip && !once {
-            let mut late: u64 = 0;
-            let mut before = due_at;
-            while let Some(later) = task.schedule.next_after(at) {
-                if later > now || late >= MAX_MISFIRE_SCAN {
-                    break;
-                }
-                late += 1;
-                before = at;
-                at = later;
-            }
-            if late > 0 {
-                let error = Some(format!(
-                    "{late} occurrence(s) from {due_at} to {before} came due before they could be claimed \
-                     (the store could not write, or the engine was held up); the latest, {at}, runs instead"
-                ));
-                let row = NewExecution {
-                    task,
-                    origin: Origin::Schedule,
-                    trigger: Trigger::Schedule,
-                    scheduled_for: ms(due_at),
-                    attempt: 1,
-                    status: ExecutionStatus::Skipped,
-                    run_at: None,
-                    now: now_ms,
-                    start_at: now_ms,
-                    node_id: None,
-                    error,
-                    retry_of: None,
-                };
-                note(conn, row, out)?;
-            }
+        let late = overlap::coalesce_late(task.overlap, once, &task.schedule, due_at, now);
+        if let Some(error) = late.skipped {
+            let row = NewExecution {
+                task,
+                origin: Origin::Schedule,
+                trigger: Trigger::Schedule,
+                scheduled_for: ms(due_at),
+                attempt: 1,
+                status: ExecutionStatus::Skipped,
+                run_at: None,
+                now: now_ms,
+                start_at: now_ms,
+                node_id: None,
+                error: Some(error),
+                retry_of: None,
+            };
+            note(conn, row, out)?;
         }
-        let next = task.schedule.next_after(at);
-        started = start_occurrence(conn, task, ms(at), Trigger::Schedule, request, out)?;
+        started = start_occurrence(conn, task, ms(late.run), Trigger::Schedule, request, out)?;
         // Claimed ahead, the run starts at its instant, as its execution row says.
-        run_start = now_ms.max(ms(at));
-        next
+        run_start = now_ms.max(ms(late.run));
+        late.next
     };
     conn.prepare_cached(
         "UPDATE scheduled_tasks SET next_run_at = ?2, \
@@ -369,12 +297,11 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
             cancel_queued_with(conn, ExecutionId(id), now_ms, "the task was deleted")?;
             continue;
         };
-        // A paused task's scheduled work (retries, backlog) waits for the resume; a manual
-        // run is an explicit request and runs (with its retries).
-        if task.status == TaskStatus::Paused && origin != Origin::Manual.as_str() {
-            continue;
-        }
-        if task.overlap != OverlapPolicy::Allow && rows::running_trigger(conn, &task.id, &request.settled)?.is_some() {
+        let parse = |column: &str, text: &str| StoreError::Corrupt(format!("{column}: unknown value '{text}'"));
+        let origin = Origin::from_name(&origin).ok_or_else(|| parse("origin", &origin))?;
+        if !manual::may_start(task.status, origin)
+            || !overlap::may_start_queued(task.overlap, || rows::running_trigger(conn, &task.id, &request.settled))?
+        {
             continue;
         }
         let deadline = now_ms.saturating_add(duration_ms(task.timeout));
@@ -389,19 +316,18 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
         }
         conn.prepare_cached("UPDATE scheduled_tasks SET last_run_at = ?2 WHERE id = ?1")?
             .execute(params![task.id.as_str(), now_ms])?;
-        let parse = |column: &str, text: &str| StoreError::Corrupt(format!("{column}: unknown value '{text}'"));
         out.claimed.push(ClaimedExecution {
             execution_id: ExecutionId(id),
             task_id: task.id.clone(),
             name: task.name.clone(),
             tenant: task.tenant.clone(),
             command: task.command.clone(),
-            data: task.data.to_string(),
+            data: rows::payload(&task.data)?,
             timeout: task.timeout,
             scheduled_for: rows::instant("scheduled_for", scheduled_for)?,
             attempt: u32::try_from(attempt).unwrap_or(1),
             trigger: Trigger::from_name(&trigger).ok_or_else(|| parse("trigger", &trigger))?,
-            origin: Origin::from_name(&origin).ok_or_else(|| parse("origin", &origin))?,
+            origin,
             started_at: request.now,
             ahead: false,
         });
@@ -483,16 +409,9 @@ pub(super) fn request_run(conn: &Connection, id: &TaskId, now: Timestamp) -> Res
     let now_ms = ms(now);
     let running = rows::has_execution_in(conn, &task.id, ExecutionStatus::Running)?;
     let queued = rows::has_execution_in(conn, &task.id, ExecutionStatus::Queued)?;
-    let (status, error) = match task.overlap {
-        OverlapPolicy::Allow => (ExecutionStatus::Queued, None),
-        _ if !running && !queued => (ExecutionStatus::Queued, None),
-        OverlapPolicy::Skip => {
-            (ExecutionStatus::Skipped, Some("a run is already running or waiting (overlap policy skip)".to_owned()))
-        }
-        OverlapPolicy::Queue if queued => {
-            (ExecutionStatus::Skipped, Some("a run is already waiting (overlap policy queue)".to_owned()))
-        }
-        OverlapPolicy::Queue => (ExecutionStatus::Queued, None),
+    let (status, error) = match manual::request(task.overlap, running, queued) {
+        Admission::Skip(reason) => (ExecutionStatus::Skipped, Some(reason.message().to_owned())),
+        Admission::Start | Admission::Queue => (ExecutionStatus::Queued, None),
     };
     let row = NewExecution {
         task: &task,
@@ -510,7 +429,9 @@ pub(super) fn request_run(conn: &Connection, id: &TaskId, now: Timestamp) -> Res
     };
     let id = insert_execution(conn, &row)?
         .ok_or_else(|| StoreError::Database("the manual run row was not written".to_owned()))?;
-    Ok(RunRequested { execution: noted(&task, id, row)? })
+    let written = rows::execution_by_id(conn, id)?
+        .ok_or_else(|| StoreError::Database("the manual run row was not written".to_owned()))?;
+    Ok(RunRequested { row: written, execution: noted(&task, id, row)? })
 }
 
 /// Settings for recording an outcome.
@@ -551,20 +472,20 @@ fn record_outcome(conn: &Connection, execution: Execution, outcome: &Outcome) ->
         execution.error,
     ])?;
     let mut retry = None;
-    if failure && outcome.retryable && execution.attempt <= task.retries {
-        let delay = retry_delay(
-            task.retry_delay,
-            execution.attempt,
-            task.retry_backoff,
-            outcome.retry_delay_max,
-            outcome.retry_jitter,
-        );
+    if let Some(attempt) = retry::next_attempt(failure, outcome.retryable, execution.attempt, task.retries) {
+        let backoff = Backoff {
+            base: task.retry_delay,
+            kind: task.retry_backoff,
+            cap: outcome.retry_delay_max,
+            jitter: outcome.retry_jitter,
+        };
+        let delay = retry::delay(&backoff, execution.attempt, retry::random);
         let run_at = ms(outcome.now).saturating_add(duration_ms(delay));
         let row = NewRetry {
             task: &task,
             origin: execution.origin,
             scheduled_for: ms(execution.scheduled_for),
-            attempt: execution.attempt + 1,
+            attempt,
             run_at,
             now: ms(outcome.now),
             retry_of: execution.id,
@@ -577,11 +498,10 @@ fn record_outcome(conn: &Connection, execution: Execution, outcome: &Outcome) ->
             });
         }
     }
-    let mut task_completed = false;
-    if task.once && execution.origin == Origin::Schedule && retry.is_none() && task.status != TaskStatus::Completed {
+    let task_completed = once::completes(task.once, execution.origin, retry.is_some(), task.status);
+    if task_completed {
         conn.prepare_cached("UPDATE scheduled_tasks SET status = 'completed', next_run_at = NULL WHERE id = ?1")?
             .execute([task.id.as_str()])?;
-        task_completed = true;
     }
     let queued_waiting = rows::has_execution_in(conn, &task.id, ExecutionStatus::Queued)?;
     Ok(Finished { execution, tenant: task.tenant, retry, task_completed, queued_waiting })

@@ -45,6 +45,16 @@ mod engine;
 mod rows;
 mod tasks;
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> StoreError {
+        match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull(error.to_string()),
+            Some(rusqlite::ErrorCode::SystemIoFailure) => StoreError::Io(error.to_string()),
+            _ => StoreError::Database(error.to_string()),
+        }
+    }
+}
+
 /// Bytes the `-wal` file is truncated to after a checkpoint (4 MiB, about SQLite's default
 /// auto-checkpoint of 1,000 pages).
 const JOURNAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
@@ -393,14 +403,6 @@ impl Store for SqliteStore {
         self.write(move |conn| tasks::resume(conn, &id, now))
     }
 
-    fn pause_all(&self, tenant: Option<String>, now: Timestamp) -> StoreFuture<u64> {
-        self.write(move |conn| tasks::pause_all(conn, tenant.as_deref(), now))
-    }
-
-    fn resume_all(&self, tenant: Option<String>, now: Timestamp) -> StoreFuture<u64> {
-        self.write(move |conn| tasks::resume_all(conn, tenant.as_deref(), now))
-    }
-
     fn get_execution(&self, id: ExecutionId) -> StoreFuture<Option<Execution>> {
         self.read(move |conn| rows::execution_by_id(conn, id))
     }
@@ -423,10 +425,6 @@ impl Store for SqliteStore {
 
     fn logs(&self, execution: ExecutionId) -> StoreFuture<Vec<LogLine>> {
         self.read(move |conn| tasks::logs(conn, execution))
-    }
-
-    fn append_audit(&self, entry: AuditEntry) -> StoreFuture<()> {
-        self.write(move |conn| tasks::append_audit(conn, &entry))
     }
 
     fn audit(&self, task: Option<TaskId>, limit: usize) -> StoreFuture<Vec<AuditEntry>> {

@@ -66,6 +66,14 @@ pub(crate) fn json(column: &str, text: &str) -> Result<serde_json::Value, StoreE
     serde_json::from_str(text).map_err(|error| StoreError::Corrupt(format!("{column}: {error}")))
 }
 
+/// A task's data as the JSON text a claim hands to the bus. A `Value` always serialises
+/// (its keys are strings), so this fails only on a serde_json bug.
+pub(crate) fn payload(data: &serde_json::Value) -> Result<std::sync::Arc<serde_json::value::RawValue>, StoreError> {
+    serde_json::value::to_raw_value(data)
+        .map(std::sync::Arc::from)
+        .map_err(|error| StoreError::Corrupt(format!("data: cannot be written as JSON: {error}")))
+}
+
 /// Reads a task from a row selected with [`TASK_COLUMNS`].
 pub(crate) fn task(row: &Row<'_>) -> Result<Task, StoreError> {
     let kind: String = row.get(5)?;

@@ -284,28 +284,6 @@ fn occurrence_exists(conn: &Connection, id: &TaskId, at: Timestamp) -> Result<bo
         .query_row(params![id.as_str(), ms(at)], |row| row.get(0))?)
 }
 
-pub(super) fn pause_all(conn: &Connection, tenant: Option<&str>, now: Timestamp) -> Result<u64, StoreError> {
-    let changed = conn
-        .prepare_cached(
-            "UPDATE scheduled_tasks SET status = 'paused', next_run_at = NULL, updated_at = ?1 \
-             WHERE status = 'active' AND (?2 IS NULL OR tenant = ?2)",
-        )?
-        .execute(params![ms(now), tenant])?;
-    Ok(changed as u64)
-}
-
-pub(super) fn resume_all(conn: &Connection, tenant: Option<&str>, now: Timestamp) -> Result<u64, StoreError> {
-    let ids: Vec<String> = {
-        let mut stmt = conn
-            .prepare_cached("SELECT id FROM scheduled_tasks WHERE status = 'paused' AND (?1 IS NULL OR tenant = ?1)")?;
-        stmt.query_map(params![tenant], |row| row.get(0))?.collect::<Result<_, _>>()?
-    };
-    for id in &ids {
-        resume(conn, &TaskId(id.clone()), now)?;
-    }
-    Ok(ids.len() as u64)
-}
-
 pub(super) fn next_attempt(conn: &Connection, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
     let sql = format!("SELECT {EXECUTION_COLUMNS} FROM task_executions WHERE retry_of = ?1");
     let mut stmt = conn.prepare_cached(&sql)?;
