@@ -74,8 +74,9 @@ impl TaskBus for NoopBus {
         // on the real `SystemClock`.
         #[allow(clippy::disallowed_methods)]
         let now = Timestamp::now();
-        if call.scheduled_for >= self.window.0 && call.scheduled_for < self.window.1 {
-            let late = now.duration_since(call.scheduled_for).as_micros();
+        let due = call.occurrence.scheduled_for;
+        if due >= self.window.0 && due < self.window.1 {
+            let late = now.duration_since(due).as_micros();
             let late = u64::try_from(late).unwrap_or(u64::MAX);
             self.lateness_us.lock().unwrap_or_else(|poison| poison.into_inner()).push(late);
         }

@@ -31,7 +31,7 @@ impl TaskBus for HostBus {
     fn dispatch(&self, call: TaskCall) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>> {
         let options = CallOptions {
             timeout: Some(call.timeout),
-            correlation_id: Some(call.correlation_id.clone()),
+            correlation_id: Some(call.occurrence.execution_id.to_string()),
             cancel: Some(call.cancel.clone()),
         };
         // The call starts now, so every call of an instant goes out before any is awaited.
@@ -59,16 +59,17 @@ impl TaskBus for HostBus {
 
 /// The `task-event` payload of an engine event, field by field.
 pub(crate) fn task_execution_event(event: &TaskEvent) -> TaskExecutionEvent {
+    let occurrence = &event.occurrence;
     TaskExecutionEvent {
         event: event.kind.as_str().to_owned(),
-        task_id: event.task_id.clone(),
-        name: event.name.clone(),
-        tenant: event.tenant.clone(),
-        execution_id: event.execution_id.0,
-        scheduled_for: event.scheduled_for.to_string(),
+        task_id: occurrence.task_id.to_string(),
+        name: occurrence.name.clone(),
+        tenant: occurrence.tenant.clone(),
+        execution_id: occurrence.execution_id.0,
+        scheduled_for: occurrence.scheduled_for.to_string(),
         at: event.at.to_string(),
-        attempt: event.attempt,
-        trigger: event.trigger.as_str().to_owned(),
+        attempt: occurrence.attempt,
+        trigger: occurrence.trigger.as_str().to_owned(),
         status: event.status.as_str().to_owned(),
         duration_ms: event.duration_ms,
         error: event.error.clone(),

@@ -1,4 +1,5 @@
-//! Domain types: tasks, their schedules and policies, executions and statistics.
+//! Domain types: tasks, their schedules and policies, executions, the identity of an
+//! occurrence, and statistics.
 //!
 //! These types are not `Serialize`: only the edges (command handlers, REST) serialize, with
 //! their own DTOs. Every enum has a stable storage name (`as_str`/`from_name`) that the
@@ -515,6 +516,33 @@ pub struct Execution {
     pub node_id: Option<String>,
     /// The attempt this one retries.
     pub retry_of: Option<ExecutionId>,
+}
+
+/// Who one execution is: the occurrence identity shared by a claim, its bus call and its
+/// events (`ClaimedExecution`, `NotedExecution`, `TaskCall`, `TaskEvent`).
+///
+/// The store makes it once per execution row and the engine shares it behind an `Arc`, so a
+/// fire copies the task's strings once, not once per shape.
+///
+/// The clock epoch is not part of it: it only keeps the unique occurrence index apart across
+/// a backward clock jump, the execution id already names the row, and no call or event
+/// carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Occurrence {
+    /// The task.
+    pub task_id: TaskId,
+    /// The task's name when the execution was made.
+    pub name: String,
+    /// The task's tenant.
+    pub tenant: String,
+    /// The execution row; also the `correlation_id` of its bus call.
+    pub execution_id: ExecutionId,
+    /// The occurrence's instant (manual: when it was asked for).
+    pub scheduled_for: Timestamp,
+    /// Attempt number, 1-based.
+    pub attempt: u32,
+    /// Why it runs.
+    pub trigger: Trigger,
 }
 
 /// Aggregated statistics of one task or all tasks.

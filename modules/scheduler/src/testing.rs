@@ -54,7 +54,7 @@ pub struct RecordedCall {
     pub data: serde_json::Value,
     /// Wall time (the bus's clock) when it arrived.
     pub at: Timestamp,
-    /// Execution id (correlation id).
+    /// Execution id (the call's correlation id).
     pub execution_id: ExecutionId,
     /// Occurrence.
     pub scheduled_for: Timestamp,
@@ -147,16 +147,15 @@ async fn hang_until_cancelled(
 impl TaskBus for FakeBus {
     fn dispatch(&self, call: TaskCall) -> BoxFuture<'static, Result<serde_json::Value, DispatchError>> {
         let cancelled_at = Arc::new(Mutex::new(None));
-        let execution_id = call.correlation_id.parse().map(ExecutionId).unwrap_or(ExecutionId(-1));
         lock(&self.calls).push(RecordedCall {
             command: call.command.clone(),
             data: serde_json::from_str(call.data.get())
                 .unwrap_or_else(|error| serde_json::Value::String(format!("<not JSON: {error}>"))),
             at: self.clock.now(),
-            execution_id,
-            scheduled_for: call.scheduled_for,
-            attempt: call.attempt,
-            trigger: call.trigger,
+            execution_id: call.occurrence.execution_id,
+            scheduled_for: call.occurrence.scheduled_for,
+            attempt: call.occurrence.attempt,
+            trigger: call.occurrence.trigger,
             cancel: call.cancel.clone(),
             cancelled_at: cancelled_at.clone(),
             timeout: call.timeout,

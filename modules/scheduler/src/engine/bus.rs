@@ -13,12 +13,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
 use super::events::TaskEvent;
-use crate::task::Trigger;
+use crate::task::Occurrence;
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -45,20 +44,9 @@ pub struct TaskCall {
     pub timeout: Duration,
     /// Fired when the engine abandons the call.
     pub cancel: CancellationToken,
-    /// The execution id, as text.
-    pub correlation_id: String,
-    /// The task's id.
-    pub task_id: String,
-    /// The task's name.
-    pub task_name: String,
-    /// The task's tenant.
-    pub tenant: String,
-    /// The occurrence this call runs.
-    pub scheduled_for: Timestamp,
-    /// Attempt number, 1-based.
-    pub attempt: u32,
-    /// Why it runs.
-    pub trigger: Trigger,
+    /// The execution this call runs (its id is the call's correlation id), shared with the
+    /// claim and the events.
+    pub occurrence: Arc<Occurrence>,
 }
 
 /// Why a dispatch did not return output.

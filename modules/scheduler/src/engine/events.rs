@@ -6,11 +6,13 @@
 //! `scheduler_api::runs::TaskExecutionEvent`, and `host_bus` converts a [`TaskEvent`] into
 //! it in one function, serialised once per event.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 
 use super::bus::TaskBus;
 use crate::store::{ClaimedExecution, NotedExecution};
-use crate::task::{ExecutionId, ExecutionStatus, Trigger};
+use crate::task::{ExecutionStatus, Occurrence};
 
 /// What happened to an execution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,23 +68,12 @@ impl TaskEventKind {
 pub struct TaskEvent {
     /// What happened.
     pub kind: TaskEventKind,
-    /// Task id.
-    pub task_id: String,
-    /// Task name.
-    pub name: String,
-    /// Task tenant.
-    pub tenant: String,
-    /// The execution.
-    pub execution_id: ExecutionId,
-    /// The occurrence.
-    pub scheduled_for: Timestamp,
+    /// Which execution it happened to: shared with the claim and its call, or made once
+    /// for an outcome read back from the store.
+    pub occurrence: Arc<Occurrence>,
     /// When it happened: the dispatch for `executed`, the end for ended attempts (and the
     /// `retrying` that follows), the decision for `skipped`.
     pub at: Timestamp,
-    /// Attempt.
-    pub attempt: u32,
-    /// Trigger.
-    pub trigger: Trigger,
     /// Status after the event.
     pub status: ExecutionStatus,
     /// Run time, for ended attempts.
@@ -98,15 +89,9 @@ impl TaskEvent {
     pub fn executed(claim: &ClaimedExecution) -> TaskEvent {
         TaskEvent {
             kind: TaskEventKind::Executed,
-            task_id: claim.task_id.to_string(),
-            name: claim.name.clone(),
-            tenant: claim.tenant.clone(),
-            execution_id: claim.execution_id,
-            scheduled_for: claim.scheduled_for,
+            occurrence: claim.occurrence.clone(),
             // The planned start; the engine stamps the dispatch instant before emitting.
             at: claim.started_at,
-            attempt: claim.attempt,
-            trigger: claim.trigger,
             status: ExecutionStatus::Running,
             duration_ms: None,
             error: None,
@@ -118,14 +103,8 @@ impl TaskEvent {
     pub fn noted(row: &NotedExecution, at: Timestamp) -> Option<TaskEvent> {
         (row.status == ExecutionStatus::Skipped).then(|| TaskEvent {
             kind: TaskEventKind::Skipped,
-            task_id: row.task_id.to_string(),
-            name: row.name.clone(),
-            tenant: row.tenant.clone(),
-            execution_id: row.execution_id,
-            scheduled_for: row.scheduled_for,
+            occurrence: row.occurrence.clone(),
             at,
-            attempt: row.attempt,
-            trigger: row.trigger,
             status: row.status,
             duration_ms: None,
             error: row.error.clone(),
@@ -143,24 +122,24 @@ impl TaskEvent {
         let error_bytes = self.error.as_deref().map_or(0, str::len);
         match self.kind {
             TaskEventKind::Executed | TaskEventKind::Completed => tracing::debug!(
-                task = %self.name, execution_id = %self.execution_id, event = self.kind.as_str(),
+                task = %self.occurrence.name, execution_id = %self.occurrence.execution_id, event = self.kind.as_str(),
                 "Task execution event."
             ),
             TaskEventKind::Skipped => tracing::info!(
-                task = %self.name, execution_id = %self.execution_id, event = self.kind.as_str(),
+                task = %self.occurrence.name, execution_id = %self.occurrence.execution_id, event = self.kind.as_str(),
                 error = self.error.as_deref().unwrap_or(""), "Task execution event."
             ),
             TaskEventKind::Retrying => tracing::info!(
-                task = %self.name, execution_id = %self.execution_id, event = self.kind.as_str(),
+                task = %self.occurrence.name, execution_id = %self.occurrence.execution_id, event = self.kind.as_str(),
                 retry_at = %self.retry_at.map(|at| at.to_string()).unwrap_or_default(), "Task execution event."
             ),
             TaskEventKind::Failed => tracing::warn!(
-                task = %self.name, execution_id = %self.execution_id, event = self.kind.as_str(),
+                task = %self.occurrence.name, execution_id = %self.occurrence.execution_id, event = self.kind.as_str(),
                 error_code = error_code(self.error.as_deref()), error_bytes,
                 "Task execution did not complete (the error text is in the execution row)."
             ),
             _ => tracing::warn!(
-                task = %self.name, execution_id = %self.execution_id, event = self.kind.as_str(),
+                task = %self.occurrence.name, execution_id = %self.occurrence.execution_id, event = self.kind.as_str(),
                 error = self.error.as_deref().unwrap_or(""), "Task execution did not complete."
             ),
         }

@@ -19,7 +19,7 @@ use super::bus::{BoxFuture, DispatchError, TaskCall};
 use super::events::{TaskEvent, TaskEventKind};
 use super::{CancelReason, RunningEntry, Shared, lock, until};
 use crate::store::{ClaimedExecution, Finish, FinishOutcome, Finished};
-use crate::task::{ExecutionId, ExecutionStatus, Trigger};
+use crate::task::{ExecutionId, ExecutionStatus, Occurrence, Trigger};
 
 /// Store attempts to record an outcome before a *stopping* engine gives up (the row then
 /// stays `running` and is recovered as `interrupted` at the next start). A running engine
@@ -63,27 +63,22 @@ pub(super) fn spawn(shared: &Arc<Shared>, claim: ClaimedExecution) {
     shared.running_count.fetch_add(1, Ordering::SeqCst);
     let cancel = CancellationToken::new();
     let reason = Arc::new(AtomicU8::new(CancelReason::None as u8));
+    let execution_id = claim.occurrence.execution_id;
     lock(&shared.running).insert(
-        claim.execution_id,
-        RunningEntry { task_id: claim.task_id.clone(), cancel: cancel.clone(), reason: reason.clone() },
+        execution_id,
+        RunningEntry { task_id: claim.occurrence.task_id.clone(), cancel: cancel.clone(), reason: reason.clone() },
     );
-    let slot = Slot { shared: shared.clone(), execution_id: claim.execution_id };
+    let slot = Slot { shared: shared.clone(), execution_id };
     let call = TaskCall {
         command: claim.command.clone(),
         data: claim.data.clone(),
         timeout: claim.timeout,
         cancel: cancel.clone(),
-        correlation_id: claim.execution_id.to_string(),
-        task_id: claim.task_id.to_string(),
-        task_name: claim.name.clone(),
-        tenant: claim.tenant.clone(),
-        scheduled_for: claim.scheduled_for,
-        attempt: claim.attempt,
-        trigger: claim.trigger,
+        occurrence: claim.occurrence.clone(),
     };
     let prepared = Prepared { executed: TaskEvent::executed(&claim), claim, call, cancel, reason, slot };
     if prepared.claim.started_at > shared.clock.now() {
-        let key = (prepared.claim.started_at, prepared.claim.execution_id);
+        let key = (prepared.claim.started_at, execution_id);
         lock(&shared.pending).insert(key, prepared);
         shared.pending_changed.notify_one();
     } else {
@@ -171,14 +166,15 @@ async fn execute(
     cancel: CancellationToken,
     reason: Arc<AtomicU8>,
 ) {
+    let execution_id = claim.occurrence.execution_id;
     let started = tokio::time::Instant::now();
     let deadline = started + claim.timeout;
     let stopped_before_dispatch = dispatch.is_none() && reason.load(Ordering::SeqCst) == CancelReason::Stop as u8;
     if claim.ahead && stopped_before_dispatch {
         // The engine stopped before the instant: the claim goes back to the queue, as the
         // attempt it was, instead of counting as an interrupted run.
-        if let Err(error) = shared.store.mark_claim(claim.execution_id, false).await {
-            tracing::warn!(execution_id = %claim.execution_id, %error, "Returning a claim to the queue failed; it is returned at the next start.");
+        if let Err(error) = shared.store.mark_claim(execution_id, false).await {
+            tracing::warn!(%execution_id, %error, "Returning a claim to the queue failed; it is returned at the next start.");
         }
         return;
     }
@@ -189,8 +185,8 @@ async fn execute(
             if claim.ahead {
                 // The command was called: the claim now shows `running` (the dispatch runs
                 // meanwhile; the outcome is written after this, in order).
-                if let Err(error) = shared.store.mark_claim(claim.execution_id, true).await {
-                    tracing::warn!(execution_id = %claim.execution_id, %error, "Marking a claimed execution running failed.");
+                if let Err(error) = shared.store.mark_claim(execution_id, true).await {
+                    tracing::warn!(%execution_id, %error, "Marking a claimed execution running failed.");
                 }
             }
             tokio::select! {
@@ -229,7 +225,7 @@ async fn execute(
     }
     let config = &shared.config;
     let finish = Finish {
-        execution_id: claim.execution_id,
+        execution_id,
         status,
         finished_at: shared.clock.now(),
         duration,
@@ -239,7 +235,7 @@ async fn execute(
         retry_delay_max: Duration::from_millis(config.retry_delay_max),
         retry_jitter: config.retry_jitter,
     };
-    record(shared, claim.execution_id, finish, &reason).await;
+    record(shared, execution_id, finish, &reason).await;
 }
 
 /// Records an outcome, retrying until the store takes it (see the engine docs): while it
@@ -325,16 +321,19 @@ pub(super) fn bounded_error(error: String, max_bytes: usize) -> String {
 /// Publishes the events of a recorded outcome and wakes waiters.
 pub(super) fn announce_finished(shared: &Shared, finished: &Finished) {
     let execution = &finished.execution;
-    let event = TaskEvent {
-        kind: TaskEventKind::ended(execution.status),
-        task_id: execution.task_id.to_string(),
+    let occurrence = Occurrence {
+        task_id: execution.task_id.clone(),
         name: execution.task_name.clone(),
         tenant: finished.tenant.clone(),
         execution_id: execution.id,
         scheduled_for: execution.scheduled_for,
-        at: execution.finished_at.unwrap_or_else(|| shared.clock.now()),
         attempt: execution.attempt,
         trigger: execution.trigger,
+    };
+    let event = TaskEvent {
+        kind: TaskEventKind::ended(execution.status),
+        occurrence: Arc::new(occurrence),
+        at: execution.finished_at.unwrap_or_else(|| shared.clock.now()),
         status: execution.status,
         duration_ms: execution.duration_ms,
         error: execution.error.clone(),
@@ -342,11 +341,17 @@ pub(super) fn announce_finished(shared: &Shared, finished: &Finished) {
     };
     event.emit(shared.bus.as_ref());
     if let Some(retry) = &finished.retry {
-        TaskEvent {
-            kind: TaskEventKind::Retrying,
+        // The real bus keeps no event, so the retry takes over the identity's strings rather
+        // than copying them (a bus that kept it gets a copy).
+        let retried = Occurrence {
             execution_id: retry.execution_id,
             attempt: retry.attempt,
             trigger: Trigger::Retry,
+            ..Arc::unwrap_or_clone(event.occurrence)
+        };
+        TaskEvent {
+            kind: TaskEventKind::Retrying,
+            occurrence: Arc::new(retried),
             status: ExecutionStatus::Queued,
             duration_ms: None,
             retry_at: Some(retry.run_at),

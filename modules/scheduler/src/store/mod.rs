@@ -40,8 +40,8 @@ use jiff::Timestamp;
 use serde_json::value::RawValue;
 
 use crate::task::{
-    AuditEntry, Execution, ExecutionId, ExecutionStatus, LogLine, NewTask, Origin, Task, TaskId, TaskKey, TaskPatch,
-    TaskStats, TaskStatus, Trigger,
+    AuditEntry, Execution, ExecutionId, ExecutionStatus, LogLine, NewTask, Occurrence, Origin, Task, TaskId, TaskKey,
+    TaskPatch, TaskStats, TaskStatus,
 };
 
 #[cfg(any(test, feature = "testing"))]
@@ -203,14 +203,9 @@ pub struct ClaimRequest {
 /// What a claimed execution needs to run.
 #[derive(Debug, Clone)]
 pub struct ClaimedExecution {
-    /// The execution row (status `running`, or a `queued` claim when claimed ahead).
-    pub execution_id: ExecutionId,
-    /// The task.
-    pub task_id: TaskId,
-    /// Task name.
-    pub name: String,
-    /// Task tenant.
-    pub tenant: String,
+    /// Which execution this is (its row is `running`, or a `queued` claim when claimed
+    /// ahead); shared with the bus call and the events.
+    pub occurrence: Arc<Occurrence>,
     /// Bus command.
     pub command: String,
     /// Command payload: the task's JSON, serialised once by the store and handed to the bus
@@ -218,12 +213,6 @@ pub struct ClaimedExecution {
     pub data: Arc<RawValue>,
     /// Time limit.
     pub timeout: Duration,
-    /// The occurrence.
-    pub scheduled_for: Timestamp,
-    /// Attempt number.
-    pub attempt: u32,
-    /// Why it runs.
-    pub trigger: Trigger,
     /// Scheduled or manual.
     pub origin: Origin,
     /// When it starts: the claim's now, or the occurrence's instant when claimed ahead.
@@ -237,20 +226,8 @@ pub struct ClaimedExecution {
 /// be announced as an event.
 #[derive(Debug, Clone)]
 pub struct NotedExecution {
-    /// The row.
-    pub execution_id: ExecutionId,
-    /// The task.
-    pub task_id: TaskId,
-    /// Task name.
-    pub name: String,
-    /// Task tenant.
-    pub tenant: String,
-    /// The occurrence.
-    pub scheduled_for: Timestamp,
-    /// Attempt.
-    pub attempt: u32,
-    /// Trigger.
-    pub trigger: Trigger,
+    /// Which execution the row is; shared with its event.
+    pub occurrence: Arc<Occurrence>,
     /// `skipped`, `queued` or `cancelled`.
     pub status: ExecutionStatus,
     /// Why.

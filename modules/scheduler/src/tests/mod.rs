@@ -25,6 +25,7 @@ mod config;
 mod engine_cancel;
 mod engine_clock_jumps;
 mod engine_failures;
+mod engine_identity;
 mod engine_policies;
 mod engine_restarts;
 mod engine_schedules;

@@ -18,11 +18,14 @@ pub async fn a_claim_writes_a_running_row_and_advances_the_next_run_from_the_occ
     assert_eq!(outcome.claimed.len(), 1);
     let claimed = &outcome.claimed[0];
     assert_eq!(
-        (claimed.task_id.clone(), claimed.name.as_str(), claimed.tenant.as_str()),
+        (claimed.occurrence.task_id.clone(), claimed.occurrence.name.as_str(), claimed.occurrence.tenant.as_str()),
         (task.id.clone(), "minutely", "default")
     );
-    assert_eq!((claimed.command.as_str(), claimed.attempt, claimed.trigger), ("ok", 1, Trigger::Schedule));
-    assert_eq!(claimed.scheduled_for, at("2026-01-01T00:01:00Z"));
+    assert_eq!(
+        (claimed.command.as_str(), claimed.occurrence.attempt, claimed.occurrence.trigger),
+        ("ok", 1, Trigger::Schedule)
+    );
+    assert_eq!(claimed.occurrence.scheduled_for, at("2026-01-01T00:01:00Z"));
     assert!(!claimed.ahead);
     let rows = executions(&store, &task).await;
     assert_eq!(rows.len(), 1);
@@ -52,7 +55,7 @@ pub async fn occurrences_that_came_due_while_claims_failed_run_once_and_one_row_
     // Claims failed (a full disk) from 00:00:01 until 00:00:05.5.
     let outcome = claim_at(&store, "2026-01-01T00:00:05.500Z").await;
     assert_eq!(outcome.claimed.len(), 1);
-    assert_eq!(outcome.claimed[0].scheduled_for, at("2026-01-01T00:00:05Z"), "the latest runs");
+    assert_eq!(outcome.claimed[0].occurrence.scheduled_for, at("2026-01-01T00:00:05Z"), "the latest runs");
     let rows = executions(&store, &task).await;
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0].status, ExecutionStatus::Skipped);
@@ -86,9 +89,9 @@ pub async fn a_claim_ahead_is_queued_under_its_node_until_it_is_marked_dispatche
         store.claim_due(claim("2026-01-01T00:01:00Z")).await.expect("claim").claimed.is_empty(),
         "a claim is not queued work"
     );
-    assert!(store.mark_claim(claimed.execution_id, true).await.expect("mark"));
+    assert!(store.mark_claim(claimed.occurrence.execution_id, true).await.expect("mark"));
     assert_eq!(executions(&store, &task).await[0].status, ExecutionStatus::Running);
-    assert!(!store.mark_claim(claimed.execution_id, true).await.expect("mark"), "it is no longer a claim");
+    assert!(!store.mark_claim(claimed.occurrence.execution_id, true).await.expect("mark"), "it is no longer a claim");
 }
 
 /// Behaviour: a claim made ahead but never dispatched goes back to the queue as the same
@@ -96,13 +99,17 @@ pub async fn a_claim_ahead_is_queued_under_its_node_until_it_is_marked_dispatche
 pub async fn an_undispatched_claim_goes_back_to_the_queue_as_the_same_attempt(store: Arc<dyn Store>) {
     let task = create(&store, new_task("minutely", "ok", "1m")).await;
     let outcome = store.claim_due(ahead("2026-01-01T00:00:59.500Z")).await.expect("claim");
-    let id = outcome.claimed[0].execution_id;
+    let id = outcome.claimed[0].occurrence.execution_id;
     assert!(store.mark_claim(id, false).await.expect("returned"));
     let row = &executions(&store, &task).await[0];
     assert_eq!((row.status, row.node_id.as_deref(), row.attempt), (ExecutionStatus::Queued, None, 1));
     let again = claim_at(&store, "2026-01-01T00:01:00Z").await;
     assert_eq!(again.claimed.len(), 1);
-    assert_eq!((again.claimed[0].execution_id, again.claimed[0].attempt), (id, 1), "the same row and attempt");
+    assert_eq!(
+        (again.claimed[0].occurrence.execution_id, again.claimed[0].occurrence.attempt),
+        (id, 1),
+        "the same row and attempt"
+    );
 }
 
 /// Behaviour: executions in `ClaimRequest::settled` (ended, outcome not yet written) do not
@@ -110,7 +117,7 @@ pub async fn an_undispatched_claim_goes_back_to_the_queue_as_the_same_attempt(st
 /// the running blocker.
 pub async fn an_execution_whose_outcome_is_pending_a_write_does_not_block_the_next_occurrence(store: Arc<dyn Store>) {
     let task = create(&store, new_task("minutely", "ok", "1m")).await;
-    let first = claim_at(&store, "2026-01-01T00:01:00Z").await.claimed[0].execution_id;
+    let first = claim_at(&store, "2026-01-01T00:01:00Z").await.claimed[0].occurrence.execution_id;
     let blocked = claim_at(&store, "2026-01-01T00:02:00Z").await;
     assert!(blocked.claimed.is_empty());
     assert_eq!(blocked.noted.len(), 1);
@@ -119,7 +126,7 @@ pub async fn an_execution_whose_outcome_is_pending_a_write_does_not_block_the_ne
     let settled = crate::store::ClaimRequest { settled: vec![first], ..claim("2026-01-01T00:03:00Z") };
     let outcome = store.claim_due(settled).await.expect("claim");
     assert_eq!(outcome.claimed.len(), 1, "the settled run does not block");
-    assert_eq!(outcome.claimed[0].scheduled_for, at("2026-01-01T00:03:00Z"));
+    assert_eq!(outcome.claimed[0].occurrence.scheduled_for, at("2026-01-01T00:03:00Z"));
     assert_eq!(executions(&store, &task).await.len(), 3);
 }
 
@@ -127,7 +134,7 @@ pub async fn an_execution_whose_outcome_is_pending_a_write_does_not_block_the_ne
 /// it is claimed then, as the next attempt of the same occurrence.
 pub async fn a_failed_attempt_queues_its_retry_which_is_claimed_when_due(store: Arc<dyn Store>) {
     let task = create(&store, new_task("flaky", "fail", "1h")).await;
-    let id = claim_at(&store, "2026-01-01T01:00:00Z").await.claimed[0].execution_id;
+    let id = claim_at(&store, "2026-01-01T01:00:00Z").await.claimed[0].occurrence.execution_id;
     let done =
         finished(&store, finish(id, ExecutionStatus::Failed, "2026-01-01T01:00:01Z", Duration::from_secs(1))).await;
     assert_eq!(done.execution.status, ExecutionStatus::Failed);
@@ -137,8 +144,11 @@ pub async fn a_failed_attempt_queues_its_retry_which_is_claimed_when_due(store: 
     assert!(claim_at(&store, "2026-01-01T01:00:05Z").await.claimed.is_empty(), "not before its time");
     let outcome = claim_at(&store, "2026-01-01T01:00:06Z").await;
     let claimed = &outcome.claimed[0];
-    assert_eq!((claimed.execution_id, claimed.attempt, claimed.trigger), (retry.execution_id, 2, Trigger::Retry));
-    assert_eq!(claimed.scheduled_for, at("2026-01-01T01:00:00Z"), "the same occurrence");
+    assert_eq!(
+        (claimed.occurrence.execution_id, claimed.occurrence.attempt, claimed.occurrence.trigger),
+        (retry.execution_id, 2, Trigger::Retry)
+    );
+    assert_eq!(claimed.occurrence.scheduled_for, at("2026-01-01T01:00:00Z"), "the same occurrence");
     let task = reload(&store, &task).await;
     assert_eq!((task.counters.runs, task.counters.failures, task.counters.consecutive_failures), (1, 1, 1));
 }
@@ -157,7 +167,7 @@ fn recover_request(node: &str) -> RecoverRequest {
 /// retries; a claim made ahead goes back to the queue.
 pub async fn recovery_interrupts_this_nodes_runs_and_queues_their_retries(store: Arc<dyn Store>) {
     let task = create(&store, new_task("long", "ok", "1h")).await;
-    let id = claim_at(&store, "2026-01-01T01:00:00Z").await.claimed[0].execution_id;
+    let id = claim_at(&store, "2026-01-01T01:00:00Z").await.claimed[0].occurrence.execution_id;
     let recovered = store.recover(recover_request("test")).await.expect("recover");
     assert_eq!(recovered.len(), 1);
     let interrupted = &recovered[0];
@@ -192,7 +202,7 @@ pub async fn cancel_cancels_a_queued_run_and_nothing_else(store: Arc<dyn Store>)
     let row = store.get_execution(run.row.id).await.expect("get").expect("the row");
     assert_eq!(row.status, ExecutionStatus::Cancelled);
     let next = store.request_run(task.id.clone(), at(START)).await.expect("run");
-    let claimed = claim_at(&store, START).await.claimed[0].execution_id;
+    let claimed = claim_at(&store, START).await.claimed[0].occurrence.execution_id;
     assert_eq!(claimed, next.row.id);
     assert!(!store.cancel_queued(claimed, at(START)).await.expect("running"), "a running row is not queued");
 }
@@ -206,7 +216,7 @@ pub async fn cleanup_deletes_old_finished_executions_in_batches_and_keeps_queued
     let task = create(&store, busy).await;
     for minute in 1..=3 {
         let now = format!("2026-01-01T00:0{minute}:00Z");
-        let id = claim_at(&store, &now).await.claimed[0].execution_id;
+        let id = claim_at(&store, &now).await.claimed[0].occurrence.execution_id;
         finished(&store, finish(id, ExecutionStatus::Completed, &now, Duration::from_millis(5))).await;
     }
     let waiting = store.request_run(task.id.clone(), at("2026-01-01T00:03:00Z")).await.expect("run");
@@ -253,7 +263,7 @@ pub async fn stats_report_counters_success_rate_average_and_p95(store: Arc<dyn S
     let task = create(&store, measured).await;
     for minute in 1..=20u64 {
         let now = format!("2026-01-01T00:{minute:02}:00Z");
-        let id = claim_at(&store, &now).await.claimed[0].execution_id;
+        let id = claim_at(&store, &now).await.claimed[0].occurrence.execution_id;
         let status = if minute % 4 == 0 { ExecutionStatus::Failed } else { ExecutionStatus::Completed };
         finished(&store, finish(id, status, &now, Duration::from_millis(minute * 10))).await;
     }
@@ -274,7 +284,7 @@ pub async fn stats_report_counters_success_rate_average_and_p95(store: Arc<dyn S
 /// of the occurrence's identity).
 pub async fn a_backward_clock_jump_opens_an_epoch_in_which_an_occurrence_runs_again(store: Arc<dyn Store>) {
     let task = create(&store, new_task("minutely", "ok", "* * * * *")).await;
-    let id = claim_at(&store, "2026-01-01T00:01:00Z").await.claimed[0].execution_id;
+    let id = claim_at(&store, "2026-01-01T00:01:00Z").await.claimed[0].occurrence.execution_id;
     finished(&store, finish(id, ExecutionStatus::Completed, "2026-01-01T00:01:01Z", Duration::from_secs(1))).await;
     let jump =
         ClockJump { now: at("2025-12-31T23:59:01Z"), back: Duration::from_secs(120), node_id: "test".to_owned() };
@@ -286,7 +296,7 @@ pub async fn a_backward_clock_jump_opens_an_epoch_in_which_an_occurrence_runs_ag
     finished(&store, finish(id, ExecutionStatus::Completed, "2026-01-01T00:00:01Z", Duration::from_secs(1))).await;
     let again = claim_at(&store, "2026-01-01T00:01:00Z").await;
     assert_eq!(again.claimed.len(), 1, "the re-lived 00:01 runs again in the new epoch");
-    assert_eq!(again.claimed[0].scheduled_for, at("2026-01-01T00:01:00Z"));
+    assert_eq!(again.claimed[0].occurrence.scheduled_for, at("2026-01-01T00:01:00Z"));
     let first_epoch = executions(&store, &task).await;
     assert_eq!(first_epoch.iter().filter(|e| e.scheduled_for == at("2026-01-01T00:01:00Z")).count(), 2);
 }

@@ -105,7 +105,7 @@ pub async fn updating_the_schedule_recomputes_the_next_run_and_other_fields_keep
 pub async fn resume_refuses_a_completed_once_task(store: Arc<dyn Store>) {
     let task = create(&store, new_task("once", "ok", "now")).await;
     let outcome = claim_at(&store, START).await;
-    let id = outcome.claimed[0].execution_id;
+    let id = outcome.claimed[0].occurrence.execution_id;
     let done =
         finished(&store, finish(id, ExecutionStatus::Completed, "2026-01-01T00:00:01Z", Duration::from_secs(1))).await;
     assert!(done.task_completed);
@@ -149,7 +149,7 @@ pub async fn audited_changes_record_who_what_and_the_outcome(store: Arc<dyn Stor
         panic!("a run request answers the run");
     };
     assert_eq!(requested.row.status, ExecutionStatus::Queued, "a paused task's manual run is queued at once");
-    assert_eq!(requested.row.id, requested.execution.execution_id, "the row as written comes back");
+    assert_eq!(requested.row.id, requested.execution.occurrence.execution_id, "the row as written comes back");
     let audit = store.audit(Some(task.id.clone()), 10).await.expect("audit");
     let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["run", "task.pause", "task.update", "task.create"], "newest first");

@@ -13,6 +13,7 @@
 //! attempt's epoch.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -26,7 +27,7 @@ use crate::store::{
     ClaimOutcome, ClaimRequest, ClaimedExecution, CleanupBatch, Finish, FinishOutcome, Finished, NotedExecution,
     RecoverRequest, RetryScheduled, RunRequested, StoreError,
 };
-use crate::task::{Execution, ExecutionId, ExecutionStatus, Origin, Task, TaskId, Trigger};
+use crate::task::{Execution, ExecutionId, ExecutionStatus, Occurrence, Origin, Task, TaskId, Trigger};
 
 /// The due-task query; served by the partial index `ix_tasks_due`.
 pub(crate) const DUE_TASKS_SQL: &str = "FROM scheduled_tasks WHERE status = 'active' \
@@ -90,18 +91,31 @@ fn insert_execution(conn: &Connection, row: &NewExecution<'_>) -> Result<Option<
     Ok((inserted == 1).then(|| ExecutionId(conn.last_insert_rowid())))
 }
 
-fn claimed(task: &Task, id: ExecutionId, row: &NewExecution<'_>) -> Result<ClaimedExecution, StoreError> {
-    Ok(ClaimedExecution {
-        execution_id: id,
+/// The identity of row `id` of `task`, made once and shared by its claim, call and events.
+fn occurrence(
+    task: &Task,
+    id: ExecutionId,
+    scheduled_for: i64,
+    attempt: u32,
+    trigger: Trigger,
+) -> Result<Arc<Occurrence>, StoreError> {
+    Ok(Arc::new(Occurrence {
         task_id: task.id.clone(),
         name: task.name.clone(),
         tenant: task.tenant.clone(),
+        execution_id: id,
+        scheduled_for: rows::instant("scheduled_for", scheduled_for)?,
+        attempt,
+        trigger,
+    }))
+}
+
+fn claimed(task: &Task, id: ExecutionId, row: &NewExecution<'_>) -> Result<ClaimedExecution, StoreError> {
+    Ok(ClaimedExecution {
+        occurrence: occurrence(task, id, row.scheduled_for, row.attempt, row.trigger)?,
         command: task.command.clone(),
         data: rows::payload(&task.data)?,
         timeout: task.timeout,
-        scheduled_for: rows::instant("scheduled_for", row.scheduled_for)?,
-        attempt: row.attempt,
-        trigger: row.trigger,
         origin: row.origin,
         started_at: rows::instant("start_at", row.start_at)?,
         ahead: row.start_at > row.now,
@@ -110,13 +124,7 @@ fn claimed(task: &Task, id: ExecutionId, row: &NewExecution<'_>) -> Result<Claim
 
 fn noted(task: &Task, id: ExecutionId, row: NewExecution<'_>) -> Result<NotedExecution, StoreError> {
     Ok(NotedExecution {
-        execution_id: id,
-        task_id: task.id.clone(),
-        name: task.name.clone(),
-        tenant: task.tenant.clone(),
-        scheduled_for: rows::instant("scheduled_for", row.scheduled_for)?,
-        attempt: row.attempt,
-        trigger: row.trigger,
+        occurrence: occurrence(task, id, row.scheduled_for, row.attempt, row.trigger)?,
         status: row.status,
         error: row.error,
     })
@@ -316,17 +324,12 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
         }
         conn.prepare_cached("UPDATE scheduled_tasks SET last_run_at = ?2 WHERE id = ?1")?
             .execute(params![task.id.as_str(), now_ms])?;
+        let trigger = Trigger::from_name(&trigger).ok_or_else(|| parse("trigger", &trigger))?;
         out.claimed.push(ClaimedExecution {
-            execution_id: ExecutionId(id),
-            task_id: task.id.clone(),
-            name: task.name.clone(),
-            tenant: task.tenant.clone(),
+            occurrence: occurrence(task, ExecutionId(id), scheduled_for, u32::try_from(attempt).unwrap_or(1), trigger)?,
             command: task.command.clone(),
             data: rows::payload(&task.data)?,
             timeout: task.timeout,
-            scheduled_for: rows::instant("scheduled_for", scheduled_for)?,
-            attempt: u32::try_from(attempt).unwrap_or(1),
-            trigger: Trigger::from_name(&trigger).ok_or_else(|| parse("trigger", &trigger))?,
             origin,
             started_at: request.now,
             ahead: false,
