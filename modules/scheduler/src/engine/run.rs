@@ -26,6 +26,11 @@ use crate::task::{ExecutionId, ExecutionStatus, Occurrence, Trigger};
 /// never gives up: the outcome is kept in memory until the store takes it.
 const RECORD_ATTEMPTS: u32 = 5;
 
+/// How long a run claimed ahead runs before its row is marked `running`. A crash inside this
+/// window returns the occurrence to the queue as the attempt it was (it runs again after
+/// the restart without consuming a retry), as a crash before the instant does.
+const MARK_RUNNING_AFTER: Duration = Duration::from_millis(100);
+
 /// A failed recording is logged on its first attempt and then once per this many.
 const RECORD_LOG_EVERY: u32 = 50;
 
@@ -182,13 +187,20 @@ async fn execute(
         None => Err(DispatchError::Cancelled),
         Some(dispatch) => {
             executed.emit(shared.bus.as_ref());
-            if claim.ahead {
-                // The command was called: the claim now shows `running` (the dispatch runs
-                // meanwhile; the outcome is written after this, in order).
-                if let Err(error) = shared.store.mark_claim(execution_id, true).await {
-                    tracing::warn!(%execution_id, %error, "Marking a claimed execution running failed.");
+            // A claim made ahead shows `running` only once its run has lasted
+            // MARK_RUNNING_AFTER: most runs end sooner, and their outcome is written straight
+            // over the claim (the store's `finish` takes it), which saves a write per fire.
+            // The mark and the outcome go through the one writer in order.
+            let mark = async {
+                if claim.ahead {
+                    tokio::time::sleep(MARK_RUNNING_AFTER).await;
+                    if let Err(error) = shared.store.mark_claim(execution_id, true).await {
+                        tracing::warn!(%execution_id, %error, "Marking a claimed execution running failed.");
+                    }
                 }
-            }
+                // Never ends: only the three branches above end the run.
+                std::future::pending().await
+            };
             tokio::select! {
                 // The dispatch is polled first: when `cancel` fires, the bus call sees it in
                 // that same poll and passes it on to the handler (the host's call cancel)
@@ -197,6 +209,7 @@ async fn execute(
                 result = dispatch => result,
                 () = tokio::time::sleep_until(deadline) => Err(DispatchError::Timeout { after: claim.timeout }),
                 () = cancel.cancelled() => Err(DispatchError::Cancelled),
+                result = mark => result,
             }
         }
     };

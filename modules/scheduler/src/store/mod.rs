@@ -11,12 +11,13 @@
 //!   with their retries, and returns its claims that were never dispatched to the queue.
 //!
 //! Claim ahead: an occurrence claimed before its instant is written `queued` with the
-//! claiming node and its planned start (a claim, invisible to other claims), and becomes
-//! `running` only when the engine dispatches it ([`Store::mark_claim`]). A row never shows
-//! `running` before its start, and a claim whose engine died before the instant is
-//! returned to the queue as the same attempt: it runs after the restart and consumes no
-//! retry. (A crash in the few milliseconds between the dispatch and its `running` write
-//! runs that attempt again after the restart, as the retry of an interrupted run would.)
+//! claiming node and its planned start (a claim, invisible to other claims; overlap checks
+//! count it as running). A run that lasts becomes `running` 100 ms after its dispatch
+//! ([`Store::mark_claim`]); a shorter one goes from the claim straight to its outcome
+//! ([`Store::finish_execution`] takes a claim), which saves a write per fire. A row never
+//! shows `running` before its start, and a claim whose engine died before the instant, or
+//! within those 100 ms of it, is returned to the queue as the same attempt: it runs after
+//! the restart and consumes no retry.
 //!
 //! Invariant: an occurrence of a task (`task_id`, `scheduled_for`, `attempt`, `clock_epoch`)
 //! has at most one execution row, enforced by a unique index, so two engines cannot both run
@@ -218,7 +219,7 @@ pub struct ClaimedExecution {
     /// When it starts: the claim's now, or the occurrence's instant when claimed ahead.
     pub started_at: Timestamp,
     /// Claimed ahead of its instant: the row is `queued` under this node (not `running`)
-    /// until the engine dispatches it and calls [`Store::mark_claim`].
+    /// until its outcome, or [`Store::mark_claim`] for a run that lasts.
     pub ahead: bool,
 }
 
@@ -497,7 +498,7 @@ pub trait Store: Send + Sync + 'static {
     /// Records an attempt's outcome. One transaction.
     fn finish_execution(&self, finish: Finish) -> StoreFuture<FinishOutcome>;
     /// Settles an execution claimed ahead (still `queued` under this node): `dispatched`
-    /// marks it `running` (its command was just called); otherwise it goes back to the queue
+    /// marks it `running` (its command has been running a while); otherwise it goes back to the queue
     /// as the same attempt, for any engine to run. False when the row was not such a claim.
     fn mark_claim(&self, id: ExecutionId, dispatched: bool) -> StoreFuture<bool>;
     /// Cancels a queued execution; false when it was not queued.

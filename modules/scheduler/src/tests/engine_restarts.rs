@@ -325,3 +325,43 @@ async fn a_paused_task_keeps_its_pending_retry_until_resumed() {
     assert_eq!(harness.executions(&task).await.len(), 2, "no catch-up of the same occurrence");
     engine.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_claim_made_ahead_shows_running_once_its_run_lasts_and_a_short_run_goes_straight_to_its_outcome() {
+    let mut harness = Harness::new("2026-01-01T00:00:00Z");
+    harness.config.claim_ahead = 500;
+    harness.bus.on("long", Behaviour::Take(secs(5)));
+    let long = harness.create("long", "long", "2026-01-01T00:00:10Z").await;
+    let short = harness.create("short", "ok", "2026-01-01T00:00:10Z").await;
+    let engine = harness.start().await;
+    pass(secs(10) + std::time::Duration::from_millis(50)).await;
+    // Both were dispatched at 00:00:10; the short one is done, the long one not yet marked.
+    assert_eq!(harness.bus.calls().len(), 2);
+    assert_eq!(harness.executions(&short).await[0].status, ExecutionStatus::Completed);
+    assert_eq!(harness.executions(&long).await[0].status, ExecutionStatus::Queued);
+    pass(std::time::Duration::from_millis(100)).await;
+    assert_eq!(harness.executions(&long).await[0].status, ExecutionStatus::Running);
+    pass(secs(5)).await;
+    assert_eq!(harness.executions(&long).await[0].status, ExecutionStatus::Completed);
+    engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_within_the_marking_delay_of_a_dispatch_returns_the_claim_as_the_same_attempt() {
+    let mut harness = Harness::new("2026-01-01T00:00:00Z");
+    harness.config.claim_ahead = 500;
+    harness.bus.on("long", Behaviour::Take(secs(5)));
+    let task = harness.create_with("long", "long", "2026-01-01T00:00:10Z", |task| task.retries = 1).await;
+    let engine = harness.start().await;
+    pass(secs(10) + std::time::Duration::from_millis(50)).await;
+    assert_eq!(harness.bus.calls().len(), 1);
+    drop(engine);
+    pass(secs(60)).await;
+    let engine = harness.start().await;
+    pass(secs(10)).await;
+    let executions = harness.executions(&task).await;
+    assert_eq!(executions.len(), 1, "returned to the queue, not interrupted: {executions:?}");
+    assert_eq!((executions[0].status, executions[0].attempt), (ExecutionStatus::Completed, 1));
+    assert_eq!(harness.bus.calls().len(), 2, "the attempt ran again after the restart");
+    engine.stop().await;
+}
