@@ -253,17 +253,23 @@ fn outside_target(host: &TestHost) -> PathBuf {
     target
 }
 
+/// Plants `link` -> `target`, then checks that `serve` refuses to open the link and that
+/// the target is unchanged.
+fn assert_link_refused(host: &TestHost, target: &Path, link: &Path) {
+    std::os::unix::fs::symlink(target, link).unwrap();
+    let out = serve_refused(host);
+    out.assert_code(1);
+    let expected = format!("refusing to open {}: it is a symbolic link", link.display());
+    assert!(out.stderr.contains(&expected), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(target).unwrap(), "precious\n");
+}
+
 #[test]
 fn a_pid_file_that_is_a_symbolic_link_is_refused_and_its_target_left_unchanged() {
     let host = TestHost::new(HostSpec::default());
     let target = outside_target(&host);
     let link = host.data_dir().join("host.pid");
-    std::os::unix::fs::symlink(&target, &link).unwrap();
-    let out = serve_refused(&host);
-    out.assert_code(1);
-    let expected = format!("refusing to open {}: it is a symbolic link", link.display());
-    assert!(out.stderr.contains(&expected), "{}", out.stderr);
-    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+    assert_link_refused(&host, &target, &link);
 }
 
 #[test]
@@ -272,12 +278,7 @@ fn a_log_file_that_is_a_symbolic_link_is_refused_and_its_target_left_unchanged()
     let target = outside_target(&host);
     std::fs::create_dir(host.data_dir().join("logs")).unwrap();
     let link = host.data_dir().join("logs").join("systemprompt.log");
-    std::os::unix::fs::symlink(&target, &link).unwrap();
-    let out = serve_refused(&host);
-    out.assert_code(1);
-    let expected = format!("refusing to open {}: it is a symbolic link", link.display());
-    assert!(out.stderr.contains(&expected), "{}", out.stderr);
-    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+    assert_link_refused(&host, &target, &link);
 }
 
 #[test]
