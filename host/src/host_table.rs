@@ -66,13 +66,14 @@ unsafe extern "C" fn host_dispatch(
         let caller = text(call.caller);
         let correlation_id = text(call.correlation_id);
         // SAFETY: valid for the duration of this call.
-        let payload = unsafe { payload.as_slice() };
+        let (payload, occurrence) = unsafe { (payload.as_slice(), call.occurrence.as_slice()) };
         let cancel = CancellationToken::new();
         let request = CallRequest {
             command: &command,
             payload,
             caller: &caller,
             correlation_id: &correlation_id,
+            occurrence,
             timeout: (call.timeout_ms > 0).then(|| Duration::from_millis(call.timeout_ms)),
             cancel: Some(cancel.clone()),
         };

@@ -28,12 +28,14 @@
 use std::ffi::c_void;
 
 /// The ABI version this crate speaks. Bumped on any change to the tables below.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// The ABI versions of this crate's history, by name, so a bump is a named decision.
 pub mod version {
     /// The first ABI: JSON bytes, completion callbacks, cancel by request id.
     pub const JSON_CALLBACKS: u32 = 1;
+    /// The call context carries the occurrence a call runs for ([`crate::occurrence`]).
+    pub const OCCURRENCE: u32 = 2;
 }
 
 /// The symbol every module library exports (as `extern "C" fn() -> *const ModuleVTable`).
@@ -101,6 +103,9 @@ pub struct RawCallContext {
     pub caller: RawBytes,
     /// An id shared by every call that belongs to the same piece of work.
     pub correlation_id: RawBytes,
+    /// The scheduled occurrence the call runs for, as JSON ([`crate::occurrence::Occurrence`]);
+    /// empty when the call is not a scheduled task's execution. Added in ABI 2.
+    pub occurrence: RawBytes,
 }
 
 /// Log levels for [`HostVTable::log`], most severe first.

@@ -38,21 +38,55 @@ pub struct CommandError {
     pub code: String,
     /// One line for people, stating the rule that was broken.
     pub message: String,
-    /// Machine-readable context (e.g. close matches for an unknown command).
+    /// Machine-readable context (e.g. close matches for an unknown command, or a runner's
+    /// exit code and output summary, which the scheduler keeps as the execution's output).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
+    /// The handler's word on retrying: `None` leaves it to the code and the caller's
+    /// policy (the scheduler retries a failure by the task's retries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryHint>,
+}
+
+/// What a handler says about retrying a failed call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryHint {
+    /// Retrying cannot help (a program that does not exist, an exit code the task lists as
+    /// permanent, an HTTP 404): the scheduler records the failure and does not retry.
+    Never,
+    /// Retry, but not before this many milliseconds (an HTTP `Retry-After`): the scheduler
+    /// waits at least this long, or its own backoff when that is longer.
+    AfterMs(u64),
 }
 
 impl CommandError {
     /// An error with a code and a message.
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> CommandError {
-        CommandError { code: code.into(), message: message.into(), details: None }
+        CommandError { code: code.into(), message: message.into(), details: None, retry: None }
     }
 
     /// Attaches machine-readable details.
     pub fn with_details(mut self, details: serde_json::Value) -> CommandError {
         self.details = Some(details);
         self
+    }
+
+    /// Marks the error as one that retrying cannot help ([`RetryHint::Never`]).
+    pub fn permanent(mut self) -> CommandError {
+        self.retry = Some(RetryHint::Never);
+        self
+    }
+
+    /// Asks a retry to wait at least `delay` ([`RetryHint::AfterMs`]).
+    pub fn retry_after(mut self, delay: std::time::Duration) -> CommandError {
+        self.retry = Some(RetryHint::AfterMs(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)));
+        self
+    }
+
+    /// True when the handler said retrying cannot help.
+    pub fn is_permanent(&self) -> bool {
+        self.retry == Some(RetryHint::Never)
     }
 
     /// A handler failure (`failed`).

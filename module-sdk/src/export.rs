@@ -107,6 +107,7 @@ pub(crate) struct CallMeta<'a> {
     pub(crate) timeout: Option<Duration>,
     pub(crate) caller: Cow<'a, str>,
     pub(crate) correlation_id: Cow<'a, str>,
+    pub(crate) occurrence: &'a [u8],
 }
 
 type Inflight = Arc<Mutex<HashMap<u64, CancellationToken>>>;
@@ -175,10 +176,11 @@ impl<M: Module> Instance<M> {
             )));
             return;
         };
-        let CallMeta { request_id, timeout, caller, correlation_id } = meta;
+        let CallMeta { request_id, timeout, caller, correlation_id, occurrence } = meta;
+        let occurrence = Cow::Borrowed(occurrence);
         match handler {
             Handler::Sync(handler) => {
-                let call = Call { request_id, deadline: None, caller, correlation_id, cancel: None };
+                let call = Call { request_id, deadline: None, caller, correlation_id, occurrence, cancel: None };
                 let result = std::panic::catch_unwind(AssertUnwindSafe(|| handler(&self.module, payload, &call)))
                     .unwrap_or_else(|payload| Err(panic_error(command, payload)));
                 reply.send(result);
@@ -187,7 +189,8 @@ impl<M: Module> Instance<M> {
                 let cancel = CancellationToken::new();
                 let deadline = timeout.map(|t| Instant::now() + t);
                 let call =
-                    Call { request_id, deadline, caller, correlation_id, cancel: Some(cancel.clone()) }.into_owned();
+                    Call { request_id, deadline, caller, correlation_id, occurrence, cancel: Some(cancel.clone()) }
+                        .into_owned();
                 let started =
                     std::panic::catch_unwind(AssertUnwindSafe(|| handler(self.module.clone(), payload, call)));
                 let future = match started {
@@ -323,12 +326,14 @@ unsafe extern "C" fn call<M: Module>(
             return reply.send(Err(CommandError::invalid_params("command name is not UTF-8")));
         };
         // SAFETY: as above.
-        let (caller, correlation_id) = unsafe { (context.caller.as_slice(), context.correlation_id.as_slice()) };
+        let (caller, correlation_id, occurrence) =
+            unsafe { (context.caller.as_slice(), context.correlation_id.as_slice(), context.occurrence.as_slice()) };
         let meta = CallMeta {
             request_id: context.request_id,
             timeout: (context.timeout_ms > 0).then(|| Duration::from_millis(context.timeout_ms)),
             caller: String::from_utf8_lossy(caller),
             correlation_id: String::from_utf8_lossy(correlation_id),
+            occurrence,
         };
         instance.call(meta, command, payload, reply);
     }));

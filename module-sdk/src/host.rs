@@ -30,6 +30,8 @@ pub struct OutgoingCall<'a> {
     pub timeout: Option<Duration>,
     /// Ties the call to the work that caused it.
     pub correlation_id: &'a str,
+    /// The scheduled occurrence the call runs for, as JSON; empty for none.
+    pub occurrence: &'a [u8],
 }
 
 /// What a host must offer a module.
@@ -54,6 +56,23 @@ pub struct CallOptions {
     pub correlation_id: Option<String>,
     /// Abandons the call when cancelled: the handler is told to stop.
     pub cancel: Option<tokio_util::sync::CancellationToken>,
+    /// The scheduled occurrence the call runs for, as JSON
+    /// ([`crate::Occurrence::to_json_bytes`]); set by the scheduler's engine, passed on to
+    /// the handler as [`crate::Call::occurrence`].
+    pub occurrence: Option<Vec<u8>>,
+}
+
+impl CallOptions {
+    /// Options for a call made while handling `call`: the same correlation id and
+    /// occurrence, cancelled when `call` is, and the host's default deadline.
+    pub fn on_behalf_of(call: &crate::Call<'_>) -> CallOptions {
+        CallOptions {
+            timeout: None,
+            correlation_id: Some(call.correlation_id().to_owned()),
+            cancel: Some(call.cancellation_token()),
+            occurrence: call.occurrence_bytes().map(<[u8]>::to_vec),
+        }
+    }
 }
 
 /// The module's handle on the host. Cheap to clone.
@@ -101,6 +120,7 @@ impl Host {
             payload,
             timeout: options.timeout,
             correlation_id: options.correlation_id.as_deref().unwrap_or(""),
+            occurrence: options.occurrence.as_deref().unwrap_or_default(),
         };
         let call_id = self.api.dispatch(
             call,
@@ -220,6 +240,7 @@ impl HostApi for CHost {
             timeout_ms,
             caller: RawBytes::from_slice(call.caller.as_bytes()),
             correlation_id: RawBytes::from_slice(call.correlation_id.as_bytes()),
+            occurrence: RawBytes::from_slice(call.occurrence),
         };
         let table = self.table();
         // SAFETY: the table is valid (see `new`); every pointer passed lives across the call.

@@ -71,6 +71,7 @@
 //! - [`export`]: the `extern "C"` glue behind [`export_module!`].
 //! - [`testing`]: run a module in-process against a fake host.
 //! - [`host_commands`]: typed requests and responses of the host's own `host:*` commands.
+//! - [`occurrence`]: the scheduled occurrence a call runs for (`Call::occurrence`).
 //!
 //! A module's own typed commands live beside it, in its `api/` crate (`system-api`,
 //! `scheduler-api`), not here: a new module never edits this crate.
@@ -86,12 +87,14 @@ pub mod host_commands;
 mod logging;
 pub mod manifest;
 mod module;
+pub mod occurrence;
 mod router;
 pub mod testing;
 pub mod wire;
 
 // Re-exports. Consider semver implications carefully.
-pub use error::{CommandError, ModuleError};
+pub use error::{CommandError, ModuleError, RetryHint};
 pub use host::{CallOptions, Host};
 pub use module::{Command, Event, Module, ModuleContext};
+pub use occurrence::Occurrence;
 pub use router::{BoxFuture, Call, Router};

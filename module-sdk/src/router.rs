@@ -41,6 +41,9 @@ pub struct Call<'a> {
     pub(crate) deadline: Option<Instant>,
     pub(crate) caller: Cow<'a, str>,
     pub(crate) correlation_id: Cow<'a, str>,
+    // The occurrence's JSON as the host passed it (empty: not a scheduled execution); parsed
+    // only when a handler asks, so the fast path stays allocation-free.
+    pub(crate) occurrence: Cow<'a, [u8]>,
     // Invariant: `Some` for `spawn` handlers; `None` for `sync` handlers, which run to
     // completion inline and so cannot be cancelled (this keeps the fast path allocation-free).
     pub(crate) cancel: Option<CancellationToken>,
@@ -68,6 +71,17 @@ impl Call<'_> {
         &self.correlation_id
     }
 
+    /// The scheduled occurrence this call runs for (task, instant, attempt, idempotency
+    /// key), when the scheduler's engine made the call; `None` for every other caller.
+    pub fn occurrence(&self) -> Option<crate::Occurrence> {
+        crate::Occurrence::from_json_bytes(&self.occurrence)
+    }
+
+    /// The occurrence as the host passed it (JSON), to forward unread.
+    pub(crate) fn occurrence_bytes(&self) -> Option<&[u8]> {
+        (!self.occurrence.is_empty()).then_some(&*self.occurrence)
+    }
+
     /// True once the host cancelled the call (deadline passed or caller gave up).
     pub fn is_cancelled(&self) -> bool {
         self.cancel.as_ref().is_some_and(CancellationToken::is_cancelled)
@@ -92,6 +106,7 @@ impl Call<'_> {
             deadline: self.deadline,
             caller: Cow::Owned(self.caller.into_owned()),
             correlation_id: Cow::Owned(self.correlation_id.into_owned()),
+            occurrence: Cow::Owned(self.occurrence.into_owned()),
             cancel: self.cancel,
         }
     }

@@ -188,6 +188,21 @@ impl<M: Module> ModuleTest<M> {
         payload: &serde_json::Value,
         timeout: Duration,
     ) -> Result<serde_json::Value, CommandError> {
+        self.call_for(command, payload, timeout, None).await
+    }
+
+    /// Calls a command by name as the scheduler's engine does for an execution of
+    /// `occurrence` (the handler reads it with `Call::occurrence`); `None` calls as any
+    /// other caller.
+    pub async fn call_for(
+        &self,
+        command: &str,
+        payload: &serde_json::Value,
+        timeout: Duration,
+        occurrence: Option<&crate::Occurrence>,
+    ) -> Result<serde_json::Value, CommandError> {
+        let occurrence = occurrence.map(crate::Occurrence::to_json_bytes);
+        let occurrence = occurrence.as_ref();
         let request_id = self.next_request.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<Vec<u8>, CommandError>>();
         let reply = Reply::closure(move |status, bytes| {
@@ -198,7 +213,13 @@ impl<M: Module> ModuleTest<M> {
             };
             let _ = tx.send(result);
         });
-        let meta = CallMeta { request_id, timeout: Some(timeout), caller: "test".into(), correlation_id: "".into() };
+        let meta = CallMeta {
+            request_id,
+            timeout: Some(timeout),
+            caller: "test".into(),
+            correlation_id: "".into(),
+            occurrence: occurrence.map(Vec::as_slice).unwrap_or_default(),
+        };
         let bytes = serde_json::to_vec(payload).map_err(|error| CommandError::invalid_params(error.to_string()))?;
         self.instance.call(meta, command, &bytes, reply);
         let bytes = match tokio::time::timeout(timeout, rx).await {

@@ -47,6 +47,8 @@ pub struct CallRequest<'a> {
     pub caller: &'a str,
     /// Ties calls of one piece of work together.
     pub correlation_id: &'a str,
+    /// The scheduled occurrence the call runs for (JSON, forwarded unread); empty for none.
+    pub occurrence: &'a [u8],
     /// The deadline; `None` uses the command's declared timeout or the host default.
     pub timeout: Option<Duration>,
     /// Cancels the call early (the handler is told, the caller gets `cancelled`).
@@ -208,6 +210,7 @@ impl CommandBus {
             timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX).max(1),
             caller: RawBytes::from_slice(request.caller.as_bytes()),
             correlation_id: RawBytes::from_slice(request.correlation_id.as_bytes()),
+            occurrence: RawBytes::from_slice(request.occurrence),
         };
         let payload: &[u8] = if request.payload.is_empty() { b"{}" } else { request.payload };
         module.call(&context, request.command, payload, RawReply { token, complete: complete_oneshot });

@@ -211,7 +211,7 @@ async fn handle(bus: &CommandBus, request: Request) -> Response {
         caller: "cli",
         correlation_id: request.correlation_id.as_deref().unwrap_or(""),
         timeout: request.timeout_ms.map(Duration::from_millis),
-        cancel: None,
+        ..CallRequest::default()
     };
     match bus.call(call).await {
         Ok(bytes) => match serde_json::from_slice(&bytes) {

@@ -12,9 +12,10 @@
 
 use scheduler_api::runs::{TASK_EVENT, TaskExecutionEvent};
 use systemprompt_module_sdk::error::code;
-use systemprompt_module_sdk::{CallOptions, Host};
+use systemprompt_module_sdk::{CallOptions, Host, Occurrence as CallOccurrence};
 
 use crate::engine::{BoxFuture, DispatchError, TaskBus, TaskCall, TaskEvent};
+use crate::task::Occurrence;
 
 /// Dispatches executions on the host's bus and publishes the engine's events there.
 pub(crate) struct HostBus {
@@ -33,6 +34,7 @@ impl TaskBus for HostBus {
             timeout: Some(call.timeout),
             correlation_id: Some(call.occurrence.execution_id.to_string()),
             cancel: Some(call.cancel.clone()),
+            occurrence: Some(call_occurrence(&call.occurrence).to_json_bytes()),
         };
         // The call starts now, so every call of an instant goes out before any is awaited.
         let pending = self.host.dispatch_bytes(&call.command, call.data.get().as_bytes(), &options);
@@ -54,6 +56,23 @@ impl TaskBus for HostBus {
 
     fn publish(&self, event: &TaskEvent) {
         self.host.publish(TASK_EVENT, &task_execution_event(event));
+    }
+}
+
+/// The occurrence as the called command sees it (`Call::occurrence`), with its idempotency
+/// key `<task id>:<scheduled for>`.
+pub(crate) fn call_occurrence(occurrence: &Occurrence) -> CallOccurrence {
+    let task_id = occurrence.task_id.to_string();
+    let scheduled_for = occurrence.scheduled_for.to_string();
+    CallOccurrence {
+        idempotency_key: CallOccurrence::key_of(&task_id, &scheduled_for),
+        task_id,
+        task_name: occurrence.name.clone(),
+        tenant: occurrence.tenant.clone(),
+        execution_id: occurrence.execution_id.0,
+        scheduled_for,
+        attempt: occurrence.attempt,
+        trigger: occurrence.trigger.as_str().to_owned(),
     }
 }
 

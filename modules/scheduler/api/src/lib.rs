@@ -1,5 +1,6 @@
 //! The typed API of the `scheduler` module: its commands, [`tasks`] (list, get, create,
-//! update, delete, pause, resume) and [`runs`] (run, history, next, stats, validate), and
+//! update, delete, pause, resume), [`runs`] (run, history, next, stats, validate) and
+//! [`logs`] (append-logs, logs, and the `check-task` convention of runner modules), and
 //! the payloads of the events it publishes (task lifecycle events in [`tasks`], the
 //! execution event [`runs::TaskExecutionEvent`]).
 //!
@@ -11,5 +12,6 @@
 //! test or a benchmark uses the scheduler's API without linking the scheduler, and the SDK
 //! never changes when the scheduler's API does.
 
+pub mod logs;
 pub mod runs;
 pub mod tasks;

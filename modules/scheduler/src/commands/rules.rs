@@ -202,11 +202,7 @@ pub(crate) fn command_name(value: &str) -> Result<String, CommandError> {
 /// `host:command` lookup (every loaded module's commands, whatever its state). The host's
 /// own `host:*` commands are not a module's, so they cannot be scheduled.
 pub(crate) async fn command_declared(host: &Host, command: &str, call: &Call<'_>) -> Result<(), CommandError> {
-    let options = CallOptions {
-        timeout: None,
-        correlation_id: Some(call.correlation_id().to_owned()),
-        cancel: Some(call.cancellation_token()),
-    };
+    let options = CallOptions::on_behalf_of(call);
     let params = LookUpCommandParams { name: command.to_owned() };
     let lookup = host.call_with::<LookUpCommand>(&params, &options).await.map_err(|error| {
         CommandError::new(

@@ -13,11 +13,7 @@ pub(crate) async fn run(
     _params: HealthParams,
     call: Call<'static>,
 ) -> Result<HealthReport, CommandError> {
-    let options = CallOptions {
-        timeout: None,
-        correlation_id: Some(call.correlation_id().to_owned()),
-        cancel: Some(call.cancellation_token()),
-    };
+    let options = CallOptions::on_behalf_of(&call);
     // The host answers `host:modules`; a host that does not (a fake one) still gets a report.
     let modules = match module.host.call_with::<ListModules>(&ListModulesParams {}, &options).await {
         Ok(list) => list.into_iter().map(|info| info.name).collect(),
