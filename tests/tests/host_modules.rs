@@ -23,10 +23,12 @@ fn a_library_built_for_another_abi_is_refused_and_the_others_load() {
     host.start();
     let skipped = skipped(&host);
     assert_eq!(skipped.len(), 1, "{skipped:?}");
+    let expected = format!(
+        "the library speaks module ABI v999, this host speaks v{}; rebuild the module against this host's module-sdk",
+        systemprompt_module_sdk::abi::ABI_VERSION
+    );
     assert!(
-        skipped[0].ends_with(
-            "the library speaks module ABI v999, this host speaks v1; rebuild the module against this host's module-sdk"
-        ),
+        skipped[0].ends_with(&expected),
         "{}",
         skipped[0]
     );
