@@ -68,9 +68,7 @@ impl Module for Shell {
     }
 
     fn routes(router: &mut Router<Self>) {
-        router
-            .spawn::<Run, _, _>(commands::run::run)
-            .spawn::<CheckTask, _, _>(commands::check_task::run);
+        router.spawn::<Run, _, _>(commands::run::run).spawn::<CheckTask, _, _>(commands::check_task::run);
     }
 
     fn start(self: &Arc<Self>) -> Result<(), ModuleError> {

@@ -144,7 +144,13 @@ pub(crate) fn judge(config: &ShellConfig, program: &Path) -> Result<(), CommandE
 fn matches_program(pattern: &str, program: &Path) -> bool {
     let text = program.to_string_lossy();
     if pattern.contains('/') {
+        // A literal path is also compared canonically: on a merged-usr system `/bin/sh`
+        // and `/usr/bin/sh` are one file, and a rule for one is a rule for the other.
+        let literal = !pattern.contains(['*', '?']);
         glob(pattern.as_bytes(), text.as_bytes())
+            || (literal
+                && std::fs::canonicalize(pattern)
+                    .is_ok_and(|canonical| std::fs::canonicalize(program).is_ok_and(|program| program == canonical)))
     } else {
         let name = program.file_name().map(|name| name.to_string_lossy()).unwrap_or_default();
         glob(pattern.as_bytes(), name.as_bytes())
@@ -189,9 +195,10 @@ pub(crate) fn resolve_run_as(run_as: &RunAs) -> Result<RunAsIds, CommandError> {
     }
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     // name:password:uid:gid:gecos:home:shell
-    let user = passwd.lines().map(|line| line.split(':').collect::<Vec<_>>()).find(|fields| {
-        fields.len() >= 7 && (fields[0] == run_as.user || fields[2] == run_as.user)
-    });
+    let user = passwd
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields.len() >= 7 && (fields[0] == run_as.user || fields[2] == run_as.user));
     let (uid, primary_gid, home) = match user {
         Some(fields) => (fields[2].parse().ok(), fields[3].parse().ok(), fields[5].to_owned()),
         None => (run_as.user.parse().ok(), None, "/".to_owned()),
@@ -210,7 +217,8 @@ pub(crate) fn resolve_run_as(run_as: &RunAs) -> Result<RunAsIds, CommandError> {
                 .or_else(|| group.parse().ok())
         }
     };
-    let gid = gid.ok_or_else(|| refused(format!("run_as: no group for '{}'; name one with run_as.group", run_as.user)))?;
+    let gid =
+        gid.ok_or_else(|| refused(format!("run_as: no group for '{}'; name one with run_as.group", run_as.user)))?;
     Ok(RunAsIds { uid, gid, home })
 }
 

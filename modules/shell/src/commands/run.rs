@@ -77,7 +77,10 @@ pub(crate) async fn run(module: Arc<Shell>, params: RunParams, call: Call<'stati
     apply_limits(&mut command, &params);
 
     let record = module.records.begin(&run_id, occurrence.as_ref().map(|o| o.execution_id)).map_err(|error| {
-        CommandError::internal(format!("shell:run: cannot write the job record in {}: {error}", module.records.dir().display()))
+        CommandError::internal(format!(
+            "shell:run: cannot write the job record in {}: {error}",
+            module.records.dir().display()
+        ))
     })?;
     let started = Instant::now();
     let mut child = match command.spawn() {
@@ -108,8 +111,14 @@ pub(crate) async fn run(module: Arc<Shell>, params: RunParams, call: Call<'stati
     }
     let (tx, rx) = output::channel();
     let readers = [
-        child.stdout.take().map(|out| tokio::spawn(output::read_lines(out, LogStream::Stdout, config.max_line_bytes, tx.clone()))),
-        child.stderr.take().map(|err| tokio::spawn(output::read_lines(err, LogStream::Stderr, config.max_line_bytes, tx.clone()))),
+        child
+            .stdout
+            .take()
+            .map(|out| tokio::spawn(output::read_lines(out, LogStream::Stdout, config.max_line_bytes, tx.clone()))),
+        child
+            .stderr
+            .take()
+            .map(|err| tokio::spawn(output::read_lines(err, LogStream::Stderr, config.max_line_bytes, tx.clone()))),
     ];
     drop(tx);
     let target = occurrence.as_ref().map(|occurrence| {
@@ -165,7 +174,8 @@ pub(crate) async fn run(module: Arc<Shell>, params: RunParams, call: Call<'stati
     record.remove();
     let mut collector = collecting.await.map_err(|error| CommandError::internal(format!("shell:run: {error}")))?;
 
-    let status = status.map_err(|error| CommandError::internal(format!("shell:run: waiting for the job failed: {error}")))?;
+    let status =
+        status.map_err(|error| CommandError::internal(format!("shell:run: waiting for the job failed: {error}")))?;
     let (exit_code, signal) = (status.code(), status.signal());
     let summary = match (exit_code, signal) {
         (Some(code), _) => format!("exit code {code}"),
@@ -200,8 +210,11 @@ pub(crate) async fn run(module: Arc<Shell>, params: RunParams, call: Call<'stati
     };
     let details = serde_json::to_value(&output).unwrap_or_default();
     if cancelled {
-        return Err(CommandError::new(code::CANCELLED, format!("shell:run was cancelled; its process group was ended ({summary})"))
-            .with_details(details));
+        return Err(CommandError::new(
+            code::CANCELLED,
+            format!("shell:run was cancelled; its process group was ended ({summary})"),
+        )
+        .with_details(details));
     }
     if exit_code == Some(0) {
         return Ok(output);
