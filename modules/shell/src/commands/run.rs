@@ -151,7 +151,11 @@ pub(crate) async fn run(module: Arc<Shell>, params: RunParams, call: Call<'stati
             }
         }
     };
-    // The leader is reaped; whatever is left of its group is ended now.
+    // The leader is reaped; whatever is left of its group is ended now. A pgid is only
+    // reused once every member of the old group is gone, so a live member found here is
+    // ours; the one window is the microseconds between the reap and this scan, in which
+    // the last member would have to die and the kernel hand the same number to a new
+    // group leader.
     let left_behind = group::is_alive(pgid);
     if left_behind {
         end_group(pgid, if cancelled { Duration::ZERO } else { grace }, &call).await;
