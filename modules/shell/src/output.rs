@@ -1,0 +1,254 @@
+//! A job's output: its two pipes read concurrently line by line, and the lines sent to the
+//! scheduler's execution log (`scheduler:append-logs`) in batches, under a per-execution
+//! cap.
+//!
+//! Memory is bounded whatever the child prints: a reader holds at most one line
+//! (`maxLineBytes`; a longer line is sent split), the channel to the collector holds a
+//! bounded number of lines, a batch is flushed at [`BATCH_LINES`] lines or [`BATCH_BYTES`]
+//! bytes, and beyond `maxOutputBytes` lines are only counted. The pipes are always drained
+//! to their end, so a child never blocks on a full pipe because its log is full. While a
+//! batch is being sent, readers wait (backpressure on the child) rather than drop lines
+//! below the cap. Invalid UTF-8 is replaced (U+FFFD).
+//!
+//! A call with no occurrence (a run by hand) sends nothing: its last lines are kept as
+//! tails for the output instead.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use scheduler_api::logs::{AppendLogs, AppendLogsParams, LogLineInput, LogStream};
+use systemprompt_module_sdk::{CallOptions, Host};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::mpsc;
+
+/// A batch is sent when it holds this many lines...
+pub(crate) const BATCH_LINES: usize = 512;
+/// ... or this many bytes ...
+pub(crate) const BATCH_BYTES: usize = 256 * 1024;
+/// ... or this long after the previous flush.
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// Lines waiting between the readers and the collector.
+const CHANNEL_LINES: usize = 1024;
+/// A tail line is cut to this many bytes (it goes into error messages).
+const TAIL_LINE_BYTES: usize = 512;
+
+/// One line read from a pipe.
+pub(crate) type Line = (LogStream, String);
+
+/// The channel the two readers send to.
+pub(crate) fn channel() -> (mpsc::Sender<Line>, mpsc::Receiver<Line>) {
+    mpsc::channel(CHANNEL_LINES)
+}
+
+/// Reads `reader` to its end, sending each line (without its `\n`, at most `max_line`
+/// bytes) as `stream`. Returns the bytes read. Stops sending, but keeps reading, when the
+/// collector is gone.
+///
+/// # Cancel safety
+///
+/// Not cancel safe: a dropped future loses the partial line it holds. It is run as a task
+/// and ends on its own when every writer of the pipe has exited.
+pub(crate) async fn read_lines<R: AsyncRead + Unpin>(
+    reader: R,
+    stream: LogStream,
+    max_line: usize,
+    tx: mpsc::Sender<Line>,
+) -> u64 {
+    let max_line = max_line.max(1);
+    let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    let mut pending: Vec<u8> = Vec::with_capacity(256);
+    let mut total = 0u64;
+    let mut open = true;
+    loop {
+        let buf = match reader.fill_buf().await {
+            Ok([]) => break,
+            Ok(buf) => buf,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => {
+                tracing::warn!(?stream, %error, "Reading a job's output failed.");
+                break;
+            }
+        };
+        let room = max_line - pending.len();
+        let window = &buf[..buf.len().min(room)];
+        let (used, complete) = match window.iter().position(|&b| b == b'\n') {
+            Some(at) => {
+                pending.extend_from_slice(&window[..at]);
+                (at + 1, true)
+            }
+            None => {
+                pending.extend_from_slice(window);
+                (window.len(), pending.len() >= max_line)
+            }
+        };
+        reader.consume(used);
+        total += used as u64;
+        if complete {
+            open = open && send(&tx, stream, &mut pending).await;
+        }
+    }
+    if !pending.is_empty() && open {
+        send(&tx, stream, &mut pending).await;
+    }
+    total
+}
+
+async fn send(tx: &mpsc::Sender<Line>, stream: LogStream, pending: &mut Vec<u8>) -> bool {
+    let line = String::from_utf8_lossy(pending).into_owned();
+    pending.clear();
+    tx.send((stream, line)).await.is_ok()
+}
+
+/// Where the lines go, and what is kept of them.
+pub(crate) struct Collector {
+    host: Host,
+    // Invariant: `Some` exactly when the call runs for an execution (it has an occurrence).
+    target: Option<(i64, CallOptions)>,
+    max_output_bytes: u64,
+    tail_lines: usize,
+    kept_bytes: u64,
+    dropped_bytes: u64,
+    dropped_lines: u64,
+    batch: Vec<LogLineInput>,
+    batch_bytes: usize,
+    stdout_tail: VecDeque<String>,
+    stderr_tail: VecDeque<String>,
+    failed_sends: u64,
+}
+
+/// What the collector kept, once the job is over.
+#[derive(Debug, Default)]
+pub(crate) struct Collected {
+    pub(crate) dropped_bytes: u64,
+    pub(crate) stdout_tail: Vec<String>,
+    pub(crate) stderr_tail: Vec<String>,
+}
+
+impl Collector {
+    /// A collector sending to `execution_id`'s log with `options` (none: keep tails only).
+    pub(crate) fn new(
+        host: Host,
+        target: Option<(i64, CallOptions)>,
+        max_output_bytes: u64,
+        tail_lines: usize,
+    ) -> Collector {
+        Collector {
+            host,
+            target,
+            max_output_bytes,
+            tail_lines,
+            kept_bytes: 0,
+            dropped_bytes: 0,
+            dropped_lines: 0,
+            batch: Vec::new(),
+            batch_bytes: 0,
+            stdout_tail: VecDeque::new(),
+            stderr_tail: VecDeque::new(),
+            failed_sends: 0,
+        }
+    }
+
+    /// Receives lines until both readers are done, flushing batches as they fill and every
+    /// [`FLUSH_EVERY`].
+    pub(crate) async fn collect(&mut self, mut rx: mpsc::Receiver<Line>) {
+        let mut tick = tokio::time::interval(FLUSH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                line = rx.recv() => match line {
+                    Some((stream, line)) => {
+                        self.accept(stream, line);
+                        if self.batch.len() >= BATCH_LINES || self.batch_bytes >= BATCH_BYTES {
+                            self.flush().await;
+                        }
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => self.flush().await,
+            }
+        }
+    }
+
+    fn accept(&mut self, stream: LogStream, line: String) {
+        let tail = match stream {
+            LogStream::Stderr => &mut self.stderr_tail,
+            _ => &mut self.stdout_tail,
+        };
+        if self.tail_lines > 0 {
+            if tail.len() == self.tail_lines {
+                tail.pop_front();
+            }
+            tail.push_back(cut(&line, TAIL_LINE_BYTES));
+        }
+        let cost = line.len() as u64 + 1;
+        if self.kept_bytes + cost > self.max_output_bytes || self.dropped_lines > 0 {
+            // Once the cap is hit, everything after is dropped, so the log is a prefix.
+            self.dropped_bytes += cost;
+            self.dropped_lines += 1;
+            return;
+        }
+        self.kept_bytes += cost;
+        if self.target.is_some() {
+            self.batch_bytes += line.len();
+            self.batch.push(LogLineInput { stream, line });
+        }
+    }
+
+    /// Adds a line of the runner's own (`system` stream); never capped.
+    pub(crate) fn system(&mut self, line: String) {
+        if self.target.is_some() {
+            self.batch_bytes += line.len();
+            self.batch.push(LogLineInput { stream: LogStream::System, line });
+        }
+    }
+
+    /// Sends the batch. A failed send is logged and its lines lost: the job's outcome does
+    /// not depend on its log.
+    async fn flush(&mut self) {
+        let Some((execution_id, options)) = &self.target else {
+            return;
+        };
+        if self.batch.is_empty() {
+            return;
+        }
+        let lines = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
+        let n_lines = lines.len();
+        let params = AppendLogsParams { execution_id: *execution_id, lines };
+        if let Err(error) = self.host.call_with::<AppendLogs>(&params, options).await {
+            self.failed_sends += 1;
+            if self.failed_sends == 1 {
+                tracing::warn!(execution_id, n_lines, %error, "Sending a job's log lines failed; they are lost.");
+            }
+        }
+    }
+
+    /// Ends the log: one `system` line for what the cap dropped, then the last flush (before
+    /// the reply, so the log is complete when the execution is recorded).
+    pub(crate) async fn finish(mut self) -> Collected {
+        if self.dropped_lines > 0 {
+            let line = format!(
+                "output truncated: {} more lines ({} bytes) beyond maxOutputBytes ({}) were dropped",
+                self.dropped_lines, self.dropped_bytes, self.max_output_bytes
+            );
+            self.system(line);
+        }
+        self.flush().await;
+        Collected {
+            dropped_bytes: self.dropped_bytes,
+            stdout_tail: self.stdout_tail.into_iter().collect(),
+            stderr_tail: self.stderr_tail.into_iter().collect(),
+        }
+    }
+}
+
+fn cut(line: &str, max: usize) -> String {
+    if line.len() <= max {
+        return line.to_owned();
+    }
+    let mut end = max;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &line[..end])
+}
