@@ -108,7 +108,12 @@ async fn follow(config: HostConfig, mut request: Request, format: Format, column
             Some(next) if next.is_object() => request.payload = next.clone(),
             _ => {
                 if let Some(result) = page.get("result").filter(|result| !result.is_null()) {
-                    print_stdout(&output::render_columns(result, format, &[]));
+                    let text = if format == Format::Table {
+                        output::render_columns(result, format, &[])
+                    } else {
+                        format!("{result}\n")
+                    };
+                    print_stdout(&text);
                 }
                 return ExitCode::SUCCESS;
             }

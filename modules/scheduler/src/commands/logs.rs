@@ -90,7 +90,10 @@ async fn target(module: &Scheduler, params: &ExecutionLogsParams) -> Result<Exec
             let query = HistoryQuery { task_id: Some(task.id.clone()), limit: Some(1), ..HistoryQuery::default() };
             let newest = module.store.history(query).await.map_err(store_error)?;
             newest.into_iter().next().ok_or_else(|| {
-                CommandError::not_found(format!("task '{}' has no executions yet (start one with scheduler:run)", task.name))
+                CommandError::not_found(format!(
+                    "task '{}' has no executions yet (start one with scheduler:run)",
+                    task.name
+                ))
             })
         }
         (None, Some(_)) => Err(CommandError::invalid_params(

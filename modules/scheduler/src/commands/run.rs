@@ -92,7 +92,12 @@ pub(crate) async fn run(
 }
 
 /// One page of a followed run, at attempt `id`, after the cursor `params.after`.
-async fn follow(module: &Scheduler, params: &RunParams, id: ExecutionId, call: &Call<'_>) -> Result<RunPage, CommandError> {
+async fn follow(
+    module: &Scheduler,
+    params: &RunParams,
+    id: ExecutionId,
+    call: &Call<'_>,
+) -> Result<RunPage, CommandError> {
     let query = LogQuery { execution_id: id, after: params.after, stream: None, tail: None, limit: PAGE_LINES };
     let with_lines = |lines: Vec<scheduler_api::logs::LogLineView>| {
         let after = lines.last().map(|line| line.id).or(params.after);
@@ -138,7 +143,8 @@ async fn follow(module: &Scheduler, params: &RunParams, id: ExecutionId, call: &
         return Ok(page);
     }
     if execution.status == ExecutionStatus::Completed {
-        let result = serde_json::to_value(execution_view(&execution)).map_err(|error| CommandError::internal(error.to_string()))?;
+        let result = serde_json::to_value(execution_view(&execution))
+            .map_err(|error| CommandError::internal(error.to_string()))?;
         return Ok(RunPage { items: Vec::new(), next: None, result: Some(result), on_interrupt: None });
     }
     Err(did_not_complete_named(&execution.task_name, &execution))
