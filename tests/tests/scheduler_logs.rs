@@ -208,3 +208,30 @@ fn ctrl_c_while_waiting_says_the_run_goes_on_and_exits_130() {
     let history = host.json(&["scheduler:history", "--task", "long-nap"]);
     assert_eq!(history[0]["status"], "running", "the run goes on");
 }
+
+#[test]
+fn run_wait_follows_a_retry_into_the_next_attempt_and_exits_1_when_the_last_fails() {
+    let host = host();
+    host.cli(&[
+        "scheduler:create",
+        "--name",
+        "flaky",
+        "--command",
+        "system:fail",
+        "--schedule",
+        "manual",
+        "--retries",
+        "1",
+        "--retry-delay-ms",
+        "100",
+    ])
+    .assert_code(0);
+    let out = host.cli(&["scheduler:run", "--id", "flaky", "--wait", "--format", "json"]);
+    out.assert_code(1);
+    let values = out.json_values();
+    let lines: Vec<&str> = values.iter().filter_map(|value| value["line"].as_str()).collect();
+    assert!(lines[0].contains("started (attempt 1)"), "{lines:?}");
+    assert!(lines.iter().any(|line| line.contains("attempt 2 follows as execution")), "{lines:?}");
+    let error = &values.last().unwrap()["error"];
+    assert!(error["message"].as_str().unwrap().contains("(attempt 2)"), "{error}");
+}
