@@ -25,7 +25,7 @@ fn a_library_built_for_another_abi_is_refused_and_the_others_load() {
     assert_eq!(skipped.len(), 1, "{skipped:?}");
     assert!(
         skipped[0].ends_with(
-            "the library speaks module ABI v999, this host speaks v1; rebuild the module against this host's module-sdk"
+            "the library speaks module ABI v999, this host speaks v2; rebuild the module against this host's module-sdk"
         ),
         "{}",
         skipped[0]
