@@ -76,6 +76,34 @@ pub struct CommandSpec {
     /// (all fields when empty). JSON and YAML output always carry every field.
     #[serde(default)]
     pub columns: Vec<String>,
+    /// The command can be followed (the CLI's follow protocol); see [`FollowSpec`].
+    #[serde(default)]
+    pub follow: Option<FollowSpec>,
+}
+
+/// The CLI's follow protocol, generic over modules (the host knows no module by name).
+///
+/// When the user sets the boolean argument `arg` (`--follow`, `--wait`), the CLI adds
+/// `"pages": true` to the payload, and the handler answers one page:
+/// `{"items": [...], "next": <the full params of the next call, or null>, "result":
+/// <optional final value>, "on_interrupt": <optional text>}`. The CLI prints the items as
+/// they come (table: one line per item, the `columns` values separated by two spaces;
+/// `--format json`: one compact JSON object per line), calls again with `next` until it is
+/// null, then prints `result` if present and exits 0. An error ends it like any error (exit
+/// code by its code). On Ctrl-C the CLI says it stopped waiting, prints the last page's
+/// `on_interrupt` (what goes on, how to see it again) and exits 130.
+///
+/// Callers that do not set `pages` (modules through the typed API) get the command's
+/// ordinary single answer. Each page is a call of its own: a handler bounds how long one
+/// page waits (about a second) so a follower never holds a call open for long.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowSpec {
+    /// The boolean argument that asks for following.
+    pub arg: String,
+    /// The item fields a table line shows, in order (default: the command's `columns`).
+    #[serde(default)]
+    pub columns: Vec<String>,
 }
 
 /// The JSON type of an argument.
@@ -248,6 +276,14 @@ impl Manifest {
                 return Err(format!(
                     "confirm of {}:{} must name one of its boolean arguments, got '{confirm}'",
                     self.name, command.name
+                ));
+            }
+            if let Some(follow) = &command.follow
+                && !command.args.iter().any(|a| a.name == follow.arg && a.ty == ArgType::Boolean)
+            {
+                return Err(format!(
+                    "follow.arg of {}:{} must name one of its boolean arguments, got '{}'",
+                    self.name, command.name, follow.arg
                 ));
             }
         }

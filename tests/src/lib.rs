@@ -91,9 +91,18 @@ impl CliOutput {
         }
     }
 
-    /// Standard output parsed as JSON; panics with both streams when it is not.
+    /// Standard output parsed as JSON; panics with both streams when it is not. A followed
+    /// command (the CLI's follow protocol) prints its items first, one JSON object per line:
+    /// this is the last value, its result or error; [`CliOutput::json_values`] has them all.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
+        self.json_values().pop().unwrap_or_else(|| panic!("stdout is empty\nstderr:\n{}", self.stderr))
+    }
+
+    /// Every JSON value on standard output, in order.
+    pub fn json_values(&self) -> Vec<serde_json::Value> {
+        serde_json::Deserializer::from_str(&self.stdout)
+            .into_iter::<serde_json::Value>()
+            .collect::<Result<Vec<_>, _>>()
             .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 

@@ -8,6 +8,7 @@
 //! Exit codes: 0 success; 1 the command ran and failed; 2 bad usage (unknown command or
 //! flag, invalid value, missing confirmation); 3 no host could be reached.
 
+mod follow;
 mod module_command;
 pub mod output;
 mod wizard;
@@ -224,6 +225,12 @@ fn run_module_command(config: &HostConfig, name: &str, spec: &CommandSpec, match
         timeout_ms: matches.get_one::<u64>(module_command::common::CALL_TIMEOUT).copied(),
         correlation_id: None,
     };
+    if let Some(spec_follow) = &spec.follow
+        && follow::wanted(&spec_follow.arg, &request.payload)
+    {
+        let columns = if spec_follow.columns.is_empty() { &spec.columns } else { &spec_follow.columns };
+        return follow::run(config, request, format, columns);
+    }
     print_outcome(client::call(config, &request), format, &spec.columns)
 }
 

@@ -24,12 +24,27 @@ pub struct Scheduler {
     // before that.
     handle: OnceLock<EngineHandle>,
     engine: Mutex<Option<Engine>>,
+    // Bumped after every appended log batch: followers (`scheduler:logs --follow`,
+    // `scheduler:run --wait`) wait on it instead of polling the store. It says only that
+    // something changed; a follower reads from its cursor to see what.
+    log_changes: tokio::sync::watch::Sender<()>,
 }
 
 impl Scheduler {
     /// The running engine's handle, once started.
     pub(crate) fn engine(&self) -> Option<&EngineHandle> {
         self.handle.get()
+    }
+
+    /// Tells followers that log lines were appended.
+    pub(crate) fn logs_changed(&self) {
+        self.log_changes.send_replace(());
+    }
+
+    /// A receiver that wakes at the next [`Scheduler::logs_changed`] (subscribe before
+    /// reading, so a batch written in between is not missed).
+    pub(crate) fn watch_logs(&self) -> tokio::sync::watch::Receiver<()> {
+        self.log_changes.subscribe()
     }
 
     /// Runs a future on the module's runtime and waits for it from a non-runtime thread
@@ -69,6 +84,7 @@ impl Module for Scheduler {
             runtime: cx.runtime().clone(),
             handle: OnceLock::new(),
             engine: Mutex::new(None),
+            log_changes: tokio::sync::watch::Sender::new(()),
         })
     }
 

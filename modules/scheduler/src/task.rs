@@ -562,31 +562,23 @@ pub struct TaskStats {
     pub last_run_at: Option<Timestamp>,
 }
 
-named_enum!(
-    /// Severity of an execution log line.
-    LogLevel {
-        /// Debug detail.
-        Debug = "debug",
-        /// Normal progress.
-        Info = "info",
-        /// Something odd.
-        Warn = "warn",
-        /// A failure.
-        Error = "error",
-    }
-);
+/// The stream a log line came from (`stdout`, `stderr`, `system`); the wire type of
+/// `scheduler-api`, stored by its name.
+pub use scheduler_api::logs::LogStream;
 
-/// One line of an execution's log.
-#[derive(Debug, Clone, PartialEq)]
+/// One line of an execution's log, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
+    /// The line's row id: increasing within the store, the cursor of a follow.
+    pub id: i64,
     /// The execution.
     pub execution_id: ExecutionId,
-    /// When.
+    /// When it arrived.
     pub at: Timestamp,
-    /// Severity.
-    pub level: LogLevel,
-    /// Text.
-    pub message: String,
+    /// Its stream.
+    pub stream: LogStream,
+    /// Its text (without the line break).
+    pub line: String,
 }
 
 /// One audit record: who did what to which task.

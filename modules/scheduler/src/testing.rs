@@ -22,7 +22,8 @@ use crate::clock::Clock;
 use crate::engine::{BoxFuture, DispatchError, TaskBus, TaskCall, TaskEvent};
 use crate::store::{
     AuditNote, ChangeOutcome, ClaimOutcome, ClaimRequest, CleanupBatch, ClockJump, ClockRebased, Finish, FinishOutcome,
-    Finished, HistoryQuery, RecoverRequest, RunRequested, Store, StoreError, StoreFuture, TaskChange, TaskFilter,
+    Finished, HistoryQuery, LogBatch, LogQuery, RecoverRequest, RunRequested, Store, StoreError, StoreFuture,
+    TaskChange, TaskFilter,
 };
 use crate::task::{
     AuditEntry, Execution, ExecutionId, LogLine, NewTask, Task, TaskId, TaskKey, TaskPatch, TaskStats, Trigger,
@@ -276,11 +277,11 @@ impl Store for PausedClockStore {
     fn stats(&self, task: Option<TaskId>) -> StoreFuture<TaskStats> {
         inhibit(self.inner.stats(task))
     }
-    fn append_log(&self, line: LogLine) -> StoreFuture<()> {
-        inhibit(self.inner.append_log(line))
+    fn append_logs(&self, batch: LogBatch) -> StoreFuture<u64> {
+        inhibit(self.inner.append_logs(batch))
     }
-    fn logs(&self, execution: ExecutionId) -> StoreFuture<Vec<LogLine>> {
-        inhibit(self.inner.logs(execution))
+    fn logs(&self, query: LogQuery) -> StoreFuture<Vec<LogLine>> {
+        inhibit(self.inner.logs(query))
     }
     fn audit(&self, task: Option<TaskId>, limit: usize) -> StoreFuture<Vec<AuditEntry>> {
         inhibit(self.inner.audit(task, limit))

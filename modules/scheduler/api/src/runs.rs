@@ -60,7 +60,7 @@ pub struct ExecutionView {
 pub enum RunTask {}
 
 /// Parameters of [`RunTask`].
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunParams {
     /// The task's id or name.
@@ -68,7 +68,22 @@ pub struct RunParams {
     /// Wait for the run to end (following retries) and return its last attempt.
     #[serde(default)]
     pub wait: bool,
+    /// With `wait`: answer pages of the run's log lines (the CLI's follow protocol, see
+    /// the manifest's `follow` key and [`crate::logs::Page`]) instead of one final answer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pages: bool,
+    /// Set by the scheduler in a page's `next`: the attempt being followed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<i64>,
+    /// Set by the scheduler in a page's `next`: the last log line already returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<i64>,
 }
+
+/// A page of [`RunTask`] with `pages`: log lines of the run's attempts (and a `system` line
+/// when an attempt starts), the last attempt as `result` when it completed; a run that did
+/// not complete ends with the same error as without pages.
+pub type RunPage = crate::logs::Page<crate::logs::LogLineView, RunParams>;
 
 /// A run that was started and not waited for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,6 +100,8 @@ pub struct RunStarted {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RunOutput {
+    /// With `wait` and `pages`: one page.
+    Page(Box<RunPage>),
     /// With `wait`: the last attempt, completed.
     Finished(Box<ExecutionView>),
     /// Without `wait`: the execution that was queued.

@@ -8,16 +8,21 @@
 //! Execution commands: `run` (starts a run now; audited), `cancel` (cancels a queued or
 //! running execution; audited), `history`, `next`, `stats` and `validate` (read-only); `execution_view` converts executions by hand.
 //!
+//! Log commands: `append-logs` (a runner writes its execution's lines) and `logs` (read or
+//! follow them; `run --wait` shares its follow helpers).
+//!
 //! Their parameter and output types live in the scheduler's API crate (`scheduler-api`:
 //! `scheduler_api::{tasks, runs}`), so the CLI, other modules and events share one JSON
 //! shape without linking the scheduler.
 
+use scheduler_api::logs::{AppendLogs, ExecutionLogs};
 use scheduler_api::runs::{CancelExecution, NextRuns, RunTask, TaskHistory, TaskStatistics, ValidateSchedule};
 use scheduler_api::tasks::{CreateTask, DeleteTask, GetTask, ListTasks, PauseTasks, ResumeTasks, UpdateTask};
 use systemprompt_module_sdk::Router;
 
 use crate::module::Scheduler;
 
+mod append_logs;
 mod cancel;
 mod common;
 mod create;
@@ -26,6 +31,7 @@ mod execution_view;
 mod get;
 mod history;
 mod list;
+mod logs;
 mod next;
 mod pause;
 mod resume;
@@ -56,4 +62,6 @@ pub(crate) fn routes(router: &mut Router<Scheduler>) {
         .spawn::<NextRuns, _, _>(next::run)
         .spawn::<TaskStatistics, _, _>(stats::run)
         .sync::<ValidateSchedule, _>(validate::run);
+    // Execution logs.
+    router.spawn::<AppendLogs, _, _>(append_logs::run).spawn::<ExecutionLogs, _, _>(logs::run);
 }

@@ -41,8 +41,8 @@ use jiff::Timestamp;
 use serde_json::value::RawValue;
 
 use crate::task::{
-    AuditEntry, Execution, ExecutionId, ExecutionStatus, LogLine, NewTask, Occurrence, Origin, Task, TaskId, TaskKey,
-    TaskPatch, TaskStats, TaskStatus,
+    AuditEntry, Execution, ExecutionId, ExecutionStatus, LogLine, LogStream, NewTask, Occurrence, Origin, Task, TaskId,
+    TaskKey, TaskPatch, TaskStats, TaskStatus,
 };
 
 #[cfg(any(test, feature = "testing"))]
@@ -175,6 +175,41 @@ pub struct HistoryQuery {
     pub since: Option<Timestamp>,
     /// At most this many (default 100).
     pub limit: Option<usize>,
+}
+
+/// Lines to append to one execution's log ([`Store::append_logs`]).
+#[derive(Debug, Clone)]
+pub struct LogBatch {
+    /// The execution.
+    pub execution_id: ExecutionId,
+    /// When they arrived (the scheduler's clock); every line of the batch gets it.
+    pub at: Timestamp,
+    /// The lines, oldest first.
+    pub lines: Vec<(LogStream, String)>,
+}
+
+/// Which lines of an execution's log to read ([`Store::logs`]). Lines come oldest first.
+/// The filters apply first (cursor, stream), then `tail` keeps the last N of what matched,
+/// then `limit` keeps the first of those.
+#[derive(Debug, Clone)]
+pub struct LogQuery {
+    /// The execution.
+    pub execution_id: ExecutionId,
+    /// Only lines after this one (a [`LogLine::id`]; the cursor of a follow).
+    pub after: Option<i64>,
+    /// Only lines of this stream.
+    pub stream: Option<LogStream>,
+    /// Only the last N matching lines.
+    pub tail: Option<usize>,
+    /// At most this many lines.
+    pub limit: usize,
+}
+
+impl LogQuery {
+    /// Every line of an execution, up to `limit`.
+    pub fn all(execution_id: ExecutionId, limit: usize) -> LogQuery {
+        LogQuery { execution_id, after: None, stream: None, tail: None, limit }
+    }
 }
 
 /// Engine settings a claim needs.
@@ -476,10 +511,12 @@ pub trait Store: Send + Sync + 'static {
     fn history(&self, query: HistoryQuery) -> StoreFuture<Vec<Execution>>;
     /// Statistics of one task, or of all tasks.
     fn stats(&self, task: Option<TaskId>) -> StoreFuture<TaskStats>;
-    /// Appends an execution log line.
-    fn append_log(&self, line: LogLine) -> StoreFuture<()>;
-    /// An execution's log.
-    fn logs(&self, execution: ExecutionId) -> StoreFuture<Vec<LogLine>>;
+    /// Appends a batch of lines to an execution's log, in order, in one transaction (the
+    /// writer's group commit, like every write): all of them or none. Returns how many were
+    /// written. An unknown execution is [`StoreError::ExecutionNotFound`].
+    fn append_logs(&self, batch: LogBatch) -> StoreFuture<u64>;
+    /// Lines of an execution's log, oldest first (see [`LogQuery`]).
+    fn logs(&self, query: LogQuery) -> StoreFuture<Vec<LogLine>>;
     /// Audit records, newest first.
     fn audit(&self, task: Option<TaskId>, limit: usize) -> StoreFuture<Vec<AuditEntry>>;
     /// Makes a change and writes its audit rows (one per task it changed, at `now`) in one

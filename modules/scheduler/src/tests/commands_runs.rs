@@ -69,10 +69,10 @@ async fn validate_answers_inline_and_names_the_bad_time_zone() {
 #[tokio::test]
 async fn run_answers_not_found_before_it_needs_the_engine() {
     let test = module();
-    let params = RunParams { id: "nosuch".into(), wait: true };
+    let params = RunParams { id: "nosuch".into(), wait: true, ..RunParams::default() };
     let error = test.call::<RunTask>(&params, WAIT).await.unwrap_err();
     assert_eq!(error.code, "not_found");
-    let params = RunParams { id: " ".into(), wait: false };
+    let params = RunParams { id: " ".into(), ..RunParams::default() };
     let error = test.call::<RunTask>(&params, WAIT).await.unwrap_err();
     assert_eq!(error.message, "id must name a task by id or name, got an empty string");
 }

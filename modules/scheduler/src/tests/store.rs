@@ -28,7 +28,7 @@ async fn migrations_set_the_user_version_and_reopening_does_not_rerun_them() {
         .with_reader(|conn| Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?))
         .await
         .expect("version");
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let reopened = SqliteStore::open(&harness.path()).expect("reopen");
     let tasks = reopened.list_tasks(TaskFilter::default()).await.expect("list");
     assert_eq!(tasks.len(), 1);
@@ -102,4 +102,25 @@ async fn concurrent_writes_are_committed_in_groups_and_all_answered() {
     }
     let tasks = store.list_tasks(TaskFilter::default()).await.expect("list");
     assert_eq!(tasks.len(), 2_000);
+}
+
+#[tokio::test]
+async fn a_version_2_database_keeps_its_log_lines_as_system_lines_after_migration_3() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("v2.db");
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.execute_batch(include_str!("../store/migrations/0001_init.sql")).expect("v1");
+        conn.execute_batch(include_str!("../store/migrations/0002_clock_epochs.sql")).expect("v2");
+        conn.execute_batch(
+            "INSERT INTO task_logs (execution_id, logged_at, level, message) VALUES (7, 1000, 'warn', 'old line');
+             PRAGMA user_version = 2;",
+        )
+        .expect("a v2 log line");
+    }
+    let store = SqliteStore::open(&path).expect("migrated");
+    let lines = store.logs(crate::store::LogQuery::all(crate::task::ExecutionId(7), 10)).await.expect("logs");
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].stream, crate::task::LogStream::System);
+    assert_eq!(lines[0].line, "old line");
 }

@@ -28,6 +28,7 @@ use super::{ClaimOutcome, ClaimRequest, Finish, FinishOutcome, Finished, History
 use crate::config::SchedulerConfig;
 use crate::task::{Execution, ExecutionId, ExecutionStatus, NewTask, Task, TaskKey, TaskSchedule};
 
+pub mod logs;
 pub mod runs;
 pub mod tasks;
 
@@ -59,7 +60,12 @@ macro_rules! store_conformance {
             tasks::resume_refuses_a_completed_once_task,
             tasks::deleting_a_task_keeps_its_history_and_cancels_its_queued_runs,
             tasks::audited_changes_record_who_what_and_the_outcome,
-            tasks::log_lines_are_appended_and_read_back,
+            logs::a_batch_is_read_back_in_order_with_its_streams_and_only_for_its_execution,
+            logs::a_batch_for_an_unknown_execution_is_refused_and_writes_nothing,
+            logs::lines_after_a_cursor_are_only_the_newer_ones,
+            logs::the_stream_filter_keeps_one_stream,
+            logs::tail_keeps_the_last_matching_lines_oldest_first_and_limit_caps_them,
+            logs::retention_cleanup_deletes_old_log_lines_only,
             runs::a_claim_writes_a_running_row_and_advances_the_next_run_from_the_occurrence,
             runs::an_occurrence_is_claimed_once,
             runs::occurrences_that_came_due_while_claims_failed_run_once_and_one_row_records_the_rest,

@@ -1,5 +1,5 @@
 //! Conformance behaviours of tasks: names, lookups, lists, patches, pause and resume (one
-//! task and all), deletion, audited changes and log lines.
+//! task and all), deletion and audited changes (log lines: `logs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{START, at, claim_at, create, executions, finish, finished, new_task, reload};
 use crate::store::{AuditNote, ChangeOutcome, Store, StoreError, TaskChange, TaskFilter};
-use crate::task::{ExecutionStatus, LogLevel, LogLine, TaskKey, TaskPatch, TaskSchedule, TaskStatus};
+use crate::task::{ExecutionStatus, TaskKey, TaskPatch, TaskSchedule, TaskStatus};
 
 fn note(action: &str) -> AuditNote {
     AuditNote { actor: "cli".to_owned(), action: action.to_owned(), details: json!({"by": "test"}) }
@@ -173,19 +173,4 @@ pub async fn audited_changes_record_who_what_and_the_outcome(store: Arc<dyn Stor
     let audit = store.audit(Some(task.id.clone()), 10).await.expect("audit");
     assert_eq!(audit.len(), 5, "the second delete is not audited");
     assert_eq!(audit[0].details["outcome"], "deleted");
-}
-
-/// Behaviour: an execution's log lines are read back in order.
-pub async fn log_lines_are_appended_and_read_back(store: Arc<dyn Store>) {
-    let task = create(&store, new_task("logged", "ok", "manual")).await;
-    let run = store.request_run(task.id.clone(), at(START)).await.expect("run");
-    let line = |message: &str| LogLine {
-        execution_id: run.row.id,
-        at: at(START),
-        level: LogLevel::Warn,
-        message: message.to_owned(),
-    };
-    store.append_log(line("disk almost full")).await.expect("log");
-    store.append_log(line("disk full")).await.expect("log");
-    assert_eq!(store.logs(run.row.id).await.expect("logs"), [line("disk almost full"), line("disk full")]);
 }

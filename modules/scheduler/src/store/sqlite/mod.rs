@@ -34,7 +34,8 @@ use tokio::sync::oneshot;
 
 use super::{
     AuditNote, ChangeOutcome, ClaimOutcome, ClaimRequest, CleanupBatch, ClockJump, ClockRebased, Finish, FinishOutcome,
-    Finished, HistoryQuery, RecoverRequest, RunRequested, Store, StoreError, StoreFuture, TaskChange, TaskFilter,
+    Finished, HistoryQuery, LogBatch, LogQuery, RecoverRequest, RunRequested, Store, StoreError, StoreFuture,
+    TaskChange, TaskFilter,
 };
 use crate::task::{AuditEntry, Execution, ExecutionId, LogLine, NewTask, Task, TaskId, TaskKey, TaskPatch, TaskStats};
 
@@ -42,6 +43,7 @@ mod audited;
 mod check;
 mod clock;
 mod engine;
+mod logs;
 mod rows;
 mod tasks;
 
@@ -66,8 +68,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_millis(5_000);
 pub(crate) const MAX_GROUP: usize = 512;
 
 /// The migrations, in order; migration `i` moves `user_version` from `i` to `i + 1`.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0002_clock_epochs.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_clock_epochs.sql"),
+    include_str!("../migrations/0003_log_streams.sql"),
+];
 
 /// A unit of work for a store thread.
 trait Job: Send {
@@ -419,12 +424,12 @@ impl Store for SqliteStore {
         self.read(move |conn| tasks::stats(conn, task.as_ref()))
     }
 
-    fn append_log(&self, line: LogLine) -> StoreFuture<()> {
-        self.write(move |conn| tasks::append_log(conn, &line))
+    fn append_logs(&self, batch: LogBatch) -> StoreFuture<u64> {
+        self.write(move |conn| logs::append(conn, &batch))
     }
 
-    fn logs(&self, execution: ExecutionId) -> StoreFuture<Vec<LogLine>> {
-        self.read(move |conn| tasks::logs(conn, execution))
+    fn logs(&self, query: LogQuery) -> StoreFuture<Vec<LogLine>> {
+        self.read(move |conn| logs::read(conn, &query))
     }
 
     fn audit(&self, task: Option<TaskId>, limit: usize) -> StoreFuture<Vec<AuditEntry>> {

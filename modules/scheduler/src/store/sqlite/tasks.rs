@@ -11,8 +11,8 @@ use rusqlite::{Connection, ErrorCode, params};
 use super::rows::{self, EXECUTION_COLUMNS, TASK_COLUMNS, duration_ms, ms};
 use crate::store::{HistoryQuery, StoreError, TaskFilter};
 use crate::task::{
-    AuditEntry, Execution, ExecutionId, ExecutionStatus, LogLevel, LogLine, NewTask, Task, TaskCounters, TaskId,
-    TaskKey, TaskPatch, TaskStats, TaskStatus,
+    AuditEntry, Execution, ExecutionId, ExecutionStatus, NewTask, Task, TaskCounters, TaskId, TaskKey, TaskPatch,
+    TaskStats, TaskStatus,
 };
 
 /// How many recent finished attempts the duration statistics look at.
@@ -369,30 +369,6 @@ pub(super) fn stats(conn: &Connection, task: Option<&TaskId>) -> Result<TaskStat
         last_status: last_status.as_deref().and_then(ExecutionStatus::from_name),
         last_run_at: last_run_at.map(|at| rows::instant("last_run_at", at)).transpose()?,
     })
-}
-
-pub(super) fn append_log(conn: &Connection, line: &LogLine) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT INTO task_logs (execution_id, logged_at, level, message) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![line.execution_id.0, ms(line.at), line.level.as_str(), line.message])?;
-    Ok(())
-}
-
-pub(super) fn logs(conn: &Connection, execution: ExecutionId) -> Result<Vec<LogLine>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT logged_at, level, message FROM task_logs WHERE execution_id = ?1 ORDER BY id")?;
-    let mut found = stmt.query([execution.0])?;
-    let mut lines = Vec::new();
-    while let Some(row) = found.next()? {
-        let level: String = row.get(1)?;
-        lines.push(LogLine {
-            execution_id: execution,
-            at: rows::instant("logged_at", row.get(0)?)?,
-            level: LogLevel::from_name(&level)
-                .ok_or_else(|| StoreError::Corrupt(format!("level: unknown value '{level}'")))?,
-            message: row.get(2)?,
-        });
-    }
-    Ok(lines)
 }
 
 pub(super) fn append_audit(conn: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
