@@ -9,6 +9,7 @@
 //! the log is flushed before the reply.
 
 use std::collections::BTreeMap;
+use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
