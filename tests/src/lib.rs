@@ -30,7 +30,7 @@ pub fn profile_dir() -> PathBuf {
 }
 
 /// The packages black-box tests need built: the host binary and every module library.
-const PACKAGES: [&str; 6] = ["systemprompt", "system", "scheduler", "shell", "recorder", "bad-abi"];
+const PACKAGES: [&str; 7] = ["systemprompt", "system", "scheduler", "shell", "http-runner", "recorder", "bad-abi"];
 
 /// Builds the binary and the module libraries once per test process (cargo makes this a
 /// no-op when they are fresh). `SYSTEMPROMPT_TEST_PREBUILT=1` skips it when the runner
