@@ -18,6 +18,7 @@ struct ConfigFile {
     log_level: Option<String>,
     autostart: Option<bool>,
     call_timeout_ms: Option<u64>,
+    cancel_grace_ms: Option<u64>,
     event_queue_capacity: Option<usize>,
     max_request_bytes: Option<usize>,
     #[serde(default)]
@@ -43,6 +44,9 @@ pub struct HostConfig {
     pub autostart: bool,
     /// The deadline for calls whose command declares none.
     pub call_timeout: Duration,
+    /// How long a timed-out or cancelled call waits for its handler to stop before the
+    /// caller is answered.
+    pub cancel_grace: Duration,
     /// Capacity of each event subscriber's queue.
     pub event_queue_capacity: usize,
     /// The longest request line the socket accepts, in bytes; a longer one is answered
@@ -164,6 +168,7 @@ impl HostConfig {
             log_level,
             autostart,
             call_timeout: Duration::from_millis(parsed.call_timeout_ms.unwrap_or(30_000)),
+            cancel_grace: Duration::from_millis(parsed.cancel_grace_ms.unwrap_or(10_000)),
             event_queue_capacity: parsed.event_queue_capacity.unwrap_or(1024).max(1),
             max_request_bytes: parsed.max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES).max(1024),
             module_paths,

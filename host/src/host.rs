@@ -124,7 +124,12 @@ impl Host {
             config: config.clone(),
             started,
         });
-        let bus = Arc::new(CommandBus::new(&modules, builtins(shared.clone(), shutdown.clone()), config.call_timeout));
+        let bus = Arc::new(CommandBus::with_cancel_grace(
+            &modules,
+            builtins(shared.clone(), shutdown.clone()),
+            config.call_timeout,
+            config.cancel_grace,
+        ));
         // The cell is fresh, so this first set cannot fail.
         let _ = shared.bus.set(Arc::downgrade(&bus));
         let emits: HashMap<String, Vec<String>> =

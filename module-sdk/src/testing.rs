@@ -95,10 +95,14 @@ impl HostApi for FakeHost {
 }
 
 /// A module running in-process for a test.
+/// The host's default cancel grace, mirrored for in-process tests.
+const DEFAULT_CANCEL_GRACE: Duration = Duration::from_secs(10);
+
 pub struct ModuleTest<M: Module> {
     instance: Instance<M>,
     host: Arc<FakeHost>,
     next_request: AtomicU64,
+    cancel_grace: Duration,
     // Held so the module's data directory outlives the test.
     _data_dir: Option<tempdir::TempDir>,
 }
@@ -144,7 +148,21 @@ impl<M: Module> ModuleTest<M> {
             InitRequest { config, data_dir: data_dir.path().display().to_string(), log_level: "debug".to_owned() };
         let host = Arc::new(host);
         let instance = Instance::new(request, host.clone())?;
-        Ok(ModuleTest { instance, host, next_request: AtomicU64::new(1), _data_dir: Some(data_dir) })
+        Ok(ModuleTest {
+            instance,
+            host,
+            next_request: AtomicU64::new(1),
+            cancel_grace: DEFAULT_CANCEL_GRACE,
+            _data_dir: Some(data_dir),
+        })
+    }
+
+    /// How long a timed-out call waits for its cancelled handler to stop (the host's
+    /// `cancel_grace_ms`; 10 s unless set).
+    #[must_use]
+    pub fn with_cancel_grace(mut self, grace: Duration) -> Self {
+        self.cancel_grace = grace;
+        self
     }
 
     /// The fake host.
@@ -222,11 +240,14 @@ impl<M: Module> ModuleTest<M> {
         };
         let bytes = serde_json::to_vec(payload).map_err(|error| CommandError::invalid_params(error.to_string()))?;
         self.instance.call(meta, command, &bytes, reply);
-        let bytes = match tokio::time::timeout(timeout, rx).await {
+        let mut rx = rx;
+        let bytes = match tokio::time::timeout(timeout, &mut rx).await {
             Ok(Ok(result)) => result?,
             Ok(Err(_)) => return Err(CommandError::internal("reply lost")),
             Err(_) => {
                 self.instance.cancel(request_id);
+                // As the host's bus: wait (bounded) for the handler to stop, drop its reply.
+                let _ = tokio::time::timeout(self.cancel_grace, rx).await;
                 return Err(CommandError::new(code::TIMEOUT, format!("{command} timed out after {timeout:?}")));
             }
         };

@@ -86,3 +86,31 @@ fn the_host_says_whether_a_command_exists_who_answers_it_and_what_is_close() {
     let absent = host.json(&["host:command", "--name", "backup:run"]);
     assert_eq!(absent, serde_json::json!({"found": false, "owner": null, "suggestions": []}));
 }
+
+#[test]
+fn a_timed_out_caller_is_answered_only_once_the_cancelled_handler_has_stopped() {
+    let mut host = TestHost::new(HostSpec::default());
+    host.start();
+    let started = Instant::now();
+    let out =
+        host.cli(&["system:sleep", "--ms", "60000", "--stop-ms", "700", "--call-timeout", "300", "--format", "json"]);
+    let waited = started.elapsed();
+    out.assert_code(1);
+    assert_eq!(out.json()["error"]["code"], "timeout");
+    // Deadline 300 ms + 700 ms to stop: an answer sooner would have come while it ran.
+    assert!(waited >= Duration::from_millis(1000), "answered after {waited:?}, before the handler stopped");
+}
+
+#[test]
+fn a_handler_that_does_not_stop_holds_its_caller_no_longer_than_deadline_plus_grace() {
+    let mut host = TestHost::new(HostSpec { extra_config: "cancel_grace_ms: 200\n".into(), ..HostSpec::default() });
+    host.start();
+    let started = Instant::now();
+    let out =
+        host.cli(&["system:sleep", "--ms", "60000", "--stop-ms", "60000", "--call-timeout", "300", "--format", "json"]);
+    let waited = started.elapsed();
+    out.assert_code(1);
+    assert_eq!(out.json()["error"]["code"], "timeout");
+    assert!(waited < Duration::from_secs(30), "held {waited:?}: the handler was not abandoned after the grace");
+    assert!(waited >= Duration::from_millis(500), "answered after {waited:?}, before deadline + grace");
+}

@@ -2,8 +2,11 @@
 //! owns them, or to the host's own `host:*` commands.
 //!
 //! Per call: a deadline, a cancellation token, a caller and a correlation id. At the
-//! deadline the caller gets a `timeout` error and the module is told to cancel the handler;
-//! a late reply is dropped harmlessly. A handler that completes during the call (the
+//! deadline (or on cancellation) the module is told to cancel the handler, and the bus waits
+//! up to the cancel grace for the handler's own reply before answering the caller `timeout`
+//! (or `cancelled`): a runner still stopping its child is not reported stopped while it
+//! lives. The handler's late result is dropped; a handler that ignores cancellation holds
+//! its caller at most deadline + grace. A handler that completes during the call (the
 //! common, synchronous case) never touches a timer.
 
 pub mod events;
@@ -60,6 +63,7 @@ pub struct CommandBus {
     routes: HashMap<String, Route>,
     next_request: AtomicU64,
     default_timeout: Duration,
+    cancel_grace: Duration,
 }
 
 /// A call that did not complete synchronously.
@@ -68,6 +72,7 @@ pub struct PendingCall {
     module: Arc<LoadedModule>,
     request_id: u64,
     timeout: Duration,
+    grace: Duration,
     command: String,
     cancel: Option<CancellationToken>,
 }
@@ -101,27 +106,28 @@ impl PendingCall {
     /// Not cancel safe: dropping the future abandons the call without telling the module;
     /// use `CallRequest::cancel` to stop a call.
     pub async fn wait(self) -> CallResult {
-        let PendingCall { rx, module, request_id, timeout, command, cancel } = self;
+        let PendingCall { mut rx, module, request_id, timeout, grace, command, cancel } = self;
         let cancelled = async {
             match &cancel {
                 Some(token) => token.cancelled().await,
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
-            result = tokio::time::timeout(timeout, rx) => match result {
-                Ok(Ok(result)) => result,
-                Ok(Err(_)) => Err(CommandError::internal(format!("{command}: the module dropped the call"))),
-                Err(_) => {
-                    module.cancel(request_id);
-                    Err(CommandError::new(code::TIMEOUT, format!("{command} timed out after {}", humanize(timeout))))
-                }
+        let error = tokio::select! {
+            result = tokio::time::timeout(timeout, &mut rx) => match result {
+                Ok(Ok(result)) => return result,
+                Ok(Err(_)) => return Err(CommandError::internal(format!("{command}: the module dropped the call"))),
+                Err(_) => CommandError::new(code::TIMEOUT, format!("{command} timed out after {}", humanize(timeout))),
             },
-            () = cancelled => {
-                module.cancel(request_id);
-                Err(CommandError::new(code::CANCELLED, format!("{command} was cancelled by its caller")))
-            }
+            () = cancelled => CommandError::new(code::CANCELLED, format!("{command} was cancelled by its caller")),
+        };
+        module.cancel(request_id);
+        // Wait for the handler to stop (its reply, whatever it says, is dropped), but no
+        // longer than the grace: a handler ignoring cancellation is abandoned.
+        if tokio::time::timeout(grace, rx).await.is_err() {
+            tracing::warn!(command = %command, request_id, grace_ms = grace.as_millis(), "Handler did not stop within the cancel grace; abandoned.");
         }
+        Err(error)
     }
 }
 
@@ -137,6 +143,17 @@ pub fn humanize(duration: Duration) -> String {
 impl CommandBus {
     /// A bus over the commands of `modules` (as declared in their manifests) and `builtins`.
     pub fn new(modules: &[Arc<LoadedModule>], builtins: Vec<(String, BuiltinFn)>, default_timeout: Duration) -> Self {
+        Self::with_cancel_grace(modules, builtins, default_timeout, Duration::from_secs(10))
+    }
+
+    /// A bus whose cancelled or timed-out calls wait up to `cancel_grace` for the handler
+    /// to stop before their caller is answered.
+    pub fn with_cancel_grace(
+        modules: &[Arc<LoadedModule>],
+        builtins: Vec<(String, BuiltinFn)>,
+        default_timeout: Duration,
+        cancel_grace: Duration,
+    ) -> Self {
         let mut routes = HashMap::new();
         for module in modules {
             for spec in &module.manifest.commands {
@@ -148,7 +165,7 @@ impl CommandBus {
         for (name, builtin) in builtins {
             routes.insert(name, Route::Builtin(builtin));
         }
-        CommandBus { routes, next_request: AtomicU64::new(1), default_timeout }
+        CommandBus { routes, next_request: AtomicU64::new(1), default_timeout, cancel_grace }
     }
 
     /// Every routed command name, sorted.
@@ -224,6 +241,7 @@ impl CommandBus {
                 module: module.clone(),
                 request_id,
                 timeout,
+                grace: self.cancel_grace,
                 command: request.command.to_owned(),
                 cancel: request.cancel.clone(),
             }),

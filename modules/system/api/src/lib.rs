@@ -68,6 +68,10 @@ pub enum Sleep {}
 pub struct SleepParams {
     /// How long to wait, in milliseconds.
     pub ms: u64,
+    /// How long it takes to stop once cancelled, in milliseconds (a runner killing its
+    /// child); 0 stops at once.
+    #[serde(default)]
+    pub stop_ms: u64,
 }
 
 /// What [`Sleep`] returns.
