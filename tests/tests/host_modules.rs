@@ -27,11 +27,7 @@ fn a_library_built_for_another_abi_is_refused_and_the_others_load() {
         "the library speaks module ABI v999, this host speaks v{}; rebuild the module against this host's module-sdk",
         systemprompt_module_sdk::abi::ABI_VERSION
     );
-    assert!(
-        skipped[0].ends_with(&expected),
-        "{}",
-        skipped[0]
-    );
+    assert!(skipped[0].ends_with(&expected), "{}", skipped[0]);
     assert!(skipped[0].contains("libbad_abi.so"), "{}", skipped[0]);
     assert_eq!(loaded(&host), ["system"]);
     host.json(&["system:echo"]);

@@ -137,15 +137,8 @@ impl Command for Run {
 /// and the program rules) before the task is written.
 pub enum CheckTask {}
 
-/// Parameters of [`CheckTask`]: the same shape as `scheduler_api::logs::CheckTaskParams`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckTaskParams {
-    /// The command the task dispatches (`shell:run`).
-    pub command: String,
-    /// The task's data.
-    pub data: serde_json::Value,
-}
+/// Parameters of [`CheckTask`]: the convention's one shape, from the scheduler's API.
+pub use scheduler_api::logs::CheckTaskParams;
 
 /// What [`CheckTask`] answers when the data is acceptable: the program as it resolves now.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
