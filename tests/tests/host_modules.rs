@@ -112,3 +112,20 @@ fn a_module_requiring_a_missing_module_is_skipped() {
     let skipped = skipped(&host);
     assert!(skipped[0].ends_with("requires module 'backup', which is not loaded; skipped"), "{}", skipped[0]);
 }
+
+#[test]
+fn every_module_manifest_of_the_repository_parses() {
+    let root = blackbox::workspace_root();
+    let mut checked = 0;
+    // The fixtures under tests/fixtures/modules are broken on purpose; the product's are not.
+    for entry in std::fs::read_dir(root.join("modules")).unwrap().flatten() {
+        let file = entry.path().join("module.yaml");
+        let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        let file = file.display().to_string();
+        if let Err(error) = systemprompt_module_sdk::manifest::Manifest::parse(&file, &text) {
+            panic!("{file} does not parse: {error}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} manifests found");
+}

@@ -153,6 +153,8 @@ pub(crate) fn line_view(line: &LogLine) -> LogLineView {
 
 /// A `system` line the scheduler itself reports on a followed run (not stored).
 pub(crate) fn system_line(at: jiff::Timestamp, execution: ExecutionId, line: String) -> LogLineView {
+    // Stored lines carry milliseconds (the store's unit); these match them.
+    let at = jiff::Timestamp::from_millisecond(at.as_millisecond()).unwrap_or(at);
     LogLineView { at: instant(at), stream: LogStream::System, line, id: 0, execution_id: execution.0 }
 }
 
