@@ -40,16 +40,20 @@ impl TaskBus for HostBus {
         let pending = self.host.dispatch_bytes(&call.command, call.data.get().as_bytes(), &options);
         Box::pin(async move {
             match pending.await {
-                Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| DispatchError::Failed {
-                    code: code::INTERNAL.to_owned(),
-                    message: format!("{} returned malformed JSON: {error}", call.command),
+                Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| {
+                    DispatchError::failed(code::INTERNAL, format!("{} returned malformed JSON: {error}", call.command))
                 }),
                 Err(error) if error.is(code::UNKNOWN_COMMAND) => {
                     Err(DispatchError::UnknownCommand { command: call.command, message: error.message })
                 }
                 Err(error) if error.is(code::TIMEOUT) => Err(DispatchError::Timeout { after: call.timeout }),
                 Err(error) if error.is(code::CANCELLED) => Err(DispatchError::Cancelled),
-                Err(error) => Err(DispatchError::Failed { code: error.code, message: error.message }),
+                Err(error) => Err(DispatchError::Failed {
+                    code: error.code,
+                    message: error.message,
+                    details: error.details,
+                    retry: error.retry,
+                }),
             }
         })
     }

@@ -42,6 +42,8 @@ pub enum Behaviour {
     Take(Duration),
     /// Fails after this long.
     FailAfter(Duration),
+    /// Fails at once with this error (a handler's details and retry advice).
+    Reject(DispatchError),
     /// Plays these in order, one per call, then repeats the last.
     Script(Vec<Behaviour>),
 }
@@ -173,25 +175,23 @@ impl TaskBus for FakeBus {
                     message: "no module owns this command".to_owned(),
                 }),
                 Some(Behaviour::Succeed(output)) => Ok(output),
-                Some(Behaviour::Fail(message)) => {
-                    Err(DispatchError::Failed { code: "test_failure".to_owned(), message })
-                }
+                Some(Behaviour::Fail(message)) => Err(DispatchError::failed("test_failure", message)),
                 Some(Behaviour::Hang) => hang_until_cancelled(cancel, clock, cancelled_at).await,
                 Some(Behaviour::Take(duration)) | Some(Behaviour::FailAfter(duration)) => {
                     let fail = matches!(behaviour, Some(Behaviour::FailAfter(_)));
                     tokio::select! {
                         () = tokio::time::sleep(duration) => if fail {
-                            Err(DispatchError::Failed { code: "test_failure".to_owned(), message: "failed late".to_owned() })
+                            Err(DispatchError::failed("test_failure", "failed late"))
                         } else {
                             Ok(serde_json::json!({}))
                         },
                         result = hang_until_cancelled(cancel.clone(), clock, cancelled_at) => result,
                     }
                 }
-                Some(Behaviour::Script(_)) => Err(DispatchError::Failed {
-                    code: "test_setup".to_owned(),
-                    message: "nested scripts are not supported".to_owned(),
-                }),
+                Some(Behaviour::Reject(error)) => Err(error),
+                Some(Behaviour::Script(_)) => {
+                    Err(DispatchError::failed("test_setup", "nested scripts are not supported"))
+                }
             }
         });
         Box::pin(async move { handler.await.unwrap_or(Err(DispatchError::Cancelled)) })

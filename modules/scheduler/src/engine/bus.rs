@@ -16,6 +16,8 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
+use systemprompt_module_sdk::RetryHint;
+
 use super::events::TaskEvent;
 use crate::task::Occurrence;
 
@@ -69,12 +71,25 @@ pub enum DispatchError {
     /// The call was cancelled (by the engine, or by the host shutting down).
     #[error("cancelled")]
     Cancelled,
-    /// The handler failed. Transient: retried per the task's policy.
+    /// The handler failed. Retried per the task's policy unless `retry` (the handler's word)
+    /// or a permanent `code` says otherwise.
     #[error("{code}: {message}")]
     Failed {
         /// A stable error code from the handler.
         code: String,
         /// What went wrong.
         message: String,
+        /// The handler's machine-readable context (a runner's exit code, an HTTP status),
+        /// kept as the execution's output.
+        details: Option<serde_json::Value>,
+        /// The handler's advice on retrying.
+        retry: Option<RetryHint>,
     },
+}
+
+impl DispatchError {
+    /// A handler failure with no details and no retry advice.
+    pub fn failed(code: impl Into<String>, message: impl Into<String>) -> DispatchError {
+        DispatchError::Failed { code: code.into(), message: message.into(), details: None, retry: None }
+    }
 }

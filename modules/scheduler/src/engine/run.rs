@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
+use systemprompt_module_sdk::RetryHint;
+use systemprompt_module_sdk::error::code;
 use tokio_util::sync::CancellationToken;
 
 use super::bus::{BoxFuture, DispatchError, TaskCall};
@@ -215,23 +217,7 @@ async fn execute(
     };
     let duration = started.elapsed();
     let stopping = reason.load(Ordering::SeqCst) == CancelReason::Stop as u8;
-    let (status, output, error, retryable) = match result {
-        Ok(output) => (ExecutionStatus::Completed, Some(output), None, true),
-        Err(error @ DispatchError::UnknownCommand { .. }) => {
-            (ExecutionStatus::Failed, None, Some(error.to_string()), false)
-        }
-        Err(error @ DispatchError::Timeout { .. }) => (ExecutionStatus::Timeout, None, Some(error.to_string()), true),
-        Err(DispatchError::Cancelled) if stopping => (
-            ExecutionStatus::Interrupted,
-            None,
-            Some("interrupted: the engine stopped before the run ended".to_owned()),
-            true,
-        ),
-        Err(DispatchError::Cancelled) => {
-            (ExecutionStatus::Cancelled, None, Some("cancelled on request".to_owned()), false)
-        }
-        Err(error @ DispatchError::Failed { .. }) => (ExecutionStatus::Failed, None, Some(error.to_string()), true),
-    };
+    let (status, output, error, advice) = classify(result, stopping);
     if status != ExecutionStatus::Completed {
         // Abandon the attempt before its retry can exist.
         cancel.cancel();
@@ -244,11 +230,64 @@ async fn execute(
         duration,
         output: output.map(|output| bounded_output(output, config.max_output_bytes)),
         error: error.map(|error| bounded_error(error, config.max_output_bytes)),
-        retryable,
+        retryable: advice.retryable,
+        retry_not_before: advice.not_before,
         retry_delay_max: Duration::from_millis(config.retry_delay_max),
         retry_jitter: config.retry_jitter,
     };
     record(shared, execution_id, finish, &reason).await;
+}
+
+/// Error codes that say retrying cannot help, whatever the handler's advice (see the SDK's
+/// `code` docs).
+const PERMANENT_CODES: [&str; 4] = [code::UNKNOWN_COMMAND, code::INVALID_PARAMS, code::NOT_FOUND, code::CONFLICT];
+
+/// Whether and when a failed attempt may be retried, beside the task's own policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Advice {
+    retryable: bool,
+    not_before: Option<Duration>,
+}
+
+impl Advice {
+    const POLICY: Advice = Advice { retryable: true, not_before: None };
+    const NEVER: Advice = Advice { retryable: false, not_before: None };
+}
+
+/// An attempt's status, output, error and retry advice. A handler's failure keeps its
+/// details as the output (a runner's exit code, an HTTP status) and its retry advice: a
+/// permanent failure is not retried, a `Retry-After` is a floor under the backoff.
+fn classify(
+    result: Result<serde_json::Value, DispatchError>,
+    stopping: bool,
+) -> (ExecutionStatus, Option<serde_json::Value>, Option<String>, Advice) {
+    match result {
+        Ok(output) => (ExecutionStatus::Completed, Some(output), None, Advice::POLICY),
+        Err(error @ DispatchError::UnknownCommand { .. }) => {
+            (ExecutionStatus::Failed, None, Some(error.to_string()), Advice::NEVER)
+        }
+        Err(error @ DispatchError::Timeout { .. }) => {
+            (ExecutionStatus::Timeout, None, Some(error.to_string()), Advice::POLICY)
+        }
+        Err(DispatchError::Cancelled) if stopping => (
+            ExecutionStatus::Interrupted,
+            None,
+            Some("interrupted: the engine stopped before the run ended".to_owned()),
+            Advice::POLICY,
+        ),
+        Err(DispatchError::Cancelled) => {
+            (ExecutionStatus::Cancelled, None, Some("cancelled on request".to_owned()), Advice::NEVER)
+        }
+        Err(DispatchError::Failed { code, message, details, retry }) => {
+            let advice = match retry {
+                _ if PERMANENT_CODES.contains(&code.as_str()) => Advice::NEVER,
+                Some(RetryHint::Never) => Advice::NEVER,
+                Some(RetryHint::AfterMs(ms)) => Advice { retryable: true, not_before: Some(Duration::from_millis(ms)) },
+                None => Advice::POLICY,
+            };
+            (ExecutionStatus::Failed, details, Some(format!("{code}: {message}")), advice)
+        }
+    }
 }
 
 /// Records an outcome, retrying until the store takes it (see the engine docs): while it

@@ -306,8 +306,12 @@ pub struct Finish {
     pub output: Option<serde_json::Value>,
     /// Error text on failure.
     pub error: Option<String>,
-    /// False for failures that must not be retried (unknown command, cancelled).
+    /// False for failures that must not be retried (unknown command, cancelled, a
+    /// handler's permanent error).
     pub retryable: bool,
+    /// The handler's floor under the retry delay (an HTTP `Retry-After`): the retry waits
+    /// for the longer of it and the task's backoff.
+    pub retry_not_before: Option<Duration>,
     /// Backoff cap (config).
     pub retry_delay_max: Duration,
     /// Jitter (config).

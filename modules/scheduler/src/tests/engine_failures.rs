@@ -1,6 +1,9 @@
 //! Failures: retries with backoff, timeouts, unknown commands, once tasks that fail.
 
 use super::{Harness, at, pass, secs};
+use systemprompt_module_sdk::RetryHint;
+
+use crate::engine::DispatchError;
 use crate::task::{ExecutionStatus, TaskStatus, Trigger};
 use crate::testing::Behaviour;
 
@@ -200,4 +203,65 @@ async fn an_error_message_over_max_output_bytes_is_stored_truncated_with_a_marke
     assert!(error.len() <= 1_024, "{} bytes stored", error.len());
     assert!(error.ends_with("… [truncated: the error took 10014 bytes, over maxOutputBytes (1024)]"), "{error}");
     assert!(error.starts_with("test_failure: eee"), "{error}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_the_handler_calls_permanent_is_not_retried_and_keeps_its_details() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let details = serde_json::json!({"exit_code": 64, "stderr_tail": ["usage: backup DB"]});
+    harness.bus.on(
+        "usage",
+        Behaviour::Reject(DispatchError::Failed {
+            code: "exit_status".to_owned(),
+            message: "exit code 64".to_owned(),
+            details: Some(details.clone()),
+            retry: Some(RetryHint::Never),
+        }),
+    );
+    let task = harness.create_with("usage", "usage", "2026-01-01T00:00:10Z", |task| task.retries = 3).await;
+    let engine = harness.start().await;
+    pass(secs(3600)).await;
+    assert_eq!(harness.bus.calls().len(), 1);
+    let executions = harness.executions(&task).await;
+    assert_eq!(executions.len(), 1);
+    assert_eq!(executions[0].status, ExecutionStatus::Failed);
+    assert_eq!(executions[0].error.as_deref(), Some("exit_status: exit code 64"));
+    assert_eq!(executions[0].output, Some(details));
+    engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_invalid_params_failure_is_permanent_without_advice() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    harness.bus.on("picky", Behaviour::Reject(DispatchError::failed("invalid_params", "'program' is required")));
+    let task = harness.create_with("picky", "picky", "2026-01-01T00:00:10Z", |task| task.retries = 3).await;
+    let engine = harness.start().await;
+    pass(secs(3600)).await;
+    assert_eq!(harness.executions(&task).await.len(), 1);
+    engine.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_longer_than_the_backoff_delays_the_retry_and_a_shorter_one_does_not() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let busy = |ms| {
+        Behaviour::Reject(DispatchError::Failed {
+            code: "http_status".to_owned(),
+            message: "503 Service Unavailable".to_owned(),
+            details: None,
+            retry: Some(RetryHint::AfterMs(ms)),
+        })
+    };
+    harness
+        .bus
+        .on("busy", Behaviour::Script(vec![busy(30_000), busy(1_000), Behaviour::Succeed(serde_json::json!({}))]));
+    let task = harness.create_with("busy", "busy", "2026-01-01T00:01:00Z", |task| task.retries = 3).await;
+    let engine = harness.start().await;
+    pass(secs(300)).await;
+    let times: Vec<String> = harness.bus.calls().iter().map(|c| c.at.to_string()).collect();
+    // Backoff 5 s then 10 s; the first Retry-After (30 s) is longer, the second (1 s) is not.
+    assert_eq!(times, ["2026-01-01T00:01:00Z", "2026-01-01T00:01:30Z", "2026-01-01T00:01:40Z"]);
+    let executions = harness.executions(&task).await;
+    assert_eq!(executions.last().map(|e| e.status), Some(ExecutionStatus::Completed));
+    engine.stop().await;
 }

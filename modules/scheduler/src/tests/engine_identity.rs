@@ -24,7 +24,7 @@ impl TaskBus for IdentityBus {
         let mut calls = lock(&self.calls);
         calls.push(call.occurrence.clone());
         let result = if calls.len() == 1 {
-            Err(DispatchError::Failed { code: "test_failure".to_owned(), message: "first".to_owned() })
+            Err(DispatchError::failed("test_failure", "first"))
         } else {
             Ok(serde_json::json!({}))
         };

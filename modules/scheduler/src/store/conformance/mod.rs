@@ -147,6 +147,7 @@ pub fn finish(id: ExecutionId, status: ExecutionStatus, now: &str, duration: Dur
         output: (status == ExecutionStatus::Completed).then(|| serde_json::json!({"ok": true})),
         error: status.is_failure().then(|| "boom".to_owned()),
         retryable: true,
+        retry_not_before: None,
         retry_delay_max: Duration::from_secs(60),
         retry_jitter: false,
     }

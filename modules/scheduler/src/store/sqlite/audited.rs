@@ -93,6 +93,7 @@ fn cancel(conn: &Connection, id: ExecutionId, audit: &AuditNote, now: Timestamp)
                 output: None,
                 error: Some("cancelled on request".to_owned()),
                 retryable: false,
+                retry_not_before: None,
                 retry_delay_max: std::time::Duration::ZERO,
                 retry_jitter: false,
             };

@@ -440,6 +440,7 @@ pub(super) fn request_run(conn: &Connection, id: &TaskId, now: Timestamp) -> Res
 /// Settings for recording an outcome.
 struct Outcome {
     retryable: bool,
+    retry_not_before: Option<std::time::Duration>,
     now: Timestamp,
     retry_delay_max: std::time::Duration,
     retry_jitter: bool,
@@ -482,7 +483,8 @@ fn record_outcome(conn: &Connection, execution: Execution, outcome: &Outcome) ->
             cap: outcome.retry_delay_max,
             jitter: outcome.retry_jitter,
         };
-        let delay = retry::delay(&backoff, execution.attempt, retry::random);
+        let delay =
+            retry::delay(&backoff, execution.attempt, retry::random).max(outcome.retry_not_before.unwrap_or_default());
         let run_at = ms(outcome.now).saturating_add(duration_ms(delay));
         let row = NewRetry {
             task: &task,
@@ -568,6 +570,7 @@ pub(super) fn finish(conn: &Connection, finish: &Finish) -> Result<FinishOutcome
     };
     let outcome = Outcome {
         retryable: finish.retryable,
+        retry_not_before: finish.retry_not_before,
         now: finish.finished_at,
         retry_delay_max: finish.retry_delay_max,
         retry_jitter: finish.retry_jitter,
@@ -630,6 +633,7 @@ pub(super) fn recover(conn: &Connection, request: &RecoverRequest) -> Result<Vec
     );
     let outcome = Outcome {
         retryable: true,
+        retry_not_before: None,
         now: request.now,
         retry_delay_max: request.retry_delay_max,
         retry_jitter: request.retry_jitter,
