@@ -2,11 +2,11 @@
 //!
 //! A failure is retried while the attempt number is at most the task's `retries` and the
 //! failure is retryable (an unknown command, a cancellation, a permanent error code and a
-//! failure its handler calls permanent are not). The delay is the task's base delay, fixed or doubled per attempt (`exponential`, capped by
-//! `retryDelayMax`, never below the base), optionally with "equal jitter": drawn uniformly
-//! from `[delay/2, delay]`; a handler's `Retry-After` advice is a floor under it (applied
-//! where the retry row is written). The random draw is a parameter ([`random`] in production), so
-//! tests pick it.
+//! failure its handler calls permanent are not). The delay is the task's base delay, fixed
+//! or doubled per attempt (`exponential`, capped by `retryDelayMax`, never below the base),
+//! optionally with "equal jitter": drawn uniformly from `[delay/2, delay]`; a handler's
+//! `Retry-After` advice is a floor under it (applied where the retry row is written). The
+//! random draw is a parameter ([`random`] in production), so tests pick it.
 
 use std::time::Duration;
 
