@@ -213,8 +213,21 @@ pub struct CreateTaskParams {
     /// Unique within the tenant; 1 to 128 characters, no control characters, no leading or
     /// trailing spaces.
     pub name: String,
-    /// The bus command to run; a loaded module must declare it.
-    pub command: String,
+    /// The bus command to run; a loaded module must declare it. Give exactly one of
+    /// `command`, `exec` and `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Shorthand for `shell:run`: a command line split shell-words style into the program
+    /// and its arguments (`'pg_dump -Fc "my db"'` is three words), never run by a shell.
+    /// `data` may add the other `shell:run` fields (`env`, `cwd`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<String>,
+    /// Shorthand for `http:request` to this URL; `data` may add the other fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The HTTP method of `url` (`GET` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     /// When to run: cron (`0 2 * * *`), interval (`5m`), preset (`daily 02:30`,
     /// `weekly mon 09:00`, `monthly 31 23:00`, `every 15m`), an instant (RFC 3339 or
     /// `2027-01-05 09:30` in `timezone`), `now` or `manual`.

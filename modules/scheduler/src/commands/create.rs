@@ -23,8 +23,19 @@ use crate::task::NewTask;
 fn new_task(module: &Scheduler, params: &CreateTaskParams, now: Timestamp) -> Result<NewTask, CommandError> {
     let name = rules::name(&params.name)?;
     let tenant = rules::tenant(params.tenant.as_deref())?;
-    let command = rules::command_name(&params.command)?;
     let data = rules::data(params.data.clone(), module.config.max_task_data_bytes)?;
+    let target = rules::Target {
+        command: params.command.as_deref(),
+        exec: params.exec.as_deref(),
+        url: params.url.as_deref(),
+        method: params.method.as_deref(),
+    };
+    let (command, data) = rules::target(&target, data)?;
+    let command = rules::command_name(&command)?;
+    let data = match data {
+        Some(data) => rules::data(Some(data), module.config.max_task_data_bytes)?,
+        None => None,
+    };
     let kind = params.once.then_some(ScheduleKind::Once);
     let schedule = rules::schedule(&params.schedule, params.timezone.clone(), kind, now)?;
     let mut task = NewTask::new(name, command, schedule, &module.config.task_defaults());
@@ -57,7 +68,7 @@ pub(crate) async fn run(
 ) -> Result<TaskView, CommandError> {
     let now = module.clock.now();
     let task = new_task(&module, &params, now)?;
-    rules::command_declared(&module.host, &task.command, &call).await?;
+    rules::task_accepted(&module.host, &task.command, &task.data, &call).await?;
     let engine = module.engine().cloned();
     if params.run_now && engine.is_none() {
         return Err(CommandError::new(code::UNAVAILABLE, "the scheduler engine is not running; nothing was created"));

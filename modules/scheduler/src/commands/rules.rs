@@ -8,7 +8,13 @@
 //!   (U+200B-U+200F, U+202A-U+202E, U+2066-U+2069, U+FEFF, ...), no leading or trailing
 //!   whitespace. A tenant filter (`--tenant` of list, pause, resume, get, ...) follows the
 //!   tenant rule too.
-//! - `command`: `namespace:command`, declared by a loaded module ([`command_declared`]).
+//! - `command`: `namespace:command`, declared by a loaded module ([`command_declared`]);
+//!   when that module routes `<namespace>:check-task`, it accepts the task's data
+//!   ([`task_accepted`], the `scheduler_api::logs::CHECK_TASK` convention).
+//! - `exec` and `url` ([`target`]): shorthands for `shell:run` (the command line split
+//!   shell-words style into `program` and `args`) and `http:request` (`url`, `method`);
+//!   exactly one of `command`, `exec` and `url`; `data` adds the command's other fields and
+//!   may not repeat the ones the shorthand sets.
 //! - `schedule` and `timezone`: whatever the schedule language accepts; its message is
 //!   passed on.
 //! - `data`: a JSON object, or absent (then `{}`); `null` counts as absent; at most
@@ -19,6 +25,7 @@
 
 use std::time::Duration;
 
+use scheduler_api::logs::{CHECK_TASK, CheckTaskParams};
 use scheduler_schedule::ScheduleKind;
 use systemprompt_module_sdk::host_commands::{CommandLookup, LookUpCommand, LookUpCommandParams};
 use systemprompt_module_sdk::{Call, CallOptions, Command, CommandError, Host};
@@ -211,6 +218,104 @@ pub(crate) async fn command_declared(host: &Host, command: &str, call: &Call<'_>
         )
     })?;
     declared(command, &lookup)
+}
+
+/// What a task runs, as given: a bus command, or one of the shorthands.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Target<'a> {
+    /// `--command`.
+    pub(crate) command: Option<&'a str>,
+    /// `--exec`: a command line for `shell:run`.
+    pub(crate) exec: Option<&'a str>,
+    /// `--url`: a URL for `http:request`.
+    pub(crate) url: Option<&'a str>,
+    /// `--method` of `--url`.
+    pub(crate) method: Option<&'a str>,
+}
+
+/// The command and data `target` stands for: the command as given, or the shorthand's
+/// command with its fields merged into `data` (an object, already checked by [`data`]).
+pub(crate) fn target(
+    target: &Target<'_>,
+    data: Option<serde_json::Value>,
+) -> Result<(String, Option<serde_json::Value>), CommandError> {
+    let given = [target.command.is_some(), target.exec.is_some(), target.url.is_some()];
+    if given.iter().filter(|given| **given).count() != 1 {
+        return Err(CommandError::invalid_params(
+            "give exactly one of command (a bus command), exec (a program and its arguments) or url",
+        ));
+    }
+    if target.method.is_some() && target.url.is_none() {
+        return Err(CommandError::invalid_params("method goes with url (the HTTP method of the request)"));
+    }
+    let mut fields = serde_json::Map::new();
+    let (command, shorthand) = if let Some(line) = target.exec {
+        let words = shell_words::split(line).map_err(|error| {
+            CommandError::invalid_params(format!(
+                "exec must be a command line with balanced quotes, split into words as a shell would \
+                 (it is never run by one): {error}"
+            ))
+        })?;
+        let Some((program, args)) = words.split_first() else {
+            return Err(CommandError::invalid_params("exec must name a program, e.g. --exec 'df -h /'"));
+        };
+        fields.insert("program".to_owned(), program.as_str().into());
+        fields.insert("args".to_owned(), args.into());
+        (shell_api::Run::NAME, "exec")
+    } else if let Some(url) = target.url {
+        fields.insert("url".to_owned(), url.into());
+        fields.insert("method".to_owned(), target.method.unwrap_or("GET").to_ascii_uppercase().into());
+        (http_api::Request::NAME, "url")
+    } else {
+        return Ok((target.command.unwrap_or_default().to_owned(), data));
+    };
+    let mut merged = match data {
+        Some(serde_json::Value::Object(object)) => object,
+        _ => serde_json::Map::new(),
+    };
+    let taken = ["program", "args", "script", "url", "method"];
+    if let Some(key) = taken.iter().find(|key| merged.contains_key(**key)) {
+        return Err(CommandError::invalid_params(format!(
+            "data must not set '{key}' when {shorthand} is given ({shorthand} says what the task runs)"
+        )));
+    }
+    merged.extend(fields);
+    Ok((command.to_owned(), Some(serde_json::Value::Object(merged))))
+}
+
+/// Whether the task may be written: its command is declared ([`command_declared`]) and,
+/// when the command's module routes `<namespace>:check-task`, the module accepts the data.
+/// The module's refusal is passed on as it is (it states the rule); a check that cannot be
+/// made refuses the task too, so nothing is written that the module never saw.
+pub(crate) async fn task_accepted(
+    host: &Host,
+    command: &str,
+    data: &serde_json::Value,
+    call: &Call<'_>,
+) -> Result<(), CommandError> {
+    command_declared(host, command, call).await?;
+    let Some((namespace, _)) = command.split_once(':') else {
+        return Ok(());
+    };
+    let check = format!("{namespace}:{CHECK_TASK}");
+    if check == command {
+        return Ok(());
+    }
+    let options = CallOptions::on_behalf_of(call);
+    let params = LookUpCommandParams { name: check.clone() };
+    let lookup = host.call_with::<LookUpCommand>(&params, &options).await.map_err(|error| {
+        CommandError::new(
+            systemprompt_module_sdk::error::code::UNAVAILABLE,
+            format!("cannot check the task's data: {} failed: {error}", LookUpCommand::NAME),
+        )
+    })?;
+    if !lookup.is_module_command() {
+        return Ok(());
+    }
+    let params = CheckTaskParams { command: command.to_owned(), data: data.clone() };
+    let params = serde_json::to_value(&params)
+        .map_err(|error| CommandError::internal(format!("{check}: the task is not JSON: {error}")))?;
+    host.dispatch(&check, &params, &options).await.map(|_| ())
 }
 
 /// The rule behind [`command_declared`]: a module must answer `command`. The refusal names

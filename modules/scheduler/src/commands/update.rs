@@ -86,8 +86,10 @@ pub(crate) async fn run(
     let now = module.clock.now();
     let task = common::resolve(&module.store, "id", &params.id, params.tenant.as_deref()).await?;
     let patch = patch(&task, &params, module.config.max_task_data_bytes, now)?;
-    if let Some(command) = &patch.command {
-        rules::command_declared(&module.host, command, &call).await?;
+    if patch.command.is_some() || patch.data.is_some() {
+        let command = patch.command.as_ref().unwrap_or(&task.command);
+        let data = patch.data.as_ref().unwrap_or(&task.data);
+        rules::task_accepted(&module.host, command, data, &call).await?;
     }
     let note = common::audit_note(&module, &call, "task.update", &params);
     let task = match module.store.change_audited(TaskChange::Update(task.id, patch), note, now).await {

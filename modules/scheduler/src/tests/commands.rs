@@ -26,7 +26,7 @@ fn scheduler() -> ModuleTest<Scheduler> {
 fn params(name: &str) -> CreateTaskParams {
     CreateTaskParams {
         name: name.to_owned(),
-        command: "system:echo".to_owned(),
+        command: Some("system:echo".to_owned()),
         schedule: "5m".to_owned(),
         ..CreateTaskParams::default()
     }
@@ -75,7 +75,7 @@ async fn data_must_be_an_object_through_the_module_api_too() {
 #[tokio::test]
 async fn a_command_the_host_does_not_list_is_refused_before_anything_is_written() {
     let module = scheduler();
-    let request = CreateTaskParams { command: "system:health".to_owned(), ..params("x") };
+    let request = CreateTaskParams { command: Some("system:health".to_owned()), ..params("x") };
     let error = module.call::<CreateTask>(&request, WAIT).await.expect_err("refused");
     assert_eq!(
         error.message,

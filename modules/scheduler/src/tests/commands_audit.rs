@@ -27,7 +27,7 @@ fn scheduler(dir: &tempfile::TempDir) -> ModuleTest<Scheduler> {
 fn params(name: &str) -> CreateTaskParams {
     CreateTaskParams {
         name: name.to_owned(),
-        command: "system:echo".to_owned(),
+        command: Some("system:echo".to_owned()),
         schedule: "5m".to_owned(),
         ..CreateTaskParams::default()
     }

@@ -21,6 +21,7 @@ use crate::testing::{Behaviour, FakeBus, PausedClockStore};
 mod commands;
 mod commands_audit;
 mod commands_logs;
+mod commands_runners;
 mod commands_runs;
 mod config;
 mod engine_cancel;
