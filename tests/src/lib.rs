@@ -17,6 +17,36 @@ pub fn wall_now() -> jiff::Timestamp {
     jiff::Timestamp::now()
 }
 
+/// Polls `probe` every 20 ms until it returns a value, and returns it; panics naming `what`
+/// after `limit`. For outcomes the test waits on (a run recorded, a process gone), never
+/// for the passing of time itself.
+pub fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The pids of every live process in process group `pgid`, read from `/proc` (a zombie
+/// counts as gone: it runs nothing and holds nothing but its exit status).
+pub fn process_group(pgid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+            // `pid (comm) state ppid pgrp ...`: comm may hold spaces and parentheses.
+            let Some((_, rest)) = stat.rsplit_once(") ") else { return false };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            fields.first() != Some(&"Z") && fields.get(2).and_then(|pgrp| pgrp.parse::<u32>().ok()) == Some(pgid)
+        })
+        .collect()
+}
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("invariant: tests/ sits in the workspace root").to_path_buf()
