@@ -121,6 +121,8 @@ fn the_request_carries_the_occurrences_idempotency_key() {
     assert_eq!(received[0].line, "POST /hook HTTP/1.1");
     let key = format!("{}:{}", execution["task_id"].as_str().unwrap(), execution["scheduled_for"].as_str().unwrap());
     assert_eq!(received[0].header("idempotency-key"), Some(key.as_str()));
+    assert_eq!(execution["idempotency_key"], key);
+    assert_eq!(execution["schedule_id"], execution["task_id"]);
 }
 
 #[test]

@@ -99,9 +99,17 @@ fn exit_3_fails_with_the_exit_code_is_retried_by_the_policy_then_stays_failed() 
         assert_eq!(execution["status"], "failed");
         assert_eq!(execution["error"], "exit_status: exit code 3: broken");
         assert_eq!(execution["output"]["exit_code"], 3);
+        assert_eq!(execution["exit_code"], 3);
     }
-    let listed = host.json(&["scheduler:history", "--task", "three"]);
-    assert_eq!(listed.as_array().unwrap().len(), 3, "no fourth attempt");
+    let table = host.cli(&["scheduler:history", "--task", "three"]);
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert!(lines[0].contains("EXIT_CODE") && lines[0].ends_with("ERROR"), "{}", table.stdout);
+    assert_eq!(lines.len(), 4, "a header and one line per attempt:\n{}", table.stdout);
+    assert!(
+        lines[1..].iter().all(|line| line.contains("failed  3          exit_status: exit code 3: broken")),
+        "{}",
+        table.stdout
+    );
 }
 
 #[test]

@@ -27,6 +27,21 @@ fn cell(value: &Value) -> String {
     }
 }
 
+/// Most characters of one cell in a table of rows: a long value (a job's error with its
+/// stderr tail) is cut with `…`; `--format json` shows it whole.
+const MAX_CELL_CHARS: usize = 120;
+
+/// A cell of a table of rows, on one line: line breaks become ` / ` so a multi-line error
+/// keeps its row, and a long value is cut at [`MAX_CELL_CHARS`].
+fn row_cell(value: &Value) -> String {
+    let text = cell(value);
+    let mut line = text.lines().map(str::trim).filter(|part| !part.is_empty()).collect::<Vec<_>>().join(" / ");
+    if line.chars().count() > MAX_CELL_CHARS {
+        line = line.chars().take(MAX_CELL_CHARS - 1).chain(['…']).collect();
+    }
+    line
+}
+
 fn columns(rows: &[Value]) -> Vec<String> {
     let mut columns: Vec<String> = Vec::new();
     for row in rows {
@@ -50,7 +65,7 @@ fn render_rows(rows: &[Value]) -> String {
     }
     let columns = columns(rows);
     let table: Vec<Vec<String>> =
-        rows.iter().map(|row| columns.iter().map(|c| cell(row.get(c).unwrap_or(&Value::Null))).collect()).collect();
+        rows.iter().map(|row| columns.iter().map(|c| row_cell(row.get(c).unwrap_or(&Value::Null))).collect()).collect();
     let widths: Vec<usize> = columns
         .iter()
         .enumerate()
@@ -166,5 +181,16 @@ mod tests {
     #[test]
     fn an_object_prints_as_key_value_lines() {
         assert_eq!(render(&json!({"message": "hi"}), Format::Table), "message  hi\n");
+    }
+
+    #[test]
+    fn a_table_cell_is_one_line_and_a_long_one_is_cut() {
+        let rows =
+            json!([{"id": 1, "error": "exit code 3:\n  first\n\n  second"}, {"id": 2, "error": "e".repeat(200)}]);
+        let out = render(&rows, Format::Table);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3, "{out}");
+        assert_eq!(lines[1], "1   exit code 3: / first / second");
+        assert!(lines[2].ends_with(&format!("{}…", "e".repeat(119))), "{out}");
     }
 }

@@ -83,13 +83,16 @@ pub(crate) fn call_occurrence(occurrence: &Occurrence) -> CallOccurrence {
 /// The `task-event` payload of an engine event, field by field.
 pub(crate) fn task_execution_event(event: &TaskEvent) -> TaskExecutionEvent {
     let occurrence = &event.occurrence;
+    let task_id = occurrence.task_id.to_string();
+    let scheduled_for = occurrence.scheduled_for.to_string();
     TaskExecutionEvent {
         event: event.kind.as_str().to_owned(),
-        task_id: occurrence.task_id.to_string(),
+        idempotency_key: CallOccurrence::key_of(&task_id, &scheduled_for),
+        task_id,
         name: occurrence.name.clone(),
         tenant: occurrence.tenant.clone(),
         execution_id: occurrence.execution_id.0,
-        scheduled_for: occurrence.scheduled_for.to_string(),
+        scheduled_for,
         at: event.at.to_string(),
         attempt: occurrence.attempt,
         trigger: occurrence.trigger.as_str().to_owned(),

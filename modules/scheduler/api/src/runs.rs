@@ -41,12 +41,39 @@ pub struct ExecutionView {
     pub finished_at: Option<String>,
     /// Run time in milliseconds, for ended attempts.
     pub duration_ms: Option<i64>,
-    /// The command's JSON output, for completed attempts.
+    /// The command's JSON output, for completed attempts; for failed ones, the details the
+    /// command gave (a runner's exit code and byte counts, an HTTP status).
     pub output: Option<serde_json::Value>,
+    /// The program's exit code, when the command reports one (`exit_code` in its output, as
+    /// `shell:run` does).
+    pub exit_code: Option<i64>,
     /// Why it failed, timed out, was skipped or cancelled.
     pub error: Option<String>,
     /// The engine (`nodeId`) that ran it; `null` until claimed.
     pub node: Option<String>,
+    /// The occurrence's idempotency key, `<task id>:<scheduled for>`: the same for every
+    /// attempt of it, and the one the command received (`Call::occurrence`).
+    pub idempotency_key: String,
+    /// Where the run comes from, in the names REST clients of schedulers use.
+    #[serde(flatten)]
+    pub source: RunSource,
+}
+
+/// Where an execution comes from: `{"source": "schedule", "schedule_id", "schedule_name"}`
+/// (the task is the schedule; its id and name as `task_id` and `task_name`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSource {
+    /// Always `schedule`: every execution belongs to a task.
+    pub source: String,
+    /// The task's id.
+    pub schedule_id: String,
+    /// The task's name when the execution was made.
+    pub schedule_name: String,
+}
+
+impl RunSource {
+    /// The `source` of every execution.
+    pub const SCHEDULE: &'static str = "schedule";
 }
 
 /// `scheduler:run --id <task> [--wait]`: starts an execution of a task now (trigger
@@ -374,7 +401,8 @@ mod tests {
             "id": 7, "task_id": "t", "task_name": "greet", "scheduled_for": "2027-03-14T07:00:00Z",
             "trigger": "manual", "attempt": 1, "status": "completed", "started_at": "2027-03-14T07:00:00Z",
             "finished_at": "2027-03-14T07:00:01Z", "duration_ms": 1000, "output": {"message": "hi"},
-            "error": null, "node": "local"
+            "exit_code": null, "error": null, "node": "local", "idempotency_key": "t:2027-03-14T07:00:00Z",
+            "source": "schedule", "schedule_id": "t", "schedule_name": "greet"
         })
     }
 
@@ -459,4 +487,6 @@ pub struct TaskExecutionEvent {
     pub error: Option<String>,
     /// For `retrying`: when the retry becomes due.
     pub retry_at: Option<String>,
+    /// The occurrence's idempotency key, `<task id>:<scheduled for>`.
+    pub idempotency_key: String,
 }

@@ -5,7 +5,7 @@
 //! The values are built as struct literals, so a new field fails to compile here until it
 //! is given a value, and then fails the test until the README has its row.
 
-use scheduler_api::runs::{ExecutionView, TaskExecutionEvent};
+use scheduler_api::runs::{ExecutionView, RunSource, TaskExecutionEvent};
 
 const README: &str = include_str!("../../../../README.md");
 
@@ -45,6 +45,7 @@ fn the_readme_task_event_table_lists_every_field_of_the_event_in_order() {
         duration_ms: Some(1000),
         error: Some("failed: boom".to_owned()),
         retry_at: Some("2027-03-14T07:00:31Z".to_owned()),
+        idempotency_key: "0199:2027-03-14T07:00:00Z".to_owned(),
     };
     assert_eq!(table_after("published as `scheduler:task-event`"), fields(&event));
 }
@@ -63,8 +64,15 @@ fn the_readme_execution_table_lists_every_field_of_an_execution_in_order() {
         finished_at: None,
         duration_ms: None,
         output: None,
+        exit_code: None,
         error: None,
         node: None,
+        idempotency_key: "0199:2027-03-14T07:00:00Z".to_owned(),
+        source: RunSource {
+            source: RunSource::SCHEDULE.to_owned(),
+            schedule_id: "0199".to_owned(),
+            schedule_name: "nightly".to_owned(),
+        },
     };
     assert_eq!(table_after("An execution (`history`"), fields(&execution));
 }
@@ -74,7 +82,8 @@ fn a_task_event_is_written_with_absent_values_as_null() {
     let event: TaskExecutionEvent = serde_json::from_value(serde_json::json!({
         "event": "executed", "task_id": "t", "name": "n", "tenant": "default", "execution_id": 1,
         "scheduled_for": "2027-03-14T07:00:00Z", "at": "2027-03-14T07:00:00Z", "attempt": 1,
-        "trigger": "schedule", "status": "running", "duration_ms": null, "error": null, "retry_at": null
+        "trigger": "schedule", "status": "running", "duration_ms": null, "error": null, "retry_at": null,
+        "idempotency_key": "t:2027-03-14T07:00:00Z"
     }))
     .unwrap();
     let written = serde_json::to_value(&event).unwrap();

@@ -6,7 +6,8 @@
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use scheduler_api::runs::{ExecutionView, NextFire, StatsView, TaskStatsView};
+use scheduler_api::runs::{ExecutionView, NextFire, RunSource, StatsView, TaskStatsView};
+use systemprompt_module_sdk::Occurrence;
 
 use crate::task::{Execution, Task, TaskStats};
 
@@ -17,11 +18,20 @@ pub(crate) fn instant(at: Timestamp) -> String {
 
 /// One execution row.
 pub(crate) fn execution_view(execution: &Execution) -> ExecutionView {
+    let task_id = execution.task_id.to_string();
+    let scheduled_for = instant(execution.scheduled_for);
     ExecutionView {
         id: execution.id.0,
-        task_id: execution.task_id.to_string(),
+        idempotency_key: Occurrence::key_of(&task_id, &scheduled_for),
+        source: RunSource {
+            source: RunSource::SCHEDULE.to_owned(),
+            schedule_id: task_id.clone(),
+            schedule_name: execution.task_name.clone(),
+        },
+        exit_code: execution.output.as_ref().and_then(|output| output.get("exit_code")?.as_i64()),
+        task_id,
         task_name: execution.task_name.clone(),
-        scheduled_for: instant(execution.scheduled_for),
+        scheduled_for,
         trigger: execution.trigger.as_str().to_owned(),
         attempt: execution.attempt,
         status: execution.status.as_str().to_owned(),
