@@ -63,9 +63,9 @@ fn parse(args: &[String]) -> Result<Options, Box<dyn std::error::Error>> {
 }
 
 /// Records lateness of fires inside the window; answers at once.
-struct NoopBus {
-    window: (Timestamp, Timestamp),
-    lateness_us: Mutex<Vec<u64>>,
+pub(crate) struct NoopBus {
+    pub(crate) window: (Timestamp, Timestamp),
+    pub(crate) lateness_us: Mutex<Vec<u64>>,
 }
 
 impl TaskBus for NoopBus {
@@ -87,7 +87,7 @@ impl TaskBus for NoopBus {
 }
 
 /// User + system CPU seconds of this process, from /proc/self/stat.
-fn cpu_seconds() -> f64 {
+pub(crate) fn cpu_seconds() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return f64::NAN;
     };
@@ -102,7 +102,7 @@ fn cpu_seconds() -> f64 {
 }
 
 /// A `VmRSS`/`VmHWM` line of /proc/self/status, in MB.
-fn memory_mb(key: &str) -> f64 {
+pub(crate) fn memory_mb(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
@@ -115,7 +115,7 @@ fn memory_mb(key: &str) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn round(value: f64, places: i32) -> f64 {
+pub(crate) fn round(value: f64, places: i32) -> f64 {
     let factor = 10f64.powi(places);
     (value * factor).round() / factor
 }
@@ -171,7 +171,8 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let bus = Arc::new(NoopBus { window: (window_start, window_end), lateness_us: Mutex::new(Vec::new()) });
     let rss_before_engine = memory_mb("VmRSS:");
     let running = if options.host {
-        Running::Host(HostRun::start(dir.path(), &path, &config, bus.clone()).await?)
+        let modules = ["modules/system", "modules/scheduler"];
+        Running::Host(HostRun::start(dir.path(), &path, &config, &modules, "", bus.clone()).await?)
     } else {
         Running::Engine(Engine::start(config, store.clone(), bus.clone(), clock.clone()).await?)
     };
@@ -280,9 +281,10 @@ impl Running {
     }
 }
 
-/// A host with the real `system` and `scheduler` libraries on the seeded database, and the
-/// task that turns `executed` events into lateness samples.
-struct HostRun {
+/// A host with the real module libraries (`system` and `scheduler`, and others a workload
+/// names) on the seeded database, and the task that turns `executed` events into lateness
+/// samples.
+pub(crate) struct HostRun {
     host: Arc<systemprompt::host::Host>,
     listener: tokio::task::JoinHandle<()>,
     received: Arc<Mutex<Vec<Arc<systemprompt::bus::events::Event>>>>,
@@ -290,18 +292,22 @@ struct HostRun {
 }
 
 impl HostRun {
-    async fn start(
+    /// Starts the host; `modules_config` is more YAML under `modules:` (two-space indented
+    /// module entries).
+    pub(crate) async fn start(
         dir: &std::path::Path,
         database: &std::path::Path,
         config: &SchedulerConfig,
+        modules: &[&str],
+        modules_config: &str,
         samples: Arc<NoopBus>,
     ) -> Result<HostRun, Box<dyn std::error::Error>> {
         let extra = format!(
-            "event_queue_capacity: 1000000\nmodules:\n  scheduler:\n    databasePath: {}\n    maxConcurrentTasks: {}\n",
+            "event_queue_capacity: 1000000\nmodules:\n  scheduler:\n    databasePath: {}\n    maxConcurrentTasks: {}\n{modules_config}",
             database.display(),
             config.max_concurrent_tasks
         );
-        let host_config = crate::support::host_config(dir, &["modules/system", "modules/scheduler"], &extra)?;
+        let host_config = crate::support::host_config(dir, modules, &extra)?;
         let host = systemprompt::host::Host::start(host_config).await?;
         if !host.skipped().is_empty() {
             return Err(format!("modules skipped: {:?}", host.skipped()).into());
@@ -317,7 +323,7 @@ impl HostRun {
         Ok(HostRun { host, listener, received, samples })
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.host.stop().await;
         self.listener.abort();
         let received = std::mem::take(&mut *self.received.lock().unwrap_or_else(|poison| poison.into_inner()));

@@ -3,6 +3,7 @@
 //! - `bus [--threads N] [--seconds S]`: cross-library no-op command round trips.
 //! - `next [--secs S] [--rounds R]`: next-fire computations per second.
 //! - `fire --tasks N --every 1s --aligned|--staggered --seconds S`: the engine firing tasks.
+//! - `spawn [--part throughput|lateness|capture]`: real programs through `shell:run`.
 //!
 //! Each workload lives in its own file with a `run(args)` and also measures a baseline in
 //! the same run, since the machines are shared and noisy: compare ratios, not absolute
@@ -11,6 +12,7 @@
 mod bus;
 mod fire;
 mod next;
+mod spawn;
 mod support;
 
 fn main() -> anyhow::Result<()> {
@@ -20,6 +22,7 @@ fn main() -> anyhow::Result<()> {
         "bus" => bus::run(rest),
         "next" => next::run(rest).map_err(anyhow::Error::msg),
         "fire" => fire::main(rest).map_err(|error| anyhow::anyhow!("{error}")),
-        other => anyhow::bail!("unknown workload '{other}'; workloads: bus, next, fire"),
+        "spawn" => spawn::main(rest).map_err(|error| anyhow::anyhow!("{error}")),
+        other => anyhow::bail!("unknown workload '{other}'; workloads: bus, next, fire, spawn"),
     }
 }
