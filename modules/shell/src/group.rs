@@ -25,9 +25,17 @@ pub(crate) fn members(pgid: i32) -> Vec<i32> {
         .collect()
 }
 
-/// True while some live process is in group `pgid`.
+/// True while some live process is in group `pgid`. The kernel answers the common case
+/// (no process left, `ESRCH` to a signal-0 probe) without a `/proc` scan; only a group it
+/// still knows is scanned, since its last members may be zombies.
 pub(crate) fn is_alive(pgid: i32) -> bool {
-    !members(pgid).is_empty()
+    let Some(pid) = Pid::from_raw(pgid) else {
+        return false;
+    };
+    match rustix::process::test_kill_process_group(pid) {
+        Err(rustix::io::Errno::SRCH) => false,
+        _ => !members(pgid).is_empty(),
+    }
 }
 
 /// The state letter and process group of `pid`, from `/proc/<pid>/stat`; `None` when the

@@ -6,18 +6,22 @@
 //! (`maxLineBytes`; a longer line is sent split), the channel to the collector holds a
 //! bounded number of lines, a batch is flushed at [`BATCH_LINES`] lines or [`BATCH_BYTES`]
 //! bytes, and beyond `maxOutputBytes` lines are only counted. The pipes are always drained
-//! to their end, so a child never blocks on a full pipe because its log is full. While a
-//! batch is being sent, readers wait (backpressure on the child) rather than drop lines
-//! below the cap. Invalid UTF-8 is replaced (U+FFFD).
+//! to their end, so a child never blocks on a full pipe because its log is full. One batch
+//! is in flight while the next one fills (so reading and the log's writes overlap, in
+//! order: a batch is sent only once the one before it is stored); when the next one is full
+//! too, readers wait (backpressure on the child) rather than drop lines below the cap.
+//! Invalid UTF-8 is replaced (U+FFFD).
 //!
 //! A call with no occurrence (a run by hand) sends nothing: its last lines are kept as
 //! tails for the output instead.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use scheduler_api::logs::{AppendLogs, AppendLogsParams, LogLineInput, LogStream};
-use systemprompt_module_sdk::{CallOptions, Host};
+use systemprompt_module_sdk::{CallOptions, Command, CommandError, Host};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
@@ -114,7 +118,11 @@ pub(crate) struct Collector {
     stdout_tail: VecDeque<String>,
     stderr_tail: VecDeque<String>,
     failed_sends: u64,
+    in_flight: Option<InFlight>,
 }
+
+/// A batch sent and not yet answered: the call and its line count.
+type InFlight = (Pin<Box<dyn Future<Output = Result<Vec<u8>, CommandError>> + Send>>, usize);
 
 /// What the collector kept, once the job is over.
 #[derive(Debug, Default)]
@@ -145,6 +153,7 @@ impl Collector {
             stdout_tail: VecDeque::new(),
             stderr_tail: VecDeque::new(),
             failed_sends: 0,
+            in_flight: None,
         }
     }
 
@@ -202,8 +211,9 @@ impl Collector {
         }
     }
 
-    /// Sends the batch. A failed send is logged and its lines lost: the job's outcome does
-    /// not depend on its log.
+    /// Sends the batch once the one in flight is answered, and leaves it in flight. A
+    /// failed send is logged and its lines lost: the job's outcome does not depend on its
+    /// log.
     async fn flush(&mut self) {
         let Some((execution_id, options)) = &self.target else {
             return;
@@ -215,7 +225,25 @@ impl Collector {
         self.batch_bytes = 0;
         let n_lines = lines.len();
         let params = AppendLogsParams { execution_id: *execution_id, lines };
-        if let Err(error) = self.host.call_with::<AppendLogs>(&params, options).await {
+        let payload = match serde_json::to_vec(&params) {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::warn!(execution_id, n_lines, %error, "Encoding a job's log lines failed; they are lost.");
+                return;
+            }
+        };
+        let (execution_id, options) = (*execution_id, options.clone());
+        self.settle(execution_id).await;
+        let call = self.host.dispatch_bytes(AppendLogs::NAME, &payload, &options);
+        self.in_flight = Some((Box::pin(call), n_lines));
+    }
+
+    /// Waits for the batch in flight, if any.
+    async fn settle(&mut self, execution_id: i64) {
+        let Some((call, n_lines)) = self.in_flight.take() else {
+            return;
+        };
+        if let Err(error) = call.await {
             self.failed_sends += 1;
             if self.failed_sends == 1 {
                 tracing::warn!(execution_id, n_lines, %error, "Sending a job's log lines failed; they are lost.");
@@ -234,6 +262,10 @@ impl Collector {
             self.system(line);
         }
         self.flush().await;
+        if let Some((execution_id, _)) = &self.target {
+            let execution_id = *execution_id;
+            self.settle(execution_id).await;
+        }
         Collected {
             dropped_bytes: self.dropped_bytes,
             stdout_tail: self.stdout_tail.into_iter().collect(),
