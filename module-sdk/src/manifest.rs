@@ -159,6 +159,10 @@ pub struct ArgSpec {
     /// A one-letter short flag.
     #[serde(default)]
     pub short: Option<char>,
+    /// Whether the interactive form asks for it with the required arguments, though it may
+    /// be left empty (one of several alternatives: `command`, `exec` or `url` of a task).
+    #[serde(default)]
+    pub ask: bool,
 }
 
 impl ArgSpec {

@@ -104,7 +104,7 @@ fn ats(fires: &Value) -> Vec<&str> {
     fires.as_array().unwrap().iter().map(|fire| fire["at"].as_str().unwrap()).collect()
 }
 
-const EXECUTION_FIELDS: [&str; 13] = [
+const EXECUTION_FIELDS: [&str; 18] = [
     "id",
     "task_id",
     "task_name",
@@ -116,8 +116,13 @@ const EXECUTION_FIELDS: [&str; 13] = [
     "finished_at",
     "duration_ms",
     "output",
+    "exit_code",
     "error",
     "node",
+    "idempotency_key",
+    "source",
+    "schedule_id",
+    "schedule_name",
 ];
 
 // scheduler:run
@@ -282,7 +287,18 @@ fn history_filters_by_task_status_limit_and_since() {
     let header: Vec<&str> = table.stdout.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
-        ["ID", "TASK_NAME", "SCHEDULED_FOR", "STARTED_AT", "DURATION_MS", "ATTEMPT", "TRIGGER", "STATUS", "ERROR"]
+        [
+            "ID",
+            "TASK_NAME",
+            "SCHEDULED_FOR",
+            "STARTED_AT",
+            "DURATION_MS",
+            "ATTEMPT",
+            "TRIGGER",
+            "STATUS",
+            "EXIT_CODE",
+            "ERROR"
+        ]
     );
 }
 
@@ -529,7 +545,8 @@ fn manual_runs_publish_task_events_in_order_with_the_documented_payload() {
                 "status",
                 "duration_ms",
                 "error",
-                "retry_at"
+                "retry_at",
+                "idempotency_key"
             ]
         );
         assert_eq!(

@@ -22,7 +22,7 @@ fn task_names(host: &TestHost) -> Vec<String> {
 #[test]
 fn create_with_no_flags_on_a_terminal_asks_for_the_fields_and_offers_the_presets() {
     let host = host();
-    let out = host.cli_on_terminal(&["scheduler:create"], "nightly\nsystem:echo\ndaily 02:30\nn\n");
+    let out = host.cli_on_terminal(&["scheduler:create"], "nightly\nsystem:echo\n\n\ndaily 02:30\nn\n");
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("daily 02:30"), "the schedule prompt lists the presets:\n{}", out.stdout);
     let task = host.json(&["scheduler:get", "--id", "nightly"]);
@@ -34,7 +34,7 @@ fn the_form_re_asks_until_an_answer_fits() {
     let host = host();
     let out = host.cli_on_terminal(
         &["scheduler:create"],
-        "weekly\nsystem:echo\nweekly mon 09:00\ny\n\n\n\nlots\n2\n\n\n\n\n\n\n",
+        "weekly\nsystem:echo\n\n\nweekly mon 09:00\ny\n\n\n\n\nlots\n2\n\n\n\n\n\n\n",
     );
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("retries must be a whole number, got 'lots'"), "{}", out.stdout);

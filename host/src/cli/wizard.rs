@@ -1,6 +1,6 @@
 //! The interactive form of a module command: run with no arguments on a terminal, a
 //! command whose manifest says `prompt: true` asks for its arguments one by one — required
-//! ones first, then the others if the user wants them — checking each answer against the
+//! ones (and those marked `ask`) first, then the others if the user wants them — checking each answer against the
 //! argument's type and allowed values, and says the rule when an answer does not fit.
 //!
 //! Input and output are injected so the dialogue is tested without a terminal.
@@ -79,13 +79,13 @@ fn ask(arg: &ArgSpec, input: &mut dyn BufRead, output: &mut dyn Write) -> Result
 pub(crate) fn run(spec: &CommandSpec, input: &mut dyn BufRead, output: &mut dyn Write) -> Result<Value, String> {
     let _ = writeln!(output, "{} Press Enter to skip an optional field.", spec.summary);
     let mut payload = Map::new();
-    for arg in spec.args.iter().filter(|a| a.required) {
+    for arg in spec.args.iter().filter(|a| a.required || a.ask) {
         if let Some(value) = ask(arg, input, output)? {
             payload.insert(arg.name.clone(), value);
         }
     }
     let optional: Vec<&ArgSpec> =
-        spec.args.iter().filter(|a| !a.required && spec.confirm.as_ref() != Some(&a.name)).collect();
+        spec.args.iter().filter(|a| !a.required && !a.ask && spec.confirm.as_ref() != Some(&a.name)).collect();
     if !optional.is_empty() {
         let more = ArgSpec {
             name: "more_options".to_owned(),
@@ -95,6 +95,7 @@ pub(crate) fn run(spec: &CommandSpec, input: &mut dyn BufRead, output: &mut dyn 
             default: None,
             values: Vec::new(),
             short: None,
+            ask: false,
         };
         if ask(&more, input, output)? == Some(Value::Bool(true)) {
             for arg in optional {

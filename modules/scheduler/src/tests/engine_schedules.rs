@@ -200,6 +200,7 @@ async fn events_carry_the_documented_payload() {
             "duration_ms": 0,
             "error": null,
             "retry_at": null,
+            "idempotency_key": format!("{}:2026-01-01T00:01:00Z", task.id),
         })
     );
     assert_eq!(events[0].1["event"], "executed");
