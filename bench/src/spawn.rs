@@ -8,12 +8,13 @@
 //!   against a plain loop of `--concurrency` threads that spawn `/bin/true` and wait.
 //! - `lateness`: `--per-second` tasks due on every second, aligned, running `/bin/true`:
 //!   p50/p99 of dispatch minus scheduled time (the `executed` events' `at`).
-//! - `capture`: one job printing `--output-mb` MB of 100-byte lines, the cap above that:
+//! - `capture`: one job printing `--output-mb` MB of `--line-bytes` lines (100 by default,
+//!   with their newline), the cap above that:
 //!   MB/s over its run time and lines stored against lines printed, against the same
 //!   producer read to the end by a plain loop.
 //!
 //! `bench spawn [--part throughput|lateness|capture] [--tasks 1000] [--concurrency 16]
-//! [--seconds 10] [--per-second 100] [--output-mb 100]`, one JSON line.
+//! [--seconds 10] [--per-second 100] [--output-mb 100] [--line-bytes 100]`, one JSON line.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -33,8 +34,8 @@ use crate::support::percentile;
 
 type BoxError = Box<dyn std::error::Error>;
 
-/// The producer of the capture part: `yes` lines of 99 characters and a newline.
-const LINE: &str = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmn";
+/// What the capture part's producer repeats, cut to `--line-bytes` less the newline.
+const LINE_TEXT: &str = "0123456789abcdefghijklmnopqrstuvwxyz";
 
 struct Options {
     part: Option<String>,
@@ -43,11 +44,19 @@ struct Options {
     seconds: u64,
     per_second: usize,
     output_mb: u64,
+    line_bytes: usize,
 }
 
 fn parse(args: &[String]) -> Result<Options, BoxError> {
-    let mut options =
-        Options { part: None, tasks: 1_000, concurrency: 16, seconds: 10, per_second: 100, output_mb: 100 };
+    let mut options = Options {
+        part: None,
+        tasks: 1_000,
+        concurrency: 16,
+        seconds: 10,
+        per_second: 100,
+        output_mb: 100,
+        line_bytes: 100,
+    };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -58,8 +67,12 @@ fn parse(args: &[String]) -> Result<Options, BoxError> {
             "--seconds" => options.seconds = value()?.parse()?,
             "--per-second" => options.per_second = value()?.parse()?,
             "--output-mb" => options.output_mb = value()?.parse()?,
+            "--line-bytes" => options.line_bytes = value()?.parse()?,
             other => return Err(format!("unknown flag {other}").into()),
         }
+    }
+    if !(2..=16_384).contains(&options.line_bytes) {
+        return Err("--line-bytes must be 2 to 16384 (the shell module's maxLineBytes)".into());
     }
     if let Some(part) = &options.part
         && !PARTS.contains(&part.as_str())
@@ -212,6 +225,19 @@ async fn throughput(options: &Options) -> Result<serde_json::Value, BoxError> {
     until(rig.window.1).await;
     let cpu_s = cpu_seconds() - cpu_start;
     let completed = completed_between(&rig.sqlite, "finished_at", rig.window).await?;
+    let (from, to) = (rig.window.0.as_millisecond(), rig.window.1.as_millisecond());
+    // How long one run holds its slot, as the engine recorded it.
+    let run_ms: f64 = rig
+        .sqlite
+        .with_reader(move |conn| {
+            Ok(conn.query_row(
+                "SELECT COALESCE(AVG(duration_ms), 0.0) FROM task_executions WHERE status = 'completed' \
+                 AND finished_at >= ?1 AND finished_at < ?2",
+                [from, to],
+                |row| row.get(0),
+            )?)
+        })
+        .await?;
     rig.host.stop().await;
     let per_second = completed as f64 / options.seconds as f64;
     Ok(serde_json::json!({
@@ -221,6 +247,7 @@ async fn throughput(options: &Options) -> Result<serde_json::Value, BoxError> {
         "scheduler_per_s": round(per_second, 1),
         "baseline_per_s": round(baseline, 1),
         "ratio": round(per_second / baseline, 3),
+        "avg_run_ms": round(run_ms, 2),
         "host_cpu_s": round(cpu_s, 2),
     }))
 }
@@ -247,16 +274,21 @@ async fn lateness(options: &Options) -> Result<serde_json::Value, BoxError> {
     }))
 }
 
+/// The capture producer's line (without its newline): `line_bytes - 1` characters.
+fn line(line_bytes: usize) -> String {
+    LINE_TEXT.chars().cycle().take(line_bytes - 1).collect()
+}
+
 /// The capture producer's argv: `yes LINE | head -c BYTES` (one `sh -c`).
-fn producer(bytes: u64) -> Vec<String> {
-    vec!["-c".to_owned(), format!("yes {LINE} | head -c {bytes}")]
+fn producer(bytes: u64, line_bytes: usize) -> Vec<String> {
+    vec!["-c".to_owned(), format!("yes {} | head -c {bytes}", line(line_bytes))]
 }
 
 /// The producer's output read to the end by a plain loop: MB/s.
-fn plain_capture(bytes: u64) -> Result<f64, String> {
+fn plain_capture(bytes: u64, line_bytes: usize) -> Result<f64, String> {
     let started = Instant::now();
     let mut child = Command::new("/bin/sh")
-        .args(producer(bytes))
+        .args(producer(bytes, line_bytes))
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|error| format!("starting the producer: {error}"))?;
@@ -279,8 +311,9 @@ fn plain_capture(bytes: u64) -> Result<f64, String> {
 
 async fn capture(options: &Options) -> Result<serde_json::Value, BoxError> {
     let bytes = options.output_mb * 1_000_000;
-    let baseline = tokio::task::spawn_blocking(move || plain_capture(bytes)).await??;
-    let data = serde_json::json!({ "program": "/bin/sh", "args": producer(bytes) });
+    let line_bytes = options.line_bytes;
+    let baseline = tokio::task::spawn_blocking(move || plain_capture(bytes, line_bytes)).await??;
+    let data = serde_json::json!({ "program": "/bin/sh", "args": producer(bytes, line_bytes) });
     let shell = format!("  shell:\n    maxOutputBytes: {}\n", bytes * 2);
     let rig = rig(1, "1h", data, 1, 1, &shell).await?;
     let sqlite = rig.sqlite.clone();
@@ -297,10 +330,11 @@ async fn capture(options: &Options) -> Result<serde_json::Value, BoxError> {
             )?)
         })
         .await?;
-    let printed_lines = bytes.div_ceil(LINE.len() as u64 + 1);
+    let printed_lines = bytes.div_ceil(line_bytes as u64);
     let mb_per_s = bytes as f64 / 1e6 / (duration_ms.max(1) as f64 / 1000.0);
     Ok(serde_json::json!({
         "output_mb": options.output_mb,
+        "line_bytes": line_bytes,
         "status": status,
         "run_ms": duration_ms,
         "scheduler_mb_per_s": round(mb_per_s, 1),
@@ -309,7 +343,7 @@ async fn capture(options: &Options) -> Result<serde_json::Value, BoxError> {
         "lines_printed": printed_lines,
         "lines_stored": lines,
         "bytes_stored": stored,
-        "lost_bytes": (bytes - bytes / (LINE.len() as u64 + 1)) as i64 - stored,
+        "lost_bytes": (bytes - bytes / line_bytes as u64) as i64 - stored,
         "lost_lines": printed_lines as i64 - lines,
     }))
 }

@@ -194,7 +194,8 @@ pub(crate) async fn run(module: Arc<Shell>, params: RunParams, call: Call<'stati
     if cut_pipes {
         collector.system("output cut: a process outside the job's group kept its pipes open".to_owned());
     }
-    collector.system(summary.clone());
+    // The exit status is the execution's (`exit_code`, `signal`, its error), not a log line:
+    // a job that prints nothing costs no log write.
     let collected = collector.finish().await;
     let keep_tails = occurrence.is_none();
     let message_tail =
