@@ -231,8 +231,8 @@ fn the_job_sees_its_occurrence_and_not_the_hosts_secret() {
 
 #[test]
 fn a_denied_program_is_refused_at_create_and_nothing_is_written() {
-    let host = host("modules:\n  shell:\n    deniedPrograms: [rm, '**/curl']\n");
-    for exec in ["rm -rf /tmp/nothing", "/usr/bin/curl http://example.com"] {
+    let host = host("modules:\n  shell:\n    deniedPrograms: [rm, '**/chmod']\n");
+    for exec in ["rm -rf /tmp/nothing", "/bin/chmod 777 /tmp"] {
         let out = host.cli(&["scheduler:create", "--name", "bad", "--exec", exec, "--schedule", "5m"]);
         assert_ne!(out.code, 0, "{exec}");
         assert!(out.stderr.contains("deniedPrograms"), "{exec}: {}", out.stderr);
