@@ -47,6 +47,13 @@ pub fn process_group(pgid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// The peak resident set of process `pid` in KiB (`VmHWM` of `/proc/<pid>/status`).
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process is alive");
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("a VmHWM line");
+    line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("VmHWM in kB")
+}
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("invariant: tests/ sits in the workspace root").to_path_buf()

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use blackbox::{CliOutput, HostSpec, TestHost};
+use blackbox::{CliOutput, HostSpec, TestHost, peak_rss_kib};
 use serde_json::{Value, json};
 
 fn mode(path: &Path) -> u32 {
@@ -79,12 +79,6 @@ fn raw_connection(host: &TestHost) -> BufReader<UnixStream> {
 }
 
 const ECHO_AFTER: &[u8] = b"{\"command\":\"system:echo\",\"payload\":{\"message\":\"after\"}}\n";
-
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
 
 // Item 9: a deleted socket.
 

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use blackbox::{HostSpec, TestHost, process_group, wait_for};
+use blackbox::{HostSpec, TestHost, peak_rss_kib, process_group, wait_for};
 use serde_json::Value;
 
 /// A host with the scheduler and the shell runner, started.
@@ -173,13 +173,6 @@ fn cancelling_a_running_job_records_cancelled_and_ends_its_group() {
     assert_eq!(executions[0]["status"], "cancelled");
     // SIGTERM ends `sleep` at once; killGrace (5 s) bounds it anyway.
     assert_group_gone(pgid, Duration::from_secs(6));
-}
-
-/// The peak resident set of a process in KiB (`VmHWM`).
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|line| line.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 #[test]

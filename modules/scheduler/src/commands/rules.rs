@@ -209,15 +209,20 @@ pub(crate) fn command_name(value: &str) -> Result<String, CommandError> {
 /// `host:command` lookup (every loaded module's commands, whatever its state). The host's
 /// own `host:*` commands are not a module's, so they cannot be scheduled.
 pub(crate) async fn command_declared(host: &Host, command: &str, call: &Call<'_>) -> Result<(), CommandError> {
-    let options = CallOptions::on_behalf_of(call);
-    let params = LookUpCommandParams { name: command.to_owned() };
-    let lookup = host.call_with::<LookUpCommand>(&params, &options).await.map_err(|error| {
+    let lookup = look_up(host, command, call, &format!("that command '{command}' exists")).await?;
+    declared(command, &lookup)
+}
+
+/// Asks the host's `host:command` lookup about `name`; a lookup that fails is `unavailable`,
+/// saying what could not be checked (`what`).
+async fn look_up(host: &Host, name: &str, call: &Call<'_>, what: &str) -> Result<CommandLookup, CommandError> {
+    let params = LookUpCommandParams { name: name.to_owned() };
+    host.call_with::<LookUpCommand>(&params, &CallOptions::on_behalf_of(call)).await.map_err(|error| {
         CommandError::new(
             systemprompt_module_sdk::error::code::UNAVAILABLE,
-            format!("cannot check that command '{command}' exists: {} failed: {error}", LookUpCommand::NAME),
+            format!("cannot check {what}: {} failed: {error}", LookUpCommand::NAME),
         )
-    })?;
-    declared(command, &lookup)
+    })
 }
 
 /// What a task runs, as given: a bus command, or one of the shorthands.
@@ -301,17 +306,10 @@ pub(crate) async fn task_accepted(
     if check == command {
         return Ok(());
     }
-    let options = CallOptions::on_behalf_of(call);
-    let params = LookUpCommandParams { name: check.clone() };
-    let lookup = host.call_with::<LookUpCommand>(&params, &options).await.map_err(|error| {
-        CommandError::new(
-            systemprompt_module_sdk::error::code::UNAVAILABLE,
-            format!("cannot check the task's data: {} failed: {error}", LookUpCommand::NAME),
-        )
-    })?;
-    if !lookup.is_module_command() {
+    if !look_up(host, &check, call, "the task's data").await?.is_module_command() {
         return Ok(());
     }
+    let options = CallOptions::on_behalf_of(call);
     let params = CheckTaskParams { command: command.to_owned(), data: data.clone() };
     let params = serde_json::to_value(&params)
         .map_err(|error| CommandError::internal(format!("{check}: the task is not JSON: {error}")))?;
