@@ -26,9 +26,9 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
 /// A batch is sent when it holds this many lines...
-pub(crate) const BATCH_LINES: usize = 512;
+pub(crate) const BATCH_LINES: usize = 4096;
 /// ... or this many bytes ...
-pub(crate) const BATCH_BYTES: usize = 256 * 1024;
+pub(crate) const BATCH_BYTES: usize = 1024 * 1024;
 /// ... or this long after the previous flush.
 pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// Lines waiting between the readers and the collector.

@@ -29,7 +29,14 @@ impl Write for Captured {
     }
 }
 
+/// Captures this thread's warnings. `tracing` caches each call site's interest for the
+/// whole process, computed (while only one dispatcher exists) from the default of whichever
+/// thread reaches it first: a sibling test with no subscriber would cache the warning as
+/// never wanted. A second dispatcher that wants everything, kept for the process, makes the
+/// interest the union of all dispatchers, so the capture always sees its events.
 fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
+    static ANCHOR: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    ANCHOR.get_or_init(|| tracing::Dispatch::new(tracing_subscriber::registry()));
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -37,7 +44,9 @@ fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
         .with_ansi(false)
         .with_max_level(tracing::Level::WARN)
         .finish();
-    (captured, tracing::subscriber::set_default(subscriber))
+    let guard = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
+    (captured, guard)
 }
 
 /// Occurrence rows written twice for one (task, scheduled_for, attempt, clock_epoch).

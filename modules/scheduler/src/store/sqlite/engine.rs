@@ -340,6 +340,10 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
     let horizon_ms = duration_ms(request.horizon);
     let due_before = now_ms.saturating_add(horizon_ms);
     let mut examined = 0usize;
+    // A page holds as many tasks as there are free slots (reading and decoding a task is
+    // most of a claim's cost, and a saturated engine claims one or two at a time); it grows
+    // to `DUE_PAGE` only when a page held nothing but busy tasks claimed ahead.
+    let mut full_pages = false;
     'claim: loop {
         if out.claimed.len() >= request.limit {
             break;
@@ -348,7 +352,8 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
             out.more_due = true;
             break;
         }
-        let page = (request.batch - examined).min(DUE_PAGE);
+        let wanted = if full_pages { DUE_PAGE } else { request.limit - out.claimed.len() };
+        let page = (request.batch - examined).min(DUE_PAGE).min(wanted);
         let due: Vec<Task> = {
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut found = stmt.query(params![due_before, i64::try_from(page).unwrap_or(1)])?;
@@ -374,6 +379,11 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
             acted |= fired;
         }
         if !acted {
+            if due.len() == page && !full_pages && page < DUE_PAGE {
+                // Busy tasks claimed ahead fill this small page: look past them.
+                full_pages = true;
+                continue;
+            }
             // Only busy tasks claimed ahead are left in this page: nothing more to do now.
             break;
         }
