@@ -4,8 +4,9 @@
 //! each beside a baseline measured in the same run (the machines are shared and noisy):
 //!
 //! - `throughput`: `--tasks` tasks due every second, aligned, each running `/bin/true`, at
-//!   most `--concurrency` at once: executions completed per second over `--seconds`,
-//!   against a plain loop of `--concurrency` threads that spawn `/bin/true` and wait.
+//!   most `--concurrency` at once (5,000 by default: more than the machine can start, so
+//!   the scheduler, not the supply of due work, is the limit): executions completed per
+//!   second over `--seconds`, against a plain loop of `--concurrency` threads that spawn `/bin/true` and wait.
 //! - `lateness`: `--per-second` tasks due on every second, aligned, running `/bin/true`:
 //!   p50/p99 of dispatch minus scheduled time (the `executed` events' `at`).
 //! - `capture`: one job printing `--output-mb` MB of `--line-bytes` lines (100 by default,
@@ -13,7 +14,7 @@
 //!   MB/s over its run time and lines stored against lines printed, against the same
 //!   producer read to the end by a plain loop.
 //!
-//! `bench spawn [--part throughput|lateness|capture] [--tasks 1000] [--concurrency 16]
+//! `bench spawn [--part throughput|lateness|capture] [--tasks 5000] [--concurrency 16]
 //! [--seconds 10] [--per-second 100] [--output-mb 100] [--line-bytes 100]`, one JSON line.
 
 use std::io::Read;
@@ -50,7 +51,7 @@ struct Options {
 fn parse(args: &[String]) -> Result<Options, BoxError> {
     let mut options = Options {
         part: None,
-        tasks: 1_000,
+        tasks: 5_000,
         concurrency: 16,
         seconds: 10,
         per_second: 100,
@@ -320,11 +321,13 @@ async fn capture(options: &Options) -> Result<serde_json::Value, BoxError> {
     let row = wait_for_execution(&sqlite, Duration::from_secs(600)).await?;
     rig.host.stop().await;
     let (id, status, duration_ms) = row;
-    // Bytes without the newlines, which end lines rather than belong to them.
+    // Bytes without the newlines, which end lines rather than belong to them (a chunk's
+    // text is its lines joined by `\n`).
     let (lines, stored): (i64, i64) = sqlite
         .with_reader(move |conn| {
             Ok(conn.query_row(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(line)), 0) FROM task_logs WHERE execution_id = ?1 AND stream = 'stdout'",
+                "SELECT COALESCE(SUM(line_count), 0), COALESCE(SUM(LENGTH(CAST(text AS BLOB)) - line_count + 1), 0) \
+                 FROM task_logs WHERE execution_id = ?1 AND stream = 'stdout'",
                 [id],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )?)

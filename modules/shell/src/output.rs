@@ -3,8 +3,8 @@
 //! cap.
 //!
 //! Memory is bounded whatever the child prints: a reader holds at most one line
-//! (`maxLineBytes`; a longer line is sent split), the channel to the collector holds a
-//! bounded number of lines, a batch is flushed at [`BATCH_LINES`] lines or [`BATCH_BYTES`]
+//! (`maxLineBytes`; a longer line is sent split) and the lines of one pipe read (64 KiB),
+//! the channel to the collector holds a bounded number of such reads, a batch is flushed at [`BATCH_LINES`] lines or [`BATCH_BYTES`]
 //! bytes, and beyond `maxOutputBytes` lines are only counted. The pipes are always drained
 //! to their end, so a child never blocks on a full pipe because its log is full. One batch
 //! is in flight while the next one fills (so reading and the log's writes overlap, in
@@ -31,17 +31,20 @@ pub(crate) const BATCH_LINES: usize = 4096;
 pub(crate) const BATCH_BYTES: usize = 1024 * 1024;
 /// ... or this long after the previous flush.
 pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(100);
-/// Lines waiting between the readers and the collector.
-const CHANNEL_LINES: usize = 1024;
+/// Pipe reads (each the lines of up to 64 KiB) waiting between the readers and the collector.
+const CHANNEL_READS: usize = 16;
+/// Bytes a reader asks of its pipe at a time.
+const READ_BYTES: usize = 64 * 1024;
 /// A tail line is cut to this many bytes (it goes into error messages).
 const TAIL_LINE_BYTES: usize = 512;
 
 /// One line read from a pipe.
 pub(crate) type Line = (LogStream, String);
 
-/// The channel the two readers send to.
-pub(crate) fn channel() -> (mpsc::Sender<Line>, mpsc::Receiver<Line>) {
-    mpsc::channel(CHANNEL_LINES)
+/// The channel the two readers send to: the lines of one read at a time (one message per
+/// read rather than per line keeps the channel's cost out of short lines' way).
+pub(crate) fn channel() -> (mpsc::Sender<Vec<Line>>, mpsc::Receiver<Vec<Line>>) {
+    mpsc::channel(CHANNEL_READS)
 }
 
 /// Reads `reader` to its end, sending each line (without its `\n`, at most `max_line`
@@ -56,11 +59,12 @@ pub(crate) async fn read_lines<R: AsyncRead + Unpin>(
     reader: R,
     stream: LogStream,
     max_line: usize,
-    tx: mpsc::Sender<Line>,
+    tx: mpsc::Sender<Vec<Line>>,
 ) -> u64 {
     let max_line = max_line.max(1);
-    let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    let mut reader = BufReader::with_capacity(READ_BYTES, reader);
     let mut pending: Vec<u8> = Vec::with_capacity(256);
+    let mut lines = Vec::new();
     let mut total = 0u64;
     let mut open = true;
     loop {
@@ -73,34 +77,45 @@ pub(crate) async fn read_lines<R: AsyncRead + Unpin>(
                 break;
             }
         };
-        let room = max_line - pending.len();
-        let window = &buf[..buf.len().min(room)];
-        let (used, complete) = match window.iter().position(|&b| b == b'\n') {
-            Some(at) => {
-                pending.extend_from_slice(&window[..at]);
-                (at + 1, true)
+        let mut rest = buf;
+        // Invariant: `pending` is shorter than `max_line` here, so every step uses a byte.
+        while !rest.is_empty() {
+            let room = max_line - pending.len();
+            let window = &rest[..rest.len().min(room)];
+            let (used, complete) = match window.iter().position(|&b| b == b'\n') {
+                Some(at) => {
+                    pending.extend_from_slice(&window[..at]);
+                    (at + 1, true)
+                }
+                None => {
+                    pending.extend_from_slice(window);
+                    (window.len(), pending.len() >= max_line)
+                }
+            };
+            rest = &rest[used..];
+            if complete && open {
+                lines.push((stream, take_line(&mut pending)));
+            } else if complete {
+                pending.clear();
             }
-            None => {
-                pending.extend_from_slice(window);
-                (window.len(), pending.len() >= max_line)
-            }
-        };
+        }
+        let used = buf.len();
         reader.consume(used);
         total += used as u64;
-        if complete {
-            open = open && send(&tx, stream, &mut pending).await;
+        if !lines.is_empty() {
+            open = tx.send(std::mem::take(&mut lines)).await.is_ok();
         }
     }
     if !pending.is_empty() && open {
-        send(&tx, stream, &mut pending).await;
+        let _ = tx.send(vec![(stream, take_line(&mut pending))]).await;
     }
     total
 }
 
-async fn send(tx: &mpsc::Sender<Line>, stream: LogStream, pending: &mut Vec<u8>) -> bool {
+fn take_line(pending: &mut Vec<u8>) -> String {
     let line = String::from_utf8_lossy(pending).into_owned();
     pending.clear();
-    tx.send((stream, line)).await.is_ok()
+    line
 }
 
 /// Where the lines go, and what is kept of them.
@@ -115,6 +130,8 @@ pub(crate) struct Collector {
     dropped_lines: u64,
     batch: Vec<LogLineInput>,
     batch_bytes: usize,
+    /// Lines of `batch` the tails have seen.
+    tails_seen: usize,
     stdout_tail: VecDeque<String>,
     stderr_tail: VecDeque<String>,
     failed_sends: u64,
@@ -150,6 +167,7 @@ impl Collector {
             dropped_lines: 0,
             batch: Vec::new(),
             batch_bytes: 0,
+            tails_seen: 0,
             stdout_tail: VecDeque::new(),
             stderr_tail: VecDeque::new(),
             failed_sends: 0,
@@ -159,16 +177,18 @@ impl Collector {
 
     /// Receives lines until both readers are done, flushing batches as they fill and every
     /// [`FLUSH_EVERY`].
-    pub(crate) async fn collect(&mut self, mut rx: mpsc::Receiver<Line>) {
+    pub(crate) async fn collect(&mut self, mut rx: mpsc::Receiver<Vec<Line>>) {
         let mut tick = tokio::time::interval(FLUSH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                line = rx.recv() => match line {
-                    Some((stream, line)) => {
-                        self.accept(stream, line);
-                        if self.batch.len() >= BATCH_LINES || self.batch_bytes >= BATCH_BYTES {
-                            self.flush().await;
+                read = rx.recv() => match read {
+                    Some(lines) => {
+                        for (stream, line) in lines {
+                            self.accept(stream, line);
+                            if self.batch.len() >= BATCH_LINES || self.batch_bytes >= BATCH_BYTES {
+                                self.flush().await;
+                            }
                         }
                     }
                     None => break,
@@ -179,27 +199,64 @@ impl Collector {
     }
 
     fn accept(&mut self, stream: LogStream, line: String) {
-        let tail = match stream {
-            LogStream::Stderr => &mut self.stderr_tail,
-            _ => &mut self.stdout_tail,
-        };
-        if self.tail_lines > 0 {
-            if tail.len() == self.tail_lines {
-                tail.pop_front();
-            }
-            tail.push_back(cut(&line, TAIL_LINE_BYTES));
-        }
         let cost = line.len() as u64 + 1;
         if self.kept_bytes + cost > self.max_output_bytes || self.dropped_lines > 0 {
             // Once the cap is hit, everything after is dropped, so the log is a prefix.
             self.dropped_bytes += cost;
             self.dropped_lines += 1;
+            self.remember_batch();
+            self.remember(stream, &line);
             return;
         }
         self.kept_bytes += cost;
         if self.target.is_some() {
             self.batch_bytes += line.len();
             self.batch.push(LogLineInput { stream, line });
+        } else {
+            self.remember(stream, &line);
+        }
+    }
+
+    /// Keeps `line` as the newest of its stream's tail.
+    fn remember(&mut self, stream: LogStream, line: &str) {
+        let tail = match stream {
+            LogStream::Stdout => &mut self.stdout_tail,
+            LogStream::Stderr => &mut self.stderr_tail,
+            LogStream::System => return,
+        };
+        if self.tail_lines > 0 {
+            if tail.len() == self.tail_lines {
+                tail.pop_front();
+            }
+            tail.push_back(cut(line, TAIL_LINE_BYTES));
+        }
+    }
+
+    /// Brings the tails up to date with the batch's lines not yet seen by them: only the
+    /// last `tail_lines` of each stream are copied, once per batch rather than per line.
+    fn remember_batch(&mut self) {
+        let unseen = &self.batch[self.tails_seen.min(self.batch.len())..];
+        let (mut stdout, mut stderr) = (0, 0);
+        let mut start = unseen.len();
+        for (at, line) in unseen.iter().enumerate().rev() {
+            let count = match line.stream {
+                LogStream::Stdout => &mut stdout,
+                LogStream::Stderr => &mut stderr,
+                LogStream::System => continue,
+            };
+            if *count < self.tail_lines {
+                *count += 1;
+                start = at;
+            }
+            if stdout >= self.tail_lines && stderr >= self.tail_lines {
+                break;
+            }
+        }
+        let newest: Vec<(LogStream, String)> =
+            unseen[start..].iter().map(|line| (line.stream, line.line.clone())).collect();
+        self.tails_seen = self.batch.len();
+        for (stream, line) in newest {
+            self.remember(stream, &line);
         }
     }
 
@@ -215,16 +272,18 @@ impl Collector {
     /// failed send is logged and its lines lost: the job's outcome does not depend on its
     /// log.
     async fn flush(&mut self) {
-        let Some((execution_id, options)) = &self.target else {
+        let Some((execution_id, options)) = self.target.clone() else {
             return;
         };
         if self.batch.is_empty() {
             return;
         }
+        self.remember_batch();
         let lines = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
+        self.tails_seen = 0;
         let n_lines = lines.len();
-        let params = AppendLogsParams { execution_id: *execution_id, lines };
+        let params = AppendLogsParams { execution_id, lines };
         let payload = match serde_json::to_vec(&params) {
             Ok(payload) => payload,
             Err(error) => {
@@ -232,7 +291,6 @@ impl Collector {
                 return;
             }
         };
-        let (execution_id, options) = (*execution_id, options.clone());
         self.settle(execution_id).await;
         let call = self.host.dispatch_bytes(AppendLogs::NAME, &payload, &options);
         self.in_flight = Some((Box::pin(call), n_lines));

@@ -128,6 +128,21 @@ async fn exit_3_fails_with_the_exit_code_and_the_last_stderr_lines_and_is_retrya
 }
 
 #[tokio::test]
+async fn the_error_names_the_last_stderr_lines_whether_they_were_logged_or_dropped_past_the_cap() {
+    // 40 bytes of log: the first lines are logged (tails taken from the batch), the rest
+    // are dropped past the cap (tails taken as they come); the message has the newest.
+    let (test, lines) = module(with(json!({"maxOutputBytes": 40})));
+    let script = "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo line$i >&2; done; exit 3";
+    let error = run(&test, json!({"program": "/bin/sh", "args": ["-c", script]}), LONG).await.unwrap_err();
+    assert_eq!(error.message, "exit code 3: line10 | line11 | line12");
+    assert_eq!(of(&lines, LogStream::Stderr), ["line1", "line2", "line3", "line4", "line5", "line6"]);
+    let (test, _lines) = module(config());
+    let script = "echo a >&2; echo b >&2; echo c >&2; echo d >&2; exit 3";
+    let error = run(&test, json!({"program": "/bin/sh", "args": ["-c", script]}), LONG).await.unwrap_err();
+    assert_eq!(error.message, "exit code 3: b | c | d", "all logged, none dropped");
+}
+
+#[tokio::test]
 async fn an_exit_code_the_task_lists_as_permanent_is_not_retried() {
     let (test, _lines) = module(config());
     let data = json!({"program": "sh", "args": ["-c", "exit 64"], "permanent_exit_codes": [2, 64]});

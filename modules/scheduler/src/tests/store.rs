@@ -28,7 +28,7 @@ async fn migrations_set_the_user_version_and_reopening_does_not_rerun_them() {
         .with_reader(|conn| Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?))
         .await
         .expect("version");
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     let reopened = SqliteStore::open(&harness.path()).expect("reopen");
     let tasks = reopened.list_tasks(TaskFilter::default()).await.expect("list");
     assert_eq!(tasks.len(), 1);
@@ -123,4 +123,52 @@ async fn a_version_2_database_keeps_its_log_lines_as_system_lines_after_migratio
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0].stream, crate::task::LogStream::System);
     assert_eq!(lines[0].line, "old line");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_log_stored_in_chunks_reads_back_line_for_line_across_chunk_boundaries() {
+    use crate::store::{LogBatch, LogQuery};
+    use crate::task::LogStream;
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let task = harness.create("chatty", "ok", "manual").await;
+    let execution = harness.sqlite.request_run(task.id.clone(), harness.now()).await.expect("run").row.id;
+    // Two runs of stdout longer than a chunk, split by stderr lines, and lines that hold a
+    // newline or nothing at all.
+    let mut sent: Vec<(LogStream, String)> = (0..5_000).map(|i| (LogStream::Stdout, format!("out {i}"))).collect();
+    sent.push((LogStream::Stderr, "err one\nstill err one".to_owned()));
+    sent.push((LogStream::Stderr, String::new()));
+    sent.extend((0..4_200).map(|i| (LogStream::Stdout, format!("later {i} é"))));
+    sent.push((LogStream::System, "\n".to_owned()));
+    let batch = LogBatch { execution_id: execution, at: harness.now(), lines: sent.clone() };
+    assert_eq!(harness.sqlite.append_logs(batch).await.expect("appended"), sent.len() as u64);
+    let chunks: i64 = harness
+        .sqlite
+        .with_reader(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM task_logs", [], |row| row.get(0))?))
+        .await
+        .expect("count");
+    assert_eq!(chunks, 6, "stdout 4096 + 904, stderr 2, stdout 4096 + 104, system 1");
+
+    // Read in pages of 1,000 by cursor: every line once, in order, ids increasing.
+    let mut read = Vec::new();
+    let mut after = None;
+    loop {
+        let query = LogQuery { after, limit: 1_000, ..LogQuery::all(execution, 0) };
+        let page = harness.sqlite.logs(query).await.expect("page");
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        read.extend(page);
+    }
+    assert!(read.windows(2).all(|pair| pair[0].id < pair[1].id), "ids increase");
+    let texts: Vec<(LogStream, String)> = read.iter().map(|line| (line.stream, line.line.clone())).collect();
+    assert_eq!(texts, sent);
+
+    let tail = LogQuery { tail: Some(4_203), limit: 10_000, ..LogQuery::all(execution, 0) };
+    let tailed = harness.sqlite.logs(tail).await.expect("tail");
+    assert_eq!(tailed.len(), 4_203);
+    assert_eq!(tailed[0].line, "err one\nstill err one", "the last 4,203 lines start at the stderr run");
+    let stderr = LogQuery { stream: Some(LogStream::Stderr), limit: 10, ..LogQuery::all(execution, 0) };
+    let stderr = harness.sqlite.logs(stderr).await.expect("stderr");
+    assert_eq!(stderr.iter().map(|line| line.line.as_str()).collect::<Vec<_>>(), ["err one\nstill err one", ""]);
+    let mid = LogQuery { after: Some(read[4_999].id), limit: 2, ..LogQuery::all(execution, 0) };
+    assert_eq!(harness.sqlite.logs(mid).await.expect("mid")[0].line, "err one\nstill err one");
 }

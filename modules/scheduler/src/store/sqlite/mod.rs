@@ -72,6 +72,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_clock_epochs.sql"),
     include_str!("../migrations/0003_log_streams.sql"),
+    include_str!("../migrations/0004_log_chunks.sql"),
 ];
 
 /// A unit of work for a store thread.
