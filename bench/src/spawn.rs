@@ -227,6 +227,17 @@ async fn throughput(options: &Options) -> Result<serde_json::Value, BoxError> {
     let cpu_s = cpu_seconds() - cpu_start;
     let completed = completed_between(&rig.sqlite, "finished_at", rig.window).await?;
     let (from, to) = (rig.window.0.as_millisecond(), rig.window.1.as_millisecond());
+    // Occurrences the engine could not start in time and recorded as skipped.
+    let skipped: i64 = rig
+        .sqlite
+        .with_reader(move |conn| {
+            Ok(conn.query_row(
+                "SELECT COUNT(*) FROM task_executions WHERE status = 'skipped' AND finished_at >= ?1 AND finished_at < ?2",
+                [from, to],
+                |row| row.get(0),
+            )?)
+        })
+        .await?;
     // How long one run holds its slot, as the engine recorded it.
     let run_ms: f64 = rig
         .sqlite
@@ -249,6 +260,7 @@ async fn throughput(options: &Options) -> Result<serde_json::Value, BoxError> {
         "baseline_per_s": round(baseline, 1),
         "ratio": round(per_second / baseline, 3),
         "avg_run_ms": round(run_ms, 2),
+        "skipped": skipped,
         "host_cpu_s": round(cpu_s, 2),
     }))
 }

@@ -6,7 +6,7 @@
 //! group (a `setsid` daemon leaves it; that is the one escape, see the README). A zombie
 //! counts as gone: it runs nothing, and its parent (or init) reaps it.
 //!
-//! Deliberately not here: spawning and waiting (`commands/run.rs`), the record files
+//! Deliberately not here: spawning and waiting (`commands/run.rs`), the running-job journal
 //! (`records.rs`).
 
 use std::path::Path;

@@ -16,12 +16,11 @@
 //! - its output reaches the execution's log in batches, capped by `maxOutputBytes`, with
 //!   memory bounded whatever the job prints, and the last batch is sent before the reply.
 //!
-//! Orphans after a host crash: before each spawn a private record
-//! `<data dir>/shell/running/<run id>` is written (then given the pgid, and removed once
-//! the group is reaped). [`Module::start`] kills (SIGKILL) the processes of every leftover
-//! record's group whose `/proc/<pid>/environ` carries the record's `SYSTEMPROMPT_RUN_ID`,
-//! so a pgid reused by someone else is never touched, then removes the record
-//! (`records.rs`).
+//! Orphans after a host crash: each run is begun, given its pgid and ended in a private
+//! journal, `<data dir>/shell/running/journal`. [`Module::start`] kills (SIGKILL) the
+//! processes of every run begun and not ended whose `/proc/<pid>/environ` carries its
+//! `SYSTEMPROMPT_RUN_ID`, so a pgid reused by someone else is never touched, then rewrites
+//! the journal (`records.rs`).
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;

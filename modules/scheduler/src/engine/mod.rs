@@ -123,8 +123,9 @@ struct Shared {
     /// Fired when the engine is dropped: executions stop without recording (a crash).
     kill: CancellationToken,
     tracker: TaskTracker,
-    // Invariant: equals the number of spawned executions that have not yet recorded their
-    // outcome; a claim never asks for more than `max_concurrent_tasks` minus this.
+    // Invariant: equals the number of spawned executions that have not yet ended (or whose
+    // outcome is not yet queued on the store); a claim never asks for more than
+    // `max_concurrent_tasks` minus this.
     running_count: AtomicUsize,
     /// Set when the last claim stopped at the concurrency limit: finishes must wake the loop.
     saturated: AtomicBool,
@@ -139,8 +140,9 @@ struct Shared {
     pending_cancelled: AtomicBool,
     /// Notified when the running count drops to zero.
     idle: Notify,
-    /// Executions that have ended but whose outcome could not be recorded yet (a full
-    /// disk): the engine keeps retrying, and claims do not count them as running.
+    /// Executions that have ended but whose outcome is not recorded yet (queued on the
+    /// store's writer, or refused by a full disk and retried): claims do not count their
+    /// rows as running.
     unrecorded: Mutex<HashSet<ExecutionId>>,
 }
 

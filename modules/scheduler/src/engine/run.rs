@@ -36,15 +36,21 @@ const MARK_RUNNING_AFTER: Duration = Duration::from_millis(100);
 /// A failed recording is logged on its first attempt and then once per this many.
 const RECORD_LOG_EVERY: u32 = 50;
 
-/// Decrements the running count however the execution ends (even when killed).
+/// An execution's place under `maxConcurrentTasks`: released as soon as its outcome is
+/// queued for the store ([`Slot::release`]), or however the execution ends (even when
+/// killed); its `running` entry goes when the slot is dropped.
 pub(super) struct Slot {
     shared: Arc<Shared>,
     execution_id: ExecutionId,
+    counted: bool,
 }
 
-impl Drop for Slot {
-    fn drop(&mut self) {
-        lock(&self.shared.running).remove(&self.execution_id);
+impl Slot {
+    /// Gives the place back (once): the running count drops and a saturated claim loop wakes.
+    fn release(&mut self) {
+        if !std::mem::take(&mut self.counted) {
+            return;
+        }
         let before = self.shared.running_count.fetch_sub(1, Ordering::SeqCst);
         if before == 1 {
             self.shared.idle.notify_waiters();
@@ -52,6 +58,13 @@ impl Drop for Slot {
         if self.shared.saturated.load(Ordering::SeqCst) {
             self.shared.wake.notify_one();
         }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        lock(&self.shared.running).remove(&self.execution_id);
+        self.release();
     }
 }
 
@@ -75,7 +88,7 @@ pub(super) fn spawn(shared: &Arc<Shared>, claim: ClaimedExecution) {
         execution_id,
         RunningEntry { task_id: claim.occurrence.task_id.clone(), cancel: cancel.clone(), reason: reason.clone() },
     );
-    let slot = Slot { shared: shared.clone(), execution_id };
+    let slot = Slot { shared: shared.clone(), execution_id, counted: true };
     let call = TaskCall {
         command: claim.command.clone(),
         data: claim.data.clone(),
@@ -112,12 +125,12 @@ fn dispatch(shared: &Arc<Shared>, mut prepared: Prepared) -> (Prepared, Option<D
 
 /// Spawns the task that awaits a dispatch and records its outcome.
 fn follow(shared: &Arc<Shared>, (prepared, dispatch): (Prepared, Option<Dispatch>)) {
-    let Prepared { claim, executed, cancel, reason, slot, .. } = prepared;
+    let Prepared { claim, executed, cancel, reason, mut slot, .. } = prepared;
     let kill = shared.kill.clone();
     let shared = shared.clone();
     shared.clone().tracker.spawn(async move {
         tokio::select! {
-            () = execute(&shared, claim, executed, dispatch, cancel, reason) => {}
+            () = execute(&shared, claim, executed, dispatch, cancel, reason, &mut slot) => {}
             () = kill.cancelled() => {}
         }
         drop(slot);
@@ -172,6 +185,7 @@ async fn execute(
     dispatch: Option<Dispatch>,
     cancel: CancellationToken,
     reason: Arc<AtomicU8>,
+    slot: &mut Slot,
 ) {
     let execution_id = claim.occurrence.execution_id;
     let started = tokio::time::Instant::now();
@@ -235,7 +249,7 @@ async fn execute(
         retry_delay_max: Duration::from_millis(config.retry_delay_max),
         retry_jitter: config.retry_jitter,
     };
-    record(shared, execution_id, finish, &reason).await;
+    record(shared, execution_id, finish, &reason, slot).await;
 }
 
 /// Error codes that say retrying cannot help, whatever the handler's advice (see the SDK's
@@ -290,22 +304,25 @@ fn classify(
     }
 }
 
-/// Records an outcome, retrying until the store takes it (see the engine docs): while it
-/// fails, the execution is listed in `unrecorded` so claims do not count it as running.
-async fn record(shared: &Arc<Shared>, execution_id: ExecutionId, finish: Finish, reason: &AtomicU8) {
+/// Records an outcome, retrying until the store takes it (see the engine docs). Until it is
+/// recorded the execution is listed in `unrecorded`, so claims do not count its row as
+/// running; its slot is released once the outcome is queued on the store's writer (the
+/// next claim then goes through the writer after it, and a saturated engine does not wait
+/// for a commit to start its next run).
+async fn record(shared: &Arc<Shared>, execution_id: ExecutionId, finish: Finish, reason: &AtomicU8, slot: &mut Slot) {
     let mut attempt: u32 = 0;
+    lock(&shared.unrecorded).insert(execution_id);
     let outcome = loop {
         attempt = attempt.saturating_add(1);
-        match shared.store.finish_execution(finish.clone()).await {
+        let recording = shared.store.finish_execution(finish.clone());
+        slot.release();
+        match recording.await {
             Ok(outcome) => break Some(outcome),
             Err(error) => {
                 let stopping = reason.load(Ordering::SeqCst) == CancelReason::Stop as u8;
                 if stopping && attempt >= RECORD_ATTEMPTS {
                     tracing::error!(%execution_id, %error, "Recording an outcome failed while stopping; the run will be recovered as interrupted.");
                     break None;
-                }
-                if attempt == 1 {
-                    lock(&shared.unrecorded).insert(execution_id);
                 }
                 if attempt % RECORD_LOG_EVERY == 1 {
                     tracing::warn!(%execution_id, %error, attempt, "Recording an outcome failed; it is kept and retried.");
@@ -315,10 +332,10 @@ async fn record(shared: &Arc<Shared>, execution_id: ExecutionId, finish: Finish,
             }
         }
     };
-    let was_unrecorded = lock(&shared.unrecorded).remove(&execution_id);
+    lock(&shared.unrecorded).remove(&execution_id);
     match outcome {
         Some(FinishOutcome::Finished(finished)) => {
-            if was_unrecorded {
+            if attempt > 1 {
                 tracing::info!(%execution_id, attempt, "Outcome recorded after the store recovered.");
             }
             announce_finished(shared, &finished);
