@@ -113,7 +113,11 @@ pub(crate) async fn read_lines<R: AsyncRead + Unpin>(
 }
 
 fn take_line(pending: &mut Vec<u8>) -> String {
-    let line = String::from_utf8_lossy(pending).into_owned();
+    // Valid UTF-8 (nearly every line) is checked by the fast validator and copied once.
+    let line = match std::str::from_utf8(pending) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(pending).into_owned(),
+    };
     pending.clear();
     line
 }
