@@ -181,14 +181,17 @@ async fn stop_interrupts_runs_still_going_after_the_grace_and_queues_their_retry
 
 #[tokio::test(start_paused = true)]
 async fn two_engines_on_one_database_never_run_an_occurrence_twice() {
-    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let mut harness = Harness::new("2026-01-01T00:00:00Z");
+    // Neither engine can hold all 40 runs of a second (each takes 300 ms), so the other
+    // always has work: the test is about claims racing, not about which engine is faster.
+    harness.config.max_concurrent_tasks = 25;
     for n in 0..40 {
         harness.create(&format!("t{n}"), "ok", "1s").await;
     }
     let bus_a = Arc::new(FakeBus::new(harness.clock.clone()));
     let bus_b = Arc::new(FakeBus::new(harness.clock.clone()));
-    bus_a.on("ok", Behaviour::Succeed(serde_json::json!({})));
-    bus_b.on("ok", Behaviour::Succeed(serde_json::json!({})));
+    bus_a.on("ok", Behaviour::Take(std::time::Duration::from_millis(300)));
+    bus_b.on("ok", Behaviour::Take(std::time::Duration::from_millis(300)));
     let a = harness.start_other("node-a", bus_a.clone()).await;
     let b = harness.start_other("node-b", bus_b.clone()).await;
     // Stop before the occurrences at 31 s are claimed ahead (500 ms early).
