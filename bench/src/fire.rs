@@ -7,6 +7,11 @@
 //! is the first whole second at least one second after the engine started; fires are
 //! counted from the database (completed rows), not from the bus.
 //!
+//! Every run first measures the durable limit (`durable.rs`: a min-heap and one
+//! group-committed SQLite row per fire, no engine) for the same N, mode and window, and
+//! prints it as `durable_limit` with the ratios `cpu_per_fire_ratio` (CPU µs per fire,
+//! engine over limit) and `p99_ratio`.
+//!
 //! With `--every 1d --staggered --tasks 1000000` it measures a large idle schedule: insert
 //! time, engine start-up time, RSS and CPU while idle.
 //!
@@ -131,6 +136,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
+    let limit = durable_limit(&options, dir.path()).await?;
     let path = dir.path().join("scheduler.db");
     let sqlite = Arc::new(SqliteStore::open(&path)?);
     let store: Arc<dyn Store> = sqlite.clone();
@@ -217,6 +223,10 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let expected = expected_fires(&options, window_start, window_end, base);
     let mut lateness = bus.lateness_us.lock().unwrap_or_else(|poison| poison.into_inner()).clone();
     lateness.sort_unstable();
+    let cpu_us_per_fire = cpu_s * 1e6 / fires.max(1) as f64;
+    let p99_ms = percentile(&lateness, 99.0) as f64 / 1000.0;
+    let (limit, limit_expected) = limit;
+    let limit_p99_ms = percentile(&limit.lateness_us, 99.0) as f64 / 1000.0;
     let line = serde_json::json!({
         "tasks": options.tasks,
         "path": if options.host { "host bus + system:echo" } else { "in-process no-op bus" },
@@ -239,12 +249,36 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         "rss_before_engine_mb": round(rss_before_engine, 1),
         "insert_s": round(insert_s, 2),
         "startup_ms": round(startup_ms, 1),
+        "cpu_us_per_fire": round(cpu_us_per_fire, 1),
+        "durable_limit": limit.json(limit_expected),
+        "cpu_per_fire_ratio": round(cpu_us_per_fire / limit.cpu_us_per_fire().max(f64::MIN_POSITIVE), 2),
+        "p99_ratio": round(p99_ms / limit_p99_ms.max(0.001), 2),
     });
     #[allow(clippy::print_stdout)]
     {
         println!("{line}");
     }
     Ok(())
+}
+
+/// The durable limit for the same N, interval, mode and window length, run first (alone on
+/// the machine, like the engine after it): what it measured and the fires it expected.
+async fn durable_limit(
+    options: &Options,
+    dir: &std::path::Path,
+) -> Result<(crate::durable::Measured, i64), Box<dyn std::error::Error>> {
+    #[allow(clippy::disallowed_methods)]
+    let now = Timestamp::now();
+    let every_signed = jiff::SignedDuration::try_from(options.every)?;
+    let base = Timestamp::from_second(now.as_second() + 1)?.checked_sub(every_signed)?;
+    let start = Timestamp::from_second(now.as_second() + 2)?;
+    let window = (start, start.checked_add(jiff::SignedDuration::from_secs(i64::try_from(options.seconds)?))?);
+    let workload =
+        crate::durable::Workload { tasks: options.tasks, every: options.every, aligned: options.aligned, base, window };
+    let db = dir.join("durable-limit.db");
+    let measured =
+        tokio::task::spawn_blocking(move || crate::durable::run(&workload, &db).map_err(|e| e.to_string())).await??;
+    Ok((measured, expected_fires(options, window.0, window.1, base)))
 }
 
 /// Occurrences of all tasks inside `[from, to)`.

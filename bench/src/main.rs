@@ -10,6 +10,7 @@
 //! figures. This file only dispatches on the workload name.
 
 mod bus;
+mod durable;
 mod fire;
 mod next;
 mod spawn;
