@@ -172,3 +172,29 @@ async fn a_log_stored_in_chunks_reads_back_line_for_line_across_chunk_boundaries
     let mid = LogQuery { after: Some(read[4_999].id), limit: 2, ..LogQuery::all(execution, 0) };
     assert_eq!(harness.sqlite.logs(mid).await.expect("mid")[0].line, "err one\nstill err one");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_claim_with_one_free_slot_looks_past_a_busy_task_to_an_idle_one_it_may_claim_ahead() {
+    use crate::task::TaskSchedule;
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let busy = harness.create("busy", "ok", "1s").await;
+    let idle = harness
+        .create_with("idle", "ok", "1s", |task| {
+            task.schedule = TaskSchedule::parse("1s", None, None, at("2026-01-01T00:00:01.100Z")).expect("1s");
+        })
+        .await;
+    assert_eq!(busy.next_run_at, Some(at("2026-01-01T00:00:01Z")));
+    assert_eq!(idle.next_run_at, Some(at("2026-01-01T00:00:02.100Z")));
+    // `busy` starts at 00:00:01 and is still running at 00:00:01.700.
+    let first =
+        harness.sqlite.claim_due(ClaimRequest { limit: 1, ..claim("2026-01-01T00:00:01Z") }).await.expect("claim");
+    assert_eq!(first.claimed.len(), 1);
+    // With a 500 ms horizon both are inside it; `busy` (next 00:00:02) may not be claimed
+    // ahead while it runs, `idle` (00:00:02.100) may. One free slot: the claim's first page
+    // holds only `busy`, and the claim must look past it.
+    let request =
+        ClaimRequest { limit: 1, horizon: std::time::Duration::from_millis(500), ..claim("2026-01-01T00:00:01.700Z") };
+    let second = harness.sqlite.claim_due(request).await.expect("claim");
+    let names: Vec<&str> = second.claimed.iter().map(|claim| claim.occurrence.name.as_str()).collect();
+    assert_eq!(names, ["idle"]);
+}
