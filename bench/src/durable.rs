@@ -112,8 +112,7 @@ pub(crate) fn run(workload: &Workload, db: &std::path::Path) -> Result<Measured,
     });
 
     let mut cpu_start = None;
-    loop {
-        let Some(&Reverse((due, task))) = heap.peek() else { break };
+    while let Some(&Reverse((due, task))) = heap.peek() {
         if due >= to {
             break;
         }

@@ -4,8 +4,9 @@
 //!
 //! Memory is bounded whatever the child prints: a reader holds at most one line
 //! (`maxLineBytes`; a longer line is sent split) and the lines of one pipe read (64 KiB),
-//! the channel to the collector holds a bounded number of such reads, a batch is flushed at [`BATCH_LINES`] lines or [`BATCH_BYTES`]
-//! bytes, and beyond `maxOutputBytes` lines are only counted. The pipes are always drained
+//! the channel to the collector holds `CHANNEL_READS` such reads (at worst, 64 Ki empty
+//! lines each: about 2 MiB), a batch is flushed at [`BATCH_LINES`] lines or
+//! [`BATCH_BYTES`] bytes, and beyond `maxOutputBytes` lines are only counted. The pipes are always drained
 //! to their end, so a child never blocks on a full pipe because its log is full. One batch
 //! is in flight while the next one fills (so reading and the log's writes overlap, in
 //! order: a batch is sent only once the one before it is stored); when the next one is full
@@ -32,7 +33,7 @@ pub(crate) const BATCH_BYTES: usize = 1024 * 1024;
 /// ... or this long after the previous flush.
 pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// Pipe reads (each the lines of up to 64 KiB) waiting between the readers and the collector.
-const CHANNEL_READS: usize = 16;
+const CHANNEL_READS: usize = 4;
 /// Bytes a reader asks of its pipe at a time.
 const READ_BYTES: usize = 64 * 1024;
 /// A tail line is cut to this many bytes (it goes into error messages).
