@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::fire::{cpu_seconds, memory_mb, round};
+use crate::fire::{cpu_seconds, memory_mb, round, stored_anchor_ns};
 use crate::support::percentile;
 
 /// The workload: N tasks every `every`, anchored like the engine's (aligned share `base`,
@@ -67,9 +67,7 @@ pub(crate) fn run(workload: &Workload, db: &std::path::Path) -> Result<Measured,
     let (from, to) = (workload.window.0.as_nanosecond(), workload.window.1.as_nanosecond());
     let mut heap = BinaryHeap::with_capacity(workload.tasks);
     for n in 0..workload.tasks {
-        let offset = if workload.aligned { 0 } else { every * n as i128 / workload.tasks as i128 };
-        // Anchors floored to the millisecond, as the scheduler stores them.
-        let anchor = (workload.base.as_nanosecond() + offset) / 1_000_000 * 1_000_000;
+        let anchor = stored_anchor_ns(workload.aligned, workload.tasks, every, workload.base, n);
         heap.push(Reverse((anchor + every, u32::try_from(n)?)));
     }
 

@@ -157,8 +157,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let defaults = config.task_defaults();
     let mut pending = Vec::with_capacity(10_000);
     for n in 0..options.tasks {
-        let offset = if options.aligned { 0 } else { every_ns * n as i128 / options.tasks as i128 };
-        let anchor = Timestamp::from_nanosecond(base.as_nanosecond() + offset)?;
+        let anchor = Timestamp::from_nanosecond(anchor_ns(options.aligned, options.tasks, every_ns, base, n))?;
         let schedule = TaskSchedule::parse(&every_text, None, None, anchor)?;
         let command = if options.host { "system:echo" } else { "noop" };
         pending.push(NewTask::new(format!("task-{n}"), command, schedule, &defaults));
@@ -281,15 +280,25 @@ async fn durable_limit(
     Ok((measured, expected_fires(options, window.0, window.1, base)))
 }
 
+/// Task `n`'s anchor, in nanoseconds: aligned tasks share `base`, staggered ones spread
+/// evenly over one interval after it.
+fn anchor_ns(aligned: bool, tasks: usize, every_ns: i128, base: Timestamp, n: usize) -> i128 {
+    let offset = if aligned { 0 } else { every_ns * n as i128 / tasks.max(1) as i128 };
+    base.as_nanosecond() + offset
+}
+
+/// Task `n`'s anchor as the scheduler stores it: floored to the millisecond.
+pub(crate) fn stored_anchor_ns(aligned: bool, tasks: usize, every_ns: i128, base: Timestamp, n: usize) -> i128 {
+    anchor_ns(aligned, tasks, every_ns, base, n) / 1_000_000 * 1_000_000
+}
+
 /// Occurrences of all tasks inside `[from, to)`.
 fn expected_fires(options: &Options, from: Timestamp, to: Timestamp, base: Timestamp) -> i64 {
     let every = i128::try_from(options.every.as_nanos()).unwrap_or(i128::MAX).max(1);
     let (from, to) = (from.as_nanosecond(), to.as_nanosecond());
     let mut total = 0i64;
     for n in 0..options.tasks {
-        let offset = if options.aligned { 0 } else { every * n as i128 / options.tasks as i128 };
-        // Anchors are floored to the millisecond, as the scheduler stores them.
-        let anchor = (base.as_nanosecond() + offset) / 1_000_000 * 1_000_000;
+        let anchor = stored_anchor_ns(options.aligned, options.tasks, every, base, n);
         // Count k >= 1 with from <= anchor + k*every < to.
         let first = ((from - anchor) + every - 1).div_euclid(every).max(1);
         let last = (to - anchor - 1).div_euclid(every);

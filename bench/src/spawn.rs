@@ -6,7 +6,8 @@
 //! - `throughput`: `--tasks` tasks due every second, aligned, each running `/bin/true`, at
 //!   most `--concurrency` at once (5,000 by default: more than the machine can start, so
 //!   the scheduler, not the supply of due work, is the limit): executions completed per
-//!   second over `--seconds`, against a plain loop of `--concurrency` threads that spawn `/bin/true` and wait.
+//!   second over `--seconds`, against a plain loop of `--concurrency` threads that spawn
+//!   `/bin/true` and wait.
 //! - `lateness`: `--per-second` tasks due on every second, aligned, running `/bin/true`:
 //!   p50/p99 of dispatch minus scheduled time (the `executed` events' `at`).
 //! - `capture`: one job printing `--output-mb` MB of `--line-bytes` lines (100 by default,
@@ -179,16 +180,17 @@ async fn until(at: Timestamp) {
     tokio::time::sleep(Duration::try_from(left).unwrap_or(Duration::ZERO)).await;
 }
 
-/// Completed executions whose `column` (`finished_at`, `scheduled_for`) is inside
+/// Executions in `status` whose `column` (`finished_at`, `scheduled_for`) is inside
 /// `[from, to)`.
-async fn completed_between(
+async fn executions_between(
     sqlite: &SqliteStore,
+    status: &'static str,
     column: &'static str,
     window: (Timestamp, Timestamp),
 ) -> Result<i64, BoxError> {
     let (from, to) = (window.0.as_millisecond(), window.1.as_millisecond());
     let sql =
-        format!("SELECT COUNT(*) FROM task_executions WHERE status = 'completed' AND {column} >= ?1 AND {column} < ?2");
+        format!("SELECT COUNT(*) FROM task_executions WHERE status = '{status}' AND {column} >= ?1 AND {column} < ?2");
     Ok(sqlite.with_reader(move |conn| Ok(conn.query_row(&sql, [from, to], |row| row.get(0))?)).await?)
 }
 
@@ -225,19 +227,10 @@ async fn throughput(options: &Options) -> Result<serde_json::Value, BoxError> {
     let cpu_start = cpu_seconds();
     until(rig.window.1).await;
     let cpu_s = cpu_seconds() - cpu_start;
-    let completed = completed_between(&rig.sqlite, "finished_at", rig.window).await?;
-    let (from, to) = (rig.window.0.as_millisecond(), rig.window.1.as_millisecond());
+    let completed = executions_between(&rig.sqlite, "completed", "finished_at", rig.window).await?;
     // Occurrences the engine could not start in time and recorded as skipped.
-    let skipped: i64 = rig
-        .sqlite
-        .with_reader(move |conn| {
-            Ok(conn.query_row(
-                "SELECT COUNT(*) FROM task_executions WHERE status = 'skipped' AND finished_at >= ?1 AND finished_at < ?2",
-                [from, to],
-                |row| row.get(0),
-            )?)
-        })
-        .await?;
+    let skipped = executions_between(&rig.sqlite, "skipped", "finished_at", rig.window).await?;
+    let (from, to) = (rig.window.0.as_millisecond(), rig.window.1.as_millisecond());
     // How long one run holds its slot, as the engine recorded it.
     let run_ms: f64 = rig
         .sqlite
@@ -272,7 +265,7 @@ async fn lateness(options: &Options) -> Result<serde_json::Value, BoxError> {
     until(rig.window.1).await;
     // The last second's runs end and are recorded.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let completed = completed_between(&rig.sqlite, "scheduled_for", rig.window).await?;
+    let completed = executions_between(&rig.sqlite, "completed", "scheduled_for", rig.window).await?;
     rig.host.stop().await;
     let mut samples = rig.samples.lateness_us.lock().unwrap_or_else(|poison| poison.into_inner()).clone();
     samples.sort_unstable();

@@ -85,9 +85,8 @@ impl Records {
 
     /// Records a run about to be spawned (pgid not known yet).
     pub(crate) fn begin(&self, run_id: &str, execution_id: Option<i64>) -> std::io::Result<Record> {
-        let execution = execution_id.map_or_else(|| "-".to_owned(), |id| id.to_string());
         let mut journal = self.lock();
-        journal.append(&format!("begin {run_id} {execution}\n"))?;
+        journal.append(&begin_line(run_id, execution_id))?;
         journal.live.insert(run_id.to_owned(), Live { execution_id, pgid: 0 });
         Ok(Record { records: self.clone(), run_id: run_id.to_owned() })
     }
@@ -149,7 +148,7 @@ impl Record {
         if let Some(live) = journal.live.get_mut(&self.run_id) {
             live.pgid = pgid;
         }
-        journal.append(&format!("pgid {} {pgid}\n", self.run_id))
+        journal.append(&pgid_line(&self.run_id, pgid))
     }
 
     /// Ends the record: the group is reaped.
@@ -179,10 +178,9 @@ impl Journal {
     fn compact(&mut self, dir: &Path) -> std::io::Result<()> {
         let mut text = String::new();
         for (run_id, live) in &self.live {
-            let execution = live.execution_id.map_or_else(|| "-".to_owned(), |id| id.to_string());
-            text.push_str(&format!("begin {run_id} {execution}\n"));
+            text.push_str(&begin_line(run_id, live.execution_id));
             if live.pgid > 0 {
-                text.push_str(&format!("pgid {run_id} {}\n", live.pgid));
+                text.push_str(&pgid_line(run_id, live.pgid));
             }
         }
         let temporary = dir.join("journal.tmp");
@@ -194,6 +192,17 @@ impl Journal {
         self.bytes = text.len() as u64;
         Ok(())
     }
+}
+
+/// The journal line of a run about to be spawned (`-`: a run by hand, no execution).
+fn begin_line(run_id: &str, execution_id: Option<i64>) -> String {
+    let execution = execution_id.map_or_else(|| "-".to_owned(), |id| id.to_string());
+    format!("begin {run_id} {execution}\n")
+}
+
+/// The journal line of a spawned run's process group.
+fn pgid_line(run_id: &str, pgid: i32) -> String {
+    format!("pgid {run_id} {pgid}\n")
 }
 
 fn journal_path(dir: &Path) -> PathBuf {
@@ -243,7 +252,8 @@ fn all_pids() -> Vec<i32> {
 #[cfg(test)]
 pub(crate) fn plant(records: &Records, run_id: &str, pgid: i32) {
     let mut journal = records.lock();
-    journal.append(&format!("begin {run_id} 1\npgid {run_id} {pgid}\n")).expect("the journal is written");
+    let lines = begin_line(run_id, Some(1)) + &pgid_line(run_id, pgid);
+    journal.append(&lines).expect("the journal is written");
 }
 
 #[cfg(test)]
