@@ -56,7 +56,7 @@ pub use sqlite::SqliteStore;
 /// SQL the tests inspect (query plans).
 #[cfg(test)]
 pub(crate) mod sqlite_internals {
-    pub(crate) use super::sqlite::{DUE_TASKS_SQL, TASK_COLUMNS, migrate};
+    pub(crate) use super::sqlite::{DUE_TASKS_SQL, NEXT_QUEUED_SQL, QUEUED_DUE_SQL, TASK_COLUMNS, migrate};
 }
 
 /// A boxed store future.

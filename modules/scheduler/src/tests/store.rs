@@ -28,7 +28,7 @@ async fn migrations_set_the_user_version_and_reopening_does_not_rerun_them() {
         .with_reader(|conn| Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?))
         .await
         .expect("version");
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     let reopened = SqliteStore::open(&harness.path()).expect("reopen");
     let tasks = reopened.list_tasks(TaskFilter::default()).await.expect("list");
     assert_eq!(tasks.len(), 1);
@@ -63,6 +63,40 @@ async fn the_due_task_query_is_served_by_the_partial_index() {
         .expect("plan");
     assert_eq!(plan.len(), 1, "{plan:?}");
     assert!(plan[0].starts_with("SEARCH scheduled_tasks USING INDEX ix_tasks_due (next_run_at"), "{plan:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_queued_work_queries_are_served_by_the_index_of_unclaimed_rows_only() {
+    let harness = Harness::new("2026-01-01T00:00:00Z");
+    let queries = [
+        format!("EXPLAIN QUERY PLAN SELECT id {}", crate::store::sqlite_internals::QUEUED_DUE_SQL),
+        format!("EXPLAIN QUERY PLAN {}", crate::store::sqlite_internals::NEXT_QUEUED_SQL),
+    ];
+    for sql in queries {
+        let shown = sql.clone();
+        let (plan, indexed): (Vec<String>, String) = harness
+            .sqlite
+            .with_reader(move |conn| {
+                let count = sql.matches('?').count();
+                let mut stmt = conn.prepare(&sql)?;
+                let values = [0_i64, 10_i64];
+                let details = stmt
+                    .query_map(rusqlite::params_from_iter(&values[..count]), |row| row.get::<_, String>(3))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let index: String =
+                    conn.query_row("SELECT sql FROM sqlite_master WHERE name = 'ix_exec_queued'", [], |row| {
+                        row.get(0)
+                    })?;
+                Ok((details, index))
+            })
+            .await
+            .expect("plan");
+        assert!(plan.iter().any(|step| step.contains("USING INDEX ix_exec_queued")), "{shown}: {plan:?}");
+        assert!(!plan.iter().any(|step| step.starts_with("SCAN task_executions")), "{shown}: {plan:?}");
+        // Claims made ahead (`node_id` set) are not in it: writing and ending them costs no
+        // entry there, and the next-due query does not step over them.
+        assert!(indexed.contains("node_id IS NULL"), "{indexed}");
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -138,10 +138,16 @@ pub(super) fn rebase(conn: &Connection, jump: &ClockJump) -> Result<ClockRebased
             }
         }
     }
-    let queued = conn
-        .prepare_cached(
-            "UPDATE task_executions SET run_at = MAX(?1, run_at - ?2) WHERE status = 'queued' AND run_at > ?1",
-        )?
-        .execute(params![now_ms, back_ms])?;
+    // Two statements, so that unclaimed rows are found through `ix_exec_queued` (which holds
+    // only those) and claims made ahead through `ix_exec_active`.
+    let mut queued = 0;
+    for sql in [
+        "UPDATE task_executions SET run_at = MAX(?1, run_at - ?2) \
+         WHERE status = 'queued' AND node_id IS NULL AND run_at > ?1",
+        "UPDATE task_executions SET run_at = MAX(?1, run_at - ?2) \
+         WHERE status = 'queued' AND node_id IS NOT NULL AND run_at > ?1",
+    ] {
+        queued += conn.prepare_cached(sql)?.execute(params![now_ms, back_ms])?;
+    }
     Ok(ClockRebased { epoch, tasks: moved, queued: queued as u64 })
 }

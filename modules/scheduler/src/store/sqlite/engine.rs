@@ -33,6 +33,15 @@ use crate::task::{Execution, ExecutionId, ExecutionStatus, Occurrence, Origin, T
 pub(crate) const DUE_TASKS_SQL: &str = "FROM scheduled_tasks WHERE status = 'active' \
     AND next_run_at IS NOT NULL AND next_run_at <= ?1 ORDER BY next_run_at LIMIT ?2";
 
+/// Unclaimed queued rows due by `?1`, oldest first (after `SELECT <columns>`); served by
+/// the partial index `ix_exec_queued`, which holds only unclaimed queued rows.
+pub(crate) const QUEUED_DUE_SQL: &str = "FROM task_executions \
+    WHERE status = 'queued' AND node_id IS NULL AND run_at <= ?1 ORDER BY run_at, id LIMIT ?2";
+
+/// When the next unclaimed queued row comes due after `?1`; served by `ix_exec_queued`.
+pub(crate) const NEXT_QUEUED_SQL: &str =
+    "SELECT MIN(run_at) FROM task_executions WHERE status = 'queued' AND node_id IS NULL AND run_at > ?1";
+
 /// Tasks read per due-task query inside one claim.
 const DUE_PAGE: usize = 256;
 
@@ -139,6 +148,31 @@ fn note(conn: &Connection, row: NewExecution<'_>, out: &mut ClaimOutcome) -> Res
     Ok(())
 }
 
+/// What runs of one task are in the way of a new one, asked of the database at most once
+/// while the claim handles the task (nothing it writes meanwhile is running).
+struct Busy<'a> {
+    conn: &'a Connection,
+    task: &'a TaskId,
+    settled: &'a [ExecutionId],
+    known: std::cell::Cell<Option<Option<Trigger>>>,
+}
+
+impl<'a> Busy<'a> {
+    fn new(conn: &'a Connection, task: &'a TaskId, settled: &'a [ExecutionId]) -> Busy<'a> {
+        Busy { conn, task, settled, known: std::cell::Cell::new(None) }
+    }
+
+    /// The trigger of a run of the task that is in the way, if any (`rows::running_trigger`).
+    fn running(&self) -> Result<Option<Trigger>, StoreError> {
+        if let Some(known) = self.known.get() {
+            return Ok(known);
+        }
+        let found = rows::running_trigger(self.conn, self.task, self.settled)?;
+        self.known.set(Some(found));
+        Ok(found)
+    }
+}
+
 /// Starts occurrence `at` of `task` as its overlap policy decides (`policy::overlap`).
 /// Returns true when an execution was started.
 fn start_occurrence(
@@ -146,7 +180,7 @@ fn start_occurrence(
     task: &Task,
     at: i64,
     trigger: Trigger,
-    request: &ClaimRequest,
+    (request, busy): (&ClaimRequest, &Busy<'_>),
     out: &mut ClaimOutcome,
 ) -> Result<bool, StoreError> {
     let now = ms(request.now);
@@ -168,7 +202,7 @@ fn start_occurrence(
     let admission = overlap::admit(
         task.overlap,
         once,
-        || rows::running_trigger(conn, &task.id, &request.settled),
+        || busy.running(),
         || rows::has_execution_in(conn, &task.id, ExecutionStatus::Queued),
     )?;
     match admission {
@@ -204,9 +238,8 @@ fn fire(conn: &Connection, task: &Task, request: &ClaimRequest, out: &mut ClaimO
     };
     let now = request.now;
     let now_ms = ms(now);
-    if ms(due_at) > now_ms
-        && !overlap::may_claim_ahead(task.overlap, || rows::running_trigger(conn, &task.id, &request.settled))?
-    {
+    let busy = Busy::new(conn, &task.id, &request.settled);
+    if ms(due_at) > now_ms && !overlap::may_claim_ahead(task.overlap, || busy.running())? {
         return Ok(false);
     }
     let once = task.schedule.kind() == ScheduleKind::Once;
@@ -233,7 +266,7 @@ fn fire(conn: &Connection, task: &Task, request: &ClaimRequest, out: &mut ClaimO
             note(conn, row(at, ExecutionStatus::Skipped, Some(error)), out)?;
         }
         if let Some(first) = plan.start {
-            started = start_occurrence(conn, task, ms(first), Trigger::CatchUp, request, out)?;
+            started = start_occurrence(conn, task, ms(first), Trigger::CatchUp, (request, &busy), out)?;
         }
         for at in plan.queue {
             note(conn, row(at, ExecutionStatus::Queued, None), out)?;
@@ -260,7 +293,7 @@ fn fire(conn: &Connection, task: &Task, request: &ClaimRequest, out: &mut ClaimO
             };
             note(conn, row, out)?;
         }
-        started = start_occurrence(conn, task, ms(late.run), Trigger::Schedule, request, out)?;
+        started = start_occurrence(conn, task, ms(late.run), Trigger::Schedule, (request, &busy), out)?;
         // Claimed ahead, the run starts at its instant, as its execution row says.
         run_start = now_ms.max(ms(late.run));
         late.next
@@ -284,10 +317,7 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
     let limit_i64 = i64::try_from(request.batch).unwrap_or(i64::MAX);
 
     let queued: Vec<(i64, String, i64, i64, String, String)> = conn
-        .prepare_cached(
-            "SELECT id, task_id, scheduled_for, attempt, trigger, origin FROM task_executions \
-             WHERE status = 'queued' AND run_at <= ?1 AND node_id IS NULL ORDER BY run_at, id LIMIT ?2",
-        )?
+        .prepare_cached(&format!("SELECT id, task_id, scheduled_for, attempt, trigger, origin {QUEUED_DUE_SQL}"))?
         .query_map(params![now_ms, limit_i64], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
         })?
@@ -395,11 +425,7 @@ pub(super) fn claim_due(conn: &Connection, request: &ClaimRequest) -> Result<Cla
          AND next_run_at IS NOT NULL AND next_run_at > ?1",
         [now_ms],
     )?;
-    let next_queued = rows::optional_i64(
-        conn,
-        "SELECT MIN(run_at) FROM task_executions WHERE status = 'queued' AND run_at > ?1 AND node_id IS NULL",
-        [now_ms],
-    )?;
+    let next_queued = rows::optional_i64(conn, NEXT_QUEUED_SQL, [now_ms])?;
     // A task due beyond the horizon can be claimed `horizon` early; one inside the horizon
     // was left for its due time (busy), so wake at that time.
     let (ahead, inside) = match next_task {
@@ -459,7 +485,9 @@ struct Outcome {
 /// Updates the task after an attempt ended: counters, last status, a durable retry row,
 /// a once task's completion.
 fn record_outcome(conn: &Connection, execution: Execution, outcome: &Outcome) -> Result<Finished, StoreError> {
-    let Some(task) = rows::outcome_task(conn, &execution.task_id)? else {
+    let status = execution.status;
+    let failure = status.is_failure();
+    let Some(task) = rows::count_outcome(conn, &execution.task_id, status, execution.error.as_deref())? else {
         return Ok(Finished {
             execution,
             tenant: String::new(),
@@ -468,23 +496,6 @@ fn record_outcome(conn: &Connection, execution: Execution, outcome: &Outcome) ->
             queued_waiting: false,
         });
     };
-    let status = execution.status;
-    let success = status == ExecutionStatus::Completed;
-    let failure = status.is_failure();
-    conn.prepare_cached(
-        "UPDATE scheduled_tasks SET run_count = run_count + ?2, \
-         success_count = success_count + ?3, failure_count = failure_count + ?4, \
-         consecutive_failures = CASE WHEN ?3 = 1 THEN 0 ELSE consecutive_failures + ?4 END, \
-         last_status = ?5, last_error = ?6 WHERE id = ?1",
-    )?
-    .execute(params![
-        task.id.as_str(),
-        i64::from(success || failure),
-        i64::from(success),
-        i64::from(failure),
-        status.as_str(),
-        execution.error,
-    ])?;
     let mut retry = None;
     if let Some(attempt) = retry::next_attempt(failure, outcome.retryable, execution.attempt, task.retries) {
         let backoff = Backoff {

@@ -73,6 +73,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_clock_epochs.sql"),
     include_str!("../migrations/0003_log_streams.sql"),
     include_str!("../migrations/0004_log_chunks.sql"),
+    include_str!("../migrations/0005_queued_index.sql"),
 ];
 
 /// A unit of work for a store thread.
@@ -370,7 +371,7 @@ impl SqliteStore {
 
 /// The query that finds due tasks (after `SELECT <columns>`); a test checks its plan.
 #[cfg(test)]
-pub(crate) use engine::DUE_TASKS_SQL;
+pub(crate) use engine::{DUE_TASKS_SQL, NEXT_QUEUED_SQL, QUEUED_DUE_SQL};
 #[cfg(test)]
 pub(crate) use rows::TASK_COLUMNS;
 

@@ -231,20 +231,39 @@ pub(crate) struct OutcomeTask {
     pub(crate) retry_backoff: BackoffKind,
 }
 
-/// Reads [`OutcomeTask`] by id.
-pub(crate) fn outcome_task(conn: &Connection, id: &TaskId) -> Result<Option<OutcomeTask>, StoreError> {
+/// Counts an attempt that ended in `status` (with `error`) in its task's counters and last
+/// status, and returns the task's [`OutcomeTask`] fields in the same statement; `None` when
+/// the task is gone.
+pub(crate) fn count_outcome(
+    conn: &Connection,
+    id: &TaskId,
+    status: ExecutionStatus,
+    error: Option<&str>,
+) -> Result<Option<OutcomeTask>, StoreError> {
+    let success = status == ExecutionStatus::Completed;
+    let failure = status.is_failure();
     let mut stmt = conn.prepare_cached(
-        "SELECT name, tenant, status, schedule_kind, retries, retry_delay_ms, retry_backoff \
-         FROM scheduled_tasks WHERE id = ?1",
+        "UPDATE scheduled_tasks SET run_count = run_count + ?2, \
+         success_count = success_count + ?3, failure_count = failure_count + ?4, \
+         consecutive_failures = CASE WHEN ?3 = 1 THEN 0 ELSE consecutive_failures + ?4 END, \
+         last_status = ?5, last_error = ?6 WHERE id = ?1 \
+         RETURNING name, tenant, status, schedule_kind, retries, retry_delay_ms, retry_backoff",
     )?;
-    let mut found = stmt.query([id.as_str()])?;
+    let mut found = stmt.query(rusqlite::params![
+        id.as_str(),
+        i64::from(success || failure),
+        i64::from(success),
+        i64::from(failure),
+        status.as_str(),
+        error,
+    ])?;
     let Some(row) = found.next()? else {
         return Ok(None);
     };
     let status: String = row.get(2)?;
     let kind: String = row.get(3)?;
     let backoff: String = row.get(6)?;
-    Ok(Some(OutcomeTask {
+    let task = OutcomeTask {
         id: id.clone(),
         name: row.get(0)?,
         tenant: row.get(1)?,
@@ -253,5 +272,10 @@ pub(crate) fn outcome_task(conn: &Connection, id: &TaskId) -> Result<Option<Outc
         retries: u32::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
         retry_delay: millis_duration("retry_delay_ms", row.get(5)?)?,
         retry_backoff: named("retry_backoff", &backoff, BackoffKind::from_name)?,
-    }))
+    };
+    // A RETURNING statement finishes its write only when stepped to the end.
+    if found.next()?.is_some() {
+        return Err(StoreError::Corrupt(format!("two tasks have the id {id}")));
+    }
+    Ok(Some(task))
 }
