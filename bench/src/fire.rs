@@ -18,7 +18,8 @@
 //! With `--host`, the whole product path instead: a real host in this process loads the
 //! `system` and `scheduler` module libraries, each task dispatches `system:echo` over the
 //! command bus, and lateness is read from the scheduler's `executed` events (their `at` is
-//! the instant of the bus call), collected by an in-process subscriber of the event bus.
+//! the instant of the bus call), collected by an in-process subscriber of the event bus on
+//! a thread of its own, whose CPU the figures leave out (it is the bench's work).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -93,7 +94,50 @@ impl TaskBus for NoopBus {
 
 /// User + system CPU seconds of this process, from /proc/self/stat.
 pub(crate) fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    cpu_seconds_in("/proc/self/stat")
+}
+
+/// User + system CPU seconds of each live thread of this process, by thread id, with its
+/// name (the kernel keeps 15 bytes of it).
+fn cpu_by_thread() -> std::collections::BTreeMap<u64, (String, f64)> {
+    let mut threads = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return threads;
+    };
+    for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|tid| tid.parse::<u64>().ok()) else {
+            continue;
+        };
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default().trim().to_owned();
+        threads.insert(tid, (name, cpu_seconds_in(&path.join("stat").to_string_lossy())));
+    }
+    threads
+}
+
+/// CPU µs per fire spent by each kind of thread (by name) between two [`cpu_by_thread`]
+/// readings; a thread that ended in between is not counted.
+fn cpu_us_per_fire_by_thread(
+    before: &std::collections::BTreeMap<u64, (String, f64)>,
+    after: &std::collections::BTreeMap<u64, (String, f64)>,
+    fires: i64,
+) -> serde_json::Value {
+    let mut by_name = std::collections::BTreeMap::<String, f64>::new();
+    for (tid, (name, seconds)) in after {
+        let earlier = before.get(tid).map_or(0.0, |(_, seconds)| *seconds);
+        *by_name.entry(name.clone()).or_default() += seconds - earlier;
+    }
+    by_name
+        .into_iter()
+        .filter(|(_, seconds)| *seconds > 0.0)
+        .map(|(name, seconds)| (name, serde_json::json!(round(seconds * 1e6 / fires.max(1) as f64, 1))))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// User + system CPU seconds from a `stat` file of /proc (a process's or a thread's).
+fn cpu_seconds_in(path: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(path) else {
         return f64::NAN;
     };
     // Fields after the command name (which ends with ')'): utime is 14th, stime 15th overall.
@@ -189,9 +233,9 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         Duration::try_from(left).unwrap_or(Duration::ZERO)
     };
     tokio::time::sleep(until(window_start)).await;
-    let cpu_start = cpu_seconds();
+    let (cpu_start, threads_start) = (running.cpu_seconds(), cpu_by_thread());
     tokio::time::sleep(until(window_end)).await;
-    let cpu_s = cpu_seconds() - cpu_start;
+    let (cpu_s, threads_end) = (running.cpu_seconds() - cpu_start, cpu_by_thread());
     let rss_mb = memory_mb("VmRSS:");
     // Let the last second's executions be recorded, then stop.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
@@ -249,6 +293,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         "insert_s": round(insert_s, 2),
         "startup_ms": round(startup_ms, 1),
         "cpu_us_per_fire": round(cpu_us_per_fire, 1),
+        "cpu_us_per_fire_by_thread": cpu_us_per_fire_by_thread(&threads_start, &threads_end, fires),
         "durable_limit": limit.json(limit_expected),
         "cpu_per_fire_ratio": round(cpu_us_per_fire / limit.cpu_us_per_fire().max(f64::MIN_POSITIVE), 2),
         "p99_ratio": round(p99_ms / limit_p99_ms.max(0.001), 2),
@@ -314,6 +359,14 @@ enum Running {
 }
 
 impl Running {
+    /// CPU seconds of this process so far, less the bench's own event subscriber.
+    fn cpu_seconds(&self) -> f64 {
+        match self {
+            Running::Engine(_) => cpu_seconds(),
+            Running::Host(host) => host.cpu_seconds(),
+        }
+    }
+
     async fn stop(self) {
         match self {
             Running::Engine(engine) => {
@@ -325,13 +378,17 @@ impl Running {
 }
 
 /// A host with the real module libraries (`system` and `scheduler`, and others a workload
-/// names) on the seeded database, and the task that turns `executed` events into lateness
-/// samples.
+/// names) on the seeded database, and the subscriber that turns `executed` events into
+/// lateness samples.
+///
+/// The subscriber is the bench's own work, not the host's: it runs on its own thread, keeps
+/// only the samples (holding every event would make the bench's memory grow with the run
+/// and be counted as the host's), and [`HostRun::cpu_seconds`] leaves its CPU out.
 pub(crate) struct HostRun {
     host: Arc<systemprompt::host::Host>,
-    listener: tokio::task::JoinHandle<()>,
-    received: Arc<Mutex<Vec<Arc<systemprompt::bus::events::Event>>>>,
-    samples: Arc<NoopBus>,
+    listener: Option<std::thread::JoinHandle<()>>,
+    // Invariant: the listener thread's id once it runs (0 before).
+    listener_tid: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl HostRun {
@@ -356,33 +413,62 @@ impl HostRun {
             return Err(format!("modules skipped: {:?}", host.skipped()).into());
         }
         let mut events = host.events().subscribe("bench", vec!["scheduler:task-event".to_owned()]);
-        let received: Arc<Mutex<Vec<Arc<systemprompt::bus::events::Event>>>> = Arc::default();
-        let collected = received.clone();
-        let listener = tokio::spawn(async move {
-            while let Some(event) = events.rx.recv().await {
-                collected.lock().unwrap_or_else(|poison| poison.into_inner()).push(event);
+        let listener_tid = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let tid = listener_tid.clone();
+        let listener = std::thread::Builder::new().name("bench-events".to_owned()).spawn(move || {
+            tid.store(thread_id(), std::sync::atomic::Ordering::SeqCst);
+            while let Some(event) = events.rx.blocking_recv() {
+                let payload = event.json();
+                if payload["event"] == LAST_EVENT {
+                    break;
+                }
+                if let Some(late) = lateness_of(&payload, samples.window) {
+                    samples.lateness_us.lock().unwrap_or_else(|poison| poison.into_inner()).push(late);
+                }
             }
-        });
-        Ok(HostRun { host, listener, received, samples })
+        })?;
+        Ok(HostRun { host, listener: Some(listener), listener_tid })
     }
 
-    pub(crate) async fn stop(self) {
+    /// CPU seconds of this process so far, less the bench's event subscriber.
+    pub(crate) fn cpu_seconds(&self) -> f64 {
+        let listener = match self.listener_tid.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => 0.0,
+            tid => cpu_seconds_in(&format!("/proc/self/task/{tid}/stat")),
+        };
+        cpu_seconds() - listener
+    }
+
+    pub(crate) async fn stop(mut self) {
         self.host.stop().await;
-        self.listener.abort();
-        let received = std::mem::take(&mut *self.received.lock().unwrap_or_else(|poison| poison.into_inner()));
-        let mut lateness = self.samples.lateness_us.lock().unwrap_or_else(|poison| poison.into_inner());
-        let instant = |value: &serde_json::Value| value.as_str().and_then(|text| text.parse::<Timestamp>().ok());
-        for event in received {
-            let payload = event.json();
-            if payload["event"] != "executed" || payload["trigger"] != "schedule" {
-                continue;
-            }
-            let (Some(due), Some(dispatched)) = (instant(&payload["scheduled_for"]), instant(&payload["at"])) else {
-                continue;
-            };
-            if due >= self.samples.window.0 && due < self.samples.window.1 {
-                lateness.push(u64::try_from(dispatched.duration_since(due).as_micros()).unwrap_or(u64::MAX));
-            }
+        if let Some(listener) = self.listener.take() {
+            // Events reach a subscriber in publication order: once this one arrives, the
+            // thread has seen every event of the run.
+            let last = serde_json::json!({ "event": LAST_EVENT }).to_string().into_bytes();
+            self.host.events().publish("scheduler:task-event".to_owned(), last);
+            let _ = tokio::task::spawn_blocking(move || listener.join()).await;
         }
     }
+}
+
+/// The event the bench publishes after the host stopped, to end its subscriber.
+const LAST_EVENT: &str = "bench:last";
+
+/// Lateness in µs of a scheduled `executed` event whose occurrence is inside `window`.
+fn lateness_of(payload: &serde_json::Value, window: (Timestamp, Timestamp)) -> Option<u64> {
+    if payload["event"] != "executed" || payload["trigger"] != "schedule" {
+        return None;
+    }
+    let instant = |value: &serde_json::Value| value.as_str().and_then(|text| text.parse::<Timestamp>().ok());
+    let (due, dispatched) = (instant(&payload["scheduled_for"])?, instant(&payload["at"])?);
+    (due >= window.0 && due < window.1)
+        .then(|| u64::try_from(dispatched.duration_since(due).as_micros()).unwrap_or(u64::MAX))
+}
+
+/// This thread's kernel id, from the `/proc/thread-self` link (`<pid>/task/<tid>`).
+fn thread_id() -> u64 {
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|link| link.file_name().and_then(|name| name.to_str()).and_then(|tid| tid.parse().ok()))
+        .unwrap_or(0)
 }

@@ -31,7 +31,7 @@ use scheduler::config::SchedulerConfig;
 use scheduler::store::{SqliteStore, Store};
 use scheduler::task::{NewTask, TaskSchedule};
 
-use crate::fire::{HostRun, NoopBus, cpu_seconds, round};
+use crate::fire::{HostRun, NoopBus, round};
 use crate::support::percentile;
 
 type BoxError = Box<dyn std::error::Error>;
@@ -224,9 +224,9 @@ async fn throughput(options: &Options) -> Result<serde_json::Value, BoxError> {
     let data = serde_json::json!({ "program": "/bin/true" });
     let rig = rig(options.tasks, "1s", data, options.concurrency, options.seconds, "").await?;
     until(rig.window.0).await;
-    let cpu_start = cpu_seconds();
+    let cpu_start = rig.host.cpu_seconds();
     until(rig.window.1).await;
-    let cpu_s = cpu_seconds() - cpu_start;
+    let cpu_s = rig.host.cpu_seconds() - cpu_start;
     let completed = executions_between(&rig.sqlite, "completed", "finished_at", rig.window).await?;
     // Occurrences the engine could not start in time and recorded as skipped.
     let skipped = executions_between(&rig.sqlite, "skipped", "finished_at", rig.window).await?;
