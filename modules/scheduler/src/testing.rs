@@ -211,7 +211,7 @@ impl TaskBus for FakeBus {
 /// recordings of an outcome fail as a full disk does, without touching the database.
 pub struct PausedClockStore {
     inner: Arc<dyn Store>,
-    // Invariant: how many of the next `finish_execution` calls fail with `DiskFull`.
+    // Invariant: how many of the next recorded outcomes fail with `DiskFull`.
     failing_finishes: std::sync::atomic::AtomicUsize,
 }
 
@@ -221,7 +221,7 @@ impl PausedClockStore {
         PausedClockStore { inner, failing_finishes: std::sync::atomic::AtomicUsize::new(0) }
     }
 
-    /// Makes the next `count` calls of `finish_execution` fail with
+    /// Makes the next `count` outcomes recorded fail with
     /// [`StoreError::DiskFull`], as on a full disk (nothing is written).
     pub fn fail_finishes(&self, count: usize) {
         self.failing_finishes.store(count, std::sync::atomic::Ordering::SeqCst);
@@ -295,17 +295,38 @@ impl Store for PausedClockStore {
     fn request_run(&self, id: TaskId, now: Timestamp) -> StoreFuture<RunRequested> {
         inhibit(self.inner.request_run(id, now))
     }
-    fn finish_execution(&self, finish: Finish) -> StoreFuture<FinishOutcome> {
-        let injected = self
-            .failing_finishes
-            .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |left| {
-                left.checked_sub(1)
+    fn finish_executions(&self, finishes: Vec<Finish>) -> StoreFuture<Vec<Result<FinishOutcome, StoreError>>> {
+        // Each outcome in turn takes one injected failure while any are left; the others
+        // go to the real store as one batch, and the answers are merged back in order.
+        let injected: Vec<bool> = finishes
+            .iter()
+            .map(|_| {
+                self.failing_finishes
+                    .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |left| {
+                        left.checked_sub(1)
+                    })
+                    .is_ok()
             })
-            .is_ok();
-        if injected {
-            return Box::pin(async { Err(StoreError::DiskFull("injected by the test store".to_owned())) });
-        }
-        inhibit(self.inner.finish_execution(finish))
+            .collect();
+        let passed: Vec<Finish> =
+            finishes.into_iter().zip(&injected).filter(|(_, injected)| !**injected).map(|(finish, _)| finish).collect();
+        let inner = (!passed.is_empty()).then(|| inhibit(self.inner.finish_executions(passed)));
+        Box::pin(async move {
+            let mut answered = match inner {
+                Some(inner) => inner.await?.into_iter(),
+                None => Vec::new().into_iter(),
+            };
+            Ok(injected
+                .into_iter()
+                .map(|injected| {
+                    if injected {
+                        Err(StoreError::DiskFull("injected by the test store".to_owned()))
+                    } else {
+                        answered.next().unwrap_or(Err(StoreError::Closed))
+                    }
+                })
+                .collect())
+        })
     }
     fn mark_claim(&self, id: ExecutionId, dispatched: bool) -> StoreFuture<bool> {
         inhibit(self.inner.mark_claim(id, dispatched))

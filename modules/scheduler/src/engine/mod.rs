@@ -5,8 +5,10 @@
 //! ```text
 //!            ┌──────── wake: earliest due │ tick │ run_now/finish/wake() ────────┐
 //!            ▼                                                                  │
-//!   claim_due (1 tx: rows + next_run_at) ──▶ spawn execute ──▶ bus.dispatch ──▶ finish (1 tx:
-//!                                                            (timeout, cancel)  row, counters, retry)
+//!   claim_due (1 tx: rows + next_run_at) ──▶ spawn execute ──▶ bus.dispatch ──▶ recorder
+//!                                                            (timeout, cancel)  (1 tx per batch of
+//!                                                                               outcomes: rows,
+//!                                                                               counters, retries)
 //! ```
 //!
 //! Claim ahead: a claim also takes occurrences due within `claimAhead` (default 500 ms) of
@@ -67,6 +69,7 @@ pub mod bus;
 mod cleanup;
 mod clock_jump;
 pub mod events;
+mod recorder;
 mod run;
 
 pub use bus::{BoxFuture, DispatchError, TaskBus, TaskCall};
@@ -144,6 +147,8 @@ struct Shared {
     /// store's writer, or refused by a full disk and retried): claims do not count their
     /// rows as running.
     unrecorded: Mutex<HashSet<ExecutionId>>,
+    /// Writes outcomes in batches.
+    recorder: recorder::Recorder,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -166,6 +171,7 @@ pub struct Engine {
     claim_loop: Option<JoinHandle<()>>,
     cleanup_loop: Option<JoinHandle<()>>,
     dispatcher: Option<JoinHandle<()>>,
+    recorder: Option<JoinHandle<()>>,
 }
 
 /// What [`Engine::stop`] did.
@@ -187,6 +193,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> Result<Engine, EngineError> {
         config.validate()?;
+        let (recorder, recording) = recorder::Recorder::start(store.clone());
         let shared = Arc::new(Shared {
             config,
             store,
@@ -205,6 +212,7 @@ impl Engine {
             pending_cancelled: AtomicBool::new(false),
             idle: Notify::new(),
             unrecorded: Mutex::new(HashSet::new()),
+            recorder,
         });
         let config = &shared.config;
         let recovered = shared
@@ -216,7 +224,14 @@ impl Engine {
                 retry_delay_max: Duration::from_millis(config.retry_delay_max),
                 retry_jitter: config.retry_jitter,
             })
-            .await?;
+            .await;
+        let recovered = match recovered {
+            Ok(recovered) => recovered,
+            Err(error) => {
+                recording.abort();
+                return Err(error.into());
+            }
+        };
         for finished in &recovered {
             run::announce_finished(&shared, finished);
         }
@@ -231,6 +246,7 @@ impl Engine {
             claim_loop: Some(claim_loop),
             cleanup_loop: Some(cleanup_loop),
             dispatcher: Some(dispatcher),
+            recorder: Some(recording),
         })
     }
 
@@ -268,6 +284,10 @@ impl Engine {
         if let Some(dispatcher) = self.dispatcher.take() {
             dispatcher.abort();
         }
+        // Every execution has had its outcome answered (or given up): nothing is queued.
+        if let Some(recorder) = self.recorder.take() {
+            recorder.abort();
+        }
         StopReport { finished: before.saturating_sub(interrupted), interrupted }
     }
 }
@@ -284,6 +304,9 @@ impl Drop for Engine {
         }
         if let Some(dispatcher) = self.dispatcher.take() {
             dispatcher.abort();
+        }
+        if let Some(recorder) = self.recorder.take() {
+            recorder.abort();
         }
         // Not-yet-dispatched executions hold the shared state; a crash forgets them.
         lock(&self.shared.pending).clear();

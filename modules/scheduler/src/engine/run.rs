@@ -306,15 +306,15 @@ fn classify(
 
 /// Records an outcome, retrying until the store takes it (see the engine docs). Until it is
 /// recorded the execution is listed in `unrecorded`, so claims do not count its row as
-/// running; its slot is released once the outcome is queued on the store's writer (the
-/// next claim then goes through the writer after it, and a saturated engine does not wait
-/// for a commit to start its next run).
+/// running; its slot is released once the outcome is queued on the recorder (which writes
+/// outcomes in batches, `recorder.rs`), so a saturated engine does not wait for a commit to
+/// start its next run.
 async fn record(shared: &Arc<Shared>, execution_id: ExecutionId, finish: Finish, reason: &AtomicU8, slot: &mut Slot) {
     let mut attempt: u32 = 0;
     lock(&shared.unrecorded).insert(execution_id);
     let outcome = loop {
         attempt = attempt.saturating_add(1);
-        let recording = shared.store.finish_execution(finish.clone());
+        let recording = shared.recorder.record(finish.clone());
         slot.release();
         match recording.await {
             Ok(outcome) => break Some(outcome),

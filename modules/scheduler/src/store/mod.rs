@@ -5,8 +5,9 @@
 //! - [`Store::claim_due`] claims due work up to a limit: it writes the execution rows,
 //!   advances each task's `next_run_at` from the occurrence it claimed (never from now), and
 //!   applies overlap and misfire policies.
-//! - [`Store::finish_execution`] records an attempt's outcome, the task's counters, the
-//!   durable retry row (if any) and a once task's completion.
+//! - [`Store::finish_executions`] records attempts' outcomes, their tasks' counters, the
+//!   durable retry rows (if any) and once tasks' completion: a batch in one transaction,
+//!   each outcome recorded or refused on its own.
 //! - [`Store::recover`] turns executions left `running` by a dead engine into `interrupted`,
 //!   with their retries, and returns its claims that were never dispatched to the queue.
 //!
@@ -14,7 +15,7 @@
 //! claiming node and its planned start (a claim, invisible to other claims; overlap checks
 //! count it as running). A run that lasts becomes `running` 100 ms after its dispatch
 //! ([`Store::mark_claim`]); a shorter one goes from the claim straight to its outcome
-//! ([`Store::finish_execution`] takes a claim), which saves a write per fire. A row never
+//! ([`Store::finish_executions`] takes a claim), which saves a write per fire. A row never
 //! shows `running` before its start, and a claim whose engine died before the instant, or
 //! within those 100 ms of it, is returned to the queue as the same attempt: it runs after
 //! the restart and consumes no retry.
@@ -318,7 +319,7 @@ pub struct Finish {
     pub retry_jitter: bool,
 }
 
-/// A retry written by [`Store::finish_execution`] or [`Store::recover`].
+/// A retry written by [`Store::finish_executions`] or [`Store::recover`].
 #[derive(Debug, Clone)]
 pub struct RetryScheduled {
     /// The queued retry row.
@@ -345,7 +346,7 @@ pub struct Finished {
     pub queued_waiting: bool,
 }
 
-/// Result of [`Store::finish_execution`].
+/// Result of recording one outcome ([`Store::finish_executions`]).
 #[derive(Debug, Clone)]
 pub enum FinishOutcome {
     /// Recorded.
@@ -536,8 +537,19 @@ pub trait Store: Send + Sync + 'static {
     /// Queues a manual run of a task, respecting its overlap policy: the row is `queued`
     /// (the engine starts it) or `skipped`. One transaction.
     fn request_run(&self, id: TaskId, now: Timestamp) -> StoreFuture<RunRequested>;
-    /// Records an attempt's outcome. One transaction.
-    fn finish_execution(&self, finish: Finish) -> StoreFuture<FinishOutcome>;
+    /// Records the outcomes of attempts, in one transaction. Each is recorded or refused on
+    /// its own: the answer holds one result per outcome, in order, and a refused one (an
+    /// error in its own statements) leaves the others recorded. The outer error is a failure
+    /// of the whole transaction (a full disk, a closed store): nothing was recorded.
+    fn finish_executions(&self, finishes: Vec<Finish>) -> StoreFuture<Vec<Result<FinishOutcome, StoreError>>>;
+
+    /// Records one attempt's outcome: [`Store::finish_executions`] of one.
+    fn finish_execution(&self, finish: Finish) -> StoreFuture<FinishOutcome> {
+        let batch = self.finish_executions(vec![finish]);
+        Box::pin(async move {
+            batch.await?.pop().unwrap_or_else(|| Err(StoreError::Database("the store answered no outcome".to_owned())))
+        })
+    }
     /// Settles an execution claimed ahead (still `queued` under this node): `dispatched`
     /// marks it `running` (its command has been running a while); otherwise it goes back to the queue
     /// as the same attempt, for any engine to run. False when the row was not such a claim.

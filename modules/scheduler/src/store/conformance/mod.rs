@@ -73,6 +73,7 @@ macro_rules! store_conformance {
             runs::an_undispatched_claim_goes_back_to_the_queue_as_the_same_attempt,
             runs::an_execution_whose_outcome_is_pending_a_write_does_not_block_the_next_occurrence,
             runs::a_failed_attempt_queues_its_retry_which_is_claimed_when_due,
+            runs::a_batch_of_outcomes_answers_each_in_order_and_a_stale_one_leaves_the_others_recorded,
             runs::recovery_interrupts_this_nodes_runs_and_queues_their_retries,
             runs::recovery_leaves_the_runs_of_another_live_node_alone,
             runs::cancel_cancels_a_queued_run_and_nothing_else,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{START, at, claim, claim_at, create, executions, finish, finished, new_task, reload};
-use crate::store::{ClockJump, HistoryQuery, RecoverRequest, Store};
+use crate::store::{ClockJump, FinishOutcome, HistoryQuery, RecoverRequest, Store};
 use crate::task::{ExecutionStatus, OverlapPolicy, Trigger};
 
 /// Behaviour: a due occurrence is claimed as a `running` row and the task's next run
@@ -151,6 +151,44 @@ pub async fn a_failed_attempt_queues_its_retry_which_is_claimed_when_due(store: 
     assert_eq!(claimed.occurrence.scheduled_for, at("2026-01-01T01:00:00Z"), "the same occurrence");
     let task = reload(&store, &task).await;
     assert_eq!((task.counters.runs, task.counters.failures, task.counters.consecutive_failures), (1, 1, 1));
+}
+
+/// Behaviour: a batch of outcomes is answered one result per outcome, in order; an outcome
+/// of an execution that is not running is answered `NotRunning` and leaves the others of
+/// its batch recorded, with their counters and retries.
+pub async fn a_batch_of_outcomes_answers_each_in_order_and_a_stale_one_leaves_the_others_recorded(
+    store: Arc<dyn Store>,
+) {
+    let ok = create(&store, new_task("ok", "ok", "1h")).await;
+    let flaky = create(&store, new_task("flaky", "fail", "1h")).await;
+    let claimed = claim_at(&store, "2026-01-01T01:00:00Z").await.claimed;
+    let id_of = |task: &crate::task::Task| {
+        claimed.iter().find(|c| c.occurrence.task_id == task.id).expect("claimed").occurrence.execution_id
+    };
+    let (ok_id, flaky_id) = (id_of(&ok), id_of(&flaky));
+    // Already ended: its second outcome is stale.
+    finished(&store, finish(ok_id, ExecutionStatus::Completed, "2026-01-01T01:00:01Z", Duration::from_secs(1))).await;
+    let batch = vec![
+        finish(flaky_id, ExecutionStatus::Failed, "2026-01-01T01:00:02Z", Duration::from_secs(2)),
+        finish(ok_id, ExecutionStatus::Failed, "2026-01-01T01:00:02Z", Duration::from_secs(2)),
+    ];
+    let answers = store.finish_executions(batch).await.expect("the batch is written");
+    assert_eq!(answers.len(), 2);
+    match &answers[0] {
+        Ok(FinishOutcome::Finished(done)) => {
+            assert_eq!((done.execution.id, done.execution.status), (flaky_id, ExecutionStatus::Failed));
+            assert_eq!(done.retry.as_ref().map(|retry| retry.attempt), Some(2));
+        }
+        other => panic!("the running execution's outcome is recorded: {other:?}"),
+    }
+    assert!(matches!(answers[1], Ok(FinishOutcome::NotRunning)), "{:?}", answers[1]);
+    let ok = reload(&store, &ok).await;
+    assert_eq!((ok.counters.runs, ok.counters.successes, ok.counters.failures), (1, 1, 0), "counted once");
+    let rows = executions(&store, &ok).await;
+    assert_eq!(rows[0].status, ExecutionStatus::Completed, "the stale outcome changed nothing");
+    let flaky = reload(&store, &flaky).await;
+    assert_eq!((flaky.counters.runs, flaky.counters.failures), (1, 1));
+    assert!(store.finish_executions(Vec::new()).await.expect("an empty batch").is_empty());
 }
 
 fn recover_request(node: &str) -> RecoverRequest {

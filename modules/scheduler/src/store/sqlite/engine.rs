@@ -16,10 +16,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use scheduler_schedule::ScheduleKind;
 
-use super::rows::{self, EXECUTION_COLUMNS, TASK_COLUMNS, duration_ms, ms};
+use super::rows::{self, TASK_COLUMNS, duration_ms, ms};
 use crate::policy::overlap::{self, Admission};
 use crate::policy::retry::{self, Backoff};
 use crate::policy::{manual, misfire, once};
@@ -564,28 +564,74 @@ fn insert_retry(conn: &Connection, row: &NewRetry<'_>) -> Result<Option<Executio
     Ok((inserted == 1).then(|| ExecutionId(conn.last_insert_rowid())))
 }
 
+/// Records how running attempts ended: all in one savepoint, so a batch costs one
+/// savepoint however many outcomes it holds (each page it changes is journalled once, not
+/// once per outcome). When one of them fails, that savepoint is rolled back and each is
+/// recorded again in its own, so one bad outcome refuses only itself. A storage failure
+/// (full disk, I/O) has already rolled the whole transaction back: it fails the batch.
+pub(super) fn finish_all(
+    conn: &Connection,
+    finishes: &[Finish],
+) -> Result<Vec<Result<FinishOutcome, StoreError>>, StoreError> {
+    let together = within_savepoint(conn, "finishes", |conn| {
+        finishes.iter().map(|one| finish(conn, one)).collect::<Result<Vec<_>, _>>()
+    });
+    match together {
+        Ok(outcomes) => return Ok(outcomes.into_iter().map(Ok).collect()),
+        Err(error) if error.is_storage_failure() || conn.is_autocommit() => return Err(error),
+        Err(_) => {}
+    }
+    let mut outcomes = Vec::with_capacity(finishes.len());
+    for one in finishes {
+        match within_savepoint(conn, "finish", |conn| finish(conn, one)) {
+            Err(error) if error.is_storage_failure() || conn.is_autocommit() => return Err(error),
+            outcome => outcomes.push(outcome),
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Runs `work` inside savepoint `name`: released when it succeeds, rolled back when it fails.
+fn within_savepoint<T>(
+    conn: &Connection,
+    name: &str,
+    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.execute_batch(&format!("SAVEPOINT {name}"))?;
+    let result = work(conn);
+    if conn.is_autocommit() {
+        // SQLite rolled the whole transaction back (a full disk): nothing to end.
+        return result;
+    }
+    let end = match &result {
+        Ok(_) => conn.execute_batch(&format!("RELEASE {name}")),
+        Err(_) => conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}")),
+    };
+    match (result, end) {
+        (Err(cause), _) => Err(cause),
+        (Ok(_), Err(error)) => Err(error.into()),
+        (Ok(value), Ok(())) => Ok(value),
+    }
+}
+
 /// Records how a running attempt ended.
 pub(super) fn finish(conn: &Connection, finish: &Finish) -> Result<FinishOutcome, StoreError> {
-    let sql = format!(
-        "UPDATE task_executions SET status = ?2, finished_at = ?3, duration_ms = ?4, \
-         output = ?5, error = ?6 WHERE id = ?1 \
-         AND (status = 'running' OR (status = 'queued' AND node_id IS NOT NULL)) RETURNING {EXECUTION_COLUMNS}"
-    );
-    let execution = conn
-        .prepare_cached(&sql)?
-        .query_row(
-            params![
-                finish.execution_id.0,
-                finish.status.as_str(),
-                ms(finish.finished_at),
-                duration_ms(finish.duration),
-                finish.output.as_ref().map(|output| output.to_string()),
-                finish.error,
-            ],
-            |row| Ok(rows::execution(row)),
-        )
-        .optional()?
-        .transpose()?;
+    // Then read back, not `RETURNING`: see `rows::count_outcome`.
+    let ended = conn
+        .prepare_cached(
+            "UPDATE task_executions SET status = ?2, finished_at = ?3, duration_ms = ?4, \
+             output = ?5, error = ?6 WHERE id = ?1 \
+             AND (status = 'running' OR (status = 'queued' AND node_id IS NOT NULL))",
+        )?
+        .execute(params![
+            finish.execution_id.0,
+            finish.status.as_str(),
+            ms(finish.finished_at),
+            duration_ms(finish.duration),
+            finish.output.as_ref().map(|output| output.to_string()),
+            finish.error,
+        ])?;
+    let execution = if ended == 1 { rows::execution_by_id(conn, finish.execution_id)? } else { None };
     let Some(execution) = execution else {
         return Ok(FinishOutcome::NotRunning);
     };
@@ -647,11 +693,10 @@ pub(super) fn recover(conn: &Connection, request: &RecoverRequest) -> Result<Vec
         )?
         .query_map(params![request.node_id, stale_before], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    let sql = format!(
-        "UPDATE task_executions SET status = 'interrupted', finished_at = ?2, \
+    // Then read back, not `RETURNING`: see `rows::count_outcome`.
+    let interrupt = "UPDATE task_executions SET status = 'interrupted', finished_at = ?2, \
          duration_ms = MAX(0, ?2 - COALESCE(started_at, ?2)), error = ?3 \
-         WHERE id = ?1 AND status = 'running' RETURNING {EXECUTION_COLUMNS}"
-    );
+         WHERE id = ?1 AND status = 'running'";
     let outcome = Outcome {
         retryable: true,
         retry_not_before: None,
@@ -663,12 +708,10 @@ pub(super) fn recover(conn: &Connection, request: &RecoverRequest) -> Result<Vec
     for (id, node) in ids {
         let error =
             format!("interrupted: the engine '{}' that ran it stopped before it ended", node.unwrap_or_default());
-        let execution = conn
-            .prepare_cached(&sql)?
-            .query_row(params![id, now_ms, error], |row| Ok(rows::execution(row)))
-            .optional()?
-            .transpose()?;
-        if let Some(execution) = execution {
+        if conn.prepare_cached(interrupt)?.execute(params![id, now_ms, error])? == 0 {
+            continue;
+        }
+        if let Some(execution) = rows::execution_by_id(conn, ExecutionId(id))? {
             recovered.push(record_outcome(conn, execution, &outcome)?);
         }
     }

@@ -16,6 +16,13 @@
 //! Settings: `journal_mode=WAL`, `synchronous=NORMAL`, `busy_timeout=5000`,
 //! `temp_store=MEMORY` (savepoint sub-journals), `journal_size_limit` 4 MiB.
 //!
+//! Cost rule: the statements a job repeats (a claim's and a batch of outcomes' per row) are
+//! plain INSERT/UPDATE/SELECT, never `… RETURNING`. SQLite gives a RETURNING statement a
+//! statement journal, and inside the job's savepoint each statement's end then walks the
+//! savepoint's in-memory journal from its start: a job of n rows costs n² (a batch of 1,000
+//! outcomes spent more time there than in its writes). The default page cache (2 MB) is
+//! kept: a 16 MiB one measured no faster at 10,000 fires a second and costs 20 MB of RSS.
+//!
 //! A full disk: SQLite reports `SQLITE_FULL` and rolls the transaction back; the writer
 //! answers every job of the group with [`StoreError::DiskFull`] (never the follow-on
 //! "cannot commit - no transaction is active") and then checkpoints the WAL with
@@ -453,8 +460,8 @@ impl Store for SqliteStore {
         self.write_urgent(move |conn| engine::request_run(conn, &id, now))
     }
 
-    fn finish_execution(&self, finish: Finish) -> StoreFuture<FinishOutcome> {
-        self.write(move |conn| engine::finish(conn, &finish))
+    fn finish_executions(&self, finishes: Vec<Finish>) -> StoreFuture<Vec<Result<FinishOutcome, StoreError>>> {
+        self.write(move |conn| engine::finish_all(conn, &finishes))
     }
 
     fn mark_claim(&self, id: ExecutionId, dispatched: bool) -> StoreFuture<bool> {

@@ -232,8 +232,12 @@ pub(crate) struct OutcomeTask {
 }
 
 /// Counts an attempt that ended in `status` (with `error`) in its task's counters and last
-/// status, and returns the task's [`OutcomeTask`] fields in the same statement; `None` when
-/// the task is gone.
+/// status, and returns the task's [`OutcomeTask`] fields; `None` when the task is gone.
+///
+/// An UPDATE and a SELECT, not one `UPDATE … RETURNING`: SQLite runs a RETURNING statement
+/// with a statement journal, and inside a savepoint that lives for a whole batch of
+/// outcomes each statement's end walks that savepoint's in-memory journal from its start,
+/// so a batch would cost the square of its size.
 pub(crate) fn count_outcome(
     conn: &Connection,
     id: &TaskId,
@@ -242,28 +246,36 @@ pub(crate) fn count_outcome(
 ) -> Result<Option<OutcomeTask>, StoreError> {
     let success = status == ExecutionStatus::Completed;
     let failure = status.is_failure();
+    let counted = conn
+        .prepare_cached(
+            "UPDATE scheduled_tasks SET run_count = run_count + ?2, \
+             success_count = success_count + ?3, failure_count = failure_count + ?4, \
+             consecutive_failures = CASE WHEN ?3 = 1 THEN 0 ELSE consecutive_failures + ?4 END, \
+             last_status = ?5, last_error = ?6 WHERE id = ?1",
+        )?
+        .execute(rusqlite::params![
+            id.as_str(),
+            i64::from(success || failure),
+            i64::from(success),
+            i64::from(failure),
+            status.as_str(),
+            error,
+        ])?;
+    if counted == 0 {
+        return Ok(None);
+    }
     let mut stmt = conn.prepare_cached(
-        "UPDATE scheduled_tasks SET run_count = run_count + ?2, \
-         success_count = success_count + ?3, failure_count = failure_count + ?4, \
-         consecutive_failures = CASE WHEN ?3 = 1 THEN 0 ELSE consecutive_failures + ?4 END, \
-         last_status = ?5, last_error = ?6 WHERE id = ?1 \
-         RETURNING name, tenant, status, schedule_kind, retries, retry_delay_ms, retry_backoff",
+        "SELECT name, tenant, status, schedule_kind, retries, retry_delay_ms, retry_backoff \
+         FROM scheduled_tasks WHERE id = ?1",
     )?;
-    let mut found = stmt.query(rusqlite::params![
-        id.as_str(),
-        i64::from(success || failure),
-        i64::from(success),
-        i64::from(failure),
-        status.as_str(),
-        error,
-    ])?;
+    let mut found = stmt.query([id.as_str()])?;
     let Some(row) = found.next()? else {
         return Ok(None);
     };
     let status: String = row.get(2)?;
     let kind: String = row.get(3)?;
     let backoff: String = row.get(6)?;
-    let task = OutcomeTask {
+    Ok(Some(OutcomeTask {
         id: id.clone(),
         name: row.get(0)?,
         tenant: row.get(1)?,
@@ -272,10 +284,5 @@ pub(crate) fn count_outcome(
         retries: u32::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
         retry_delay: millis_duration("retry_delay_ms", row.get(5)?)?,
         retry_backoff: named("retry_backoff", &backoff, BackoffKind::from_name)?,
-    };
-    // A RETURNING statement finishes its write only when stepped to the end.
-    if found.next()?.is_some() {
-        return Err(StoreError::Corrupt(format!("two tasks have the id {id}")));
-    }
-    Ok(Some(task))
+    }))
 }
