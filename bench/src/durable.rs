@@ -6,6 +6,12 @@
 //! NORMAL`, as the scheduler's store), and a fire counts as done when its row is committed:
 //! its lateness is commit time minus its scheduled time. No schedule parsing, no events, no
 //! bus: the cost per fire here is the floor the engine is compared with.
+//!
+//! [`Rows::Engine`] is a second floor, the record floor: the same loop writing, instead of
+//! one row, the rows the engine itself writes for a fire, on the scheduler's own schema and
+//! indexes: the execution row and the task's next run in one transaction per instant (the
+//! claim), then the row's outcome and the task's counters in another (the finish). No
+//! reads, checks, savepoints or events: what the engine's durable record costs by itself.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -25,6 +31,15 @@ pub(crate) struct Workload {
     pub(crate) aligned: bool,
     pub(crate) base: Timestamp,
     pub(crate) window: (Timestamp, Timestamp),
+}
+
+/// What a fire writes.
+pub(crate) enum Rows {
+    /// One row in a table of its own.
+    One,
+    /// The engine's record of a fire, on a scheduler database whose tasks are named
+    /// `task-<n>`: the ids of tasks 0..N, in order.
+    Engine(Vec<String>),
 }
 
 /// What the limit measured.
@@ -62,7 +77,11 @@ fn now_ns() -> i128 {
 }
 
 /// Runs the limit until the window's end; blocks the calling thread.
-pub(crate) fn run(workload: &Workload, db: &std::path::Path) -> Result<Measured, Box<dyn std::error::Error>> {
+pub(crate) fn run(
+    workload: &Workload,
+    db: &std::path::Path,
+    rows: Rows,
+) -> Result<Measured, Box<dyn std::error::Error>> {
     let every = i128::try_from(workload.every.as_nanos())?.max(1);
     let (from, to) = (workload.window.0.as_nanosecond(), workload.window.1.as_nanosecond());
     let mut heap = BinaryHeap::with_capacity(workload.tasks);
@@ -74,10 +93,13 @@ pub(crate) fn run(workload: &Workload, db: &std::path::Path) -> Result<Measured,
     let conn = rusqlite::Connection::open(db)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.execute_batch(
-        "CREATE TABLE fires (id INTEGER PRIMARY KEY, task INTEGER NOT NULL, scheduled_for INTEGER NOT NULL, \
-         fired_at INTEGER NOT NULL) STRICT",
-    )?;
+    if matches!(rows, Rows::One) {
+        conn.execute_batch(
+            "CREATE TABLE fires (id INTEGER PRIMARY KEY, task INTEGER NOT NULL, scheduled_for INTEGER NOT NULL, \
+             fired_at INTEGER NOT NULL) STRICT",
+        )?;
+    }
+    let every_ms = i64::try_from(every / 1_000_000)?;
     let (tx, rx) = mpsc::channel::<(u32, i128)>();
     let writer = std::thread::spawn(move || -> Result<(u64, Vec<u64>), rusqlite::Error> {
         let mut fires = 0u64;
@@ -88,17 +110,57 @@ pub(crate) fn run(workload: &Workload, db: &std::path::Path) -> Result<Measured,
             group.push(first);
             group.extend(rx.try_iter());
             let fired_at = i64::try_from(now_ns() / 1_000_000).unwrap_or(i64::MAX);
-            conn.execute_batch("BEGIN")?;
-            {
-                let mut insert =
-                    conn.prepare_cached("INSERT INTO fires (task, scheduled_for, fired_at) VALUES (?1, ?2, ?3)")?;
-                for (task, due) in &group {
-                    let due_ms = i64::try_from(due / 1_000_000).unwrap_or(i64::MAX);
-                    insert.execute(rusqlite::params![task, due_ms, fired_at])?;
+            let due_ms = |due: &i128| i64::try_from(due / 1_000_000).unwrap_or(i64::MAX);
+            let finishing = match &rows {
+                Rows::One => {
+                    conn.execute_batch("BEGIN")?;
+                    let mut insert =
+                        conn.prepare_cached("INSERT INTO fires (task, scheduled_for, fired_at) VALUES (?1, ?2, ?3)")?;
+                    for (task, due) in &group {
+                        insert.execute(rusqlite::params![task, due_ms(due), fired_at])?;
+                    }
+                    Vec::new()
                 }
-            }
+                Rows::Engine(ids) => {
+                    conn.execute_batch("BEGIN IMMEDIATE")?;
+                    let mut insert = conn.prepare_cached(
+                        "INSERT INTO task_executions (task_id, task_name, origin, trigger, scheduled_for, attempt, \
+                         status, created_at, started_at, deadline_at, node_id, clock_epoch) \
+                         VALUES (?1, ?2, 'schedule', 'schedule', ?3, 1, 'running', ?4, ?4, ?5, 'floor', 0)",
+                    )?;
+                    let mut advance =
+                        conn.prepare_cached("UPDATE scheduled_tasks SET next_run_at = ?2 WHERE id = ?1")?;
+                    let mut inserted = Vec::with_capacity(group.len());
+                    for (task, due) in &group {
+                        let id = &ids[*task as usize];
+                        let name = format!("task-{task}");
+                        let due = due_ms(due);
+                        insert.execute(rusqlite::params![id, name, due, fired_at, fired_at + 60_000])?;
+                        inserted.push((id, conn.last_insert_rowid()));
+                        advance.execute(rusqlite::params![id, due + every_ms])?;
+                    }
+                    inserted
+                }
+            };
             conn.execute_batch("COMMIT")?;
             let committed = now_ns();
+            if !finishing.is_empty() {
+                let finished_at = i64::try_from(committed / 1_000_000).unwrap_or(i64::MAX);
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                let mut end = conn.prepare_cached(
+                    "UPDATE task_executions SET status = 'completed', finished_at = ?2, duration_ms = 0, \
+                     output = 'null' WHERE id = ?1",
+                )?;
+                let mut count = conn.prepare_cached(
+                    "UPDATE scheduled_tasks SET run_count = run_count + 1, success_count = success_count + 1, \
+                     consecutive_failures = 0, last_status = 'completed', last_error = NULL WHERE id = ?1",
+                )?;
+                for (task_id, execution_id) in finishing {
+                    end.execute(rusqlite::params![execution_id, finished_at])?;
+                    count.execute([task_id])?;
+                }
+                conn.execute_batch("COMMIT")?;
+            }
             for (_, due) in &group {
                 if (from..to).contains(due) {
                     fires += 1;

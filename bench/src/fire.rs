@@ -40,6 +40,7 @@ struct Options {
     seconds: u64,
     max_concurrent: Option<usize>,
     host: bool,
+    record_floor: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, Box<dyn std::error::Error>> {
@@ -50,6 +51,7 @@ fn parse(args: &[String]) -> Result<Options, Box<dyn std::error::Error>> {
         seconds: 20,
         max_concurrent: None,
         host: false,
+        record_floor: false,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -62,6 +64,7 @@ fn parse(args: &[String]) -> Result<Options, Box<dyn std::error::Error>> {
             "--aligned" => options.aligned = true,
             "--staggered" => options.aligned = false,
             "--host" => options.host = true,
+            "--record-floor" => options.record_floor = true,
             other => return Err(format!("unknown flag {other}").into()),
         }
     }
@@ -181,6 +184,7 @@ pub(crate) fn main(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
 async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let limit = durable_limit(&options, dir.path()).await?;
+    let floor = if options.record_floor { Some(record_floor(&options, dir.path()).await?) } else { None };
     let path = dir.path().join("scheduler.db");
     let sqlite = Arc::new(SqliteStore::open(&path)?);
     let store: Arc<dyn Store> = sqlite.clone();
@@ -298,6 +302,12 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         "cpu_per_fire_ratio": round(cpu_us_per_fire / limit.cpu_us_per_fire().max(f64::MIN_POSITIVE), 2),
         "p99_ratio": round(p99_ms / limit_p99_ms.max(0.001), 2),
     });
+    let mut line = line;
+    if let Some((floor, floor_expected)) = floor {
+        line["record_floor"] = floor.json(floor_expected);
+        line["cpu_per_fire_over_record_floor"] =
+            serde_json::json!(round(cpu_us_per_fire / floor.cpu_us_per_fire().max(f64::MIN_POSITIVE), 2));
+    }
     #[allow(clippy::print_stdout)]
     {
         println!("{line}");
@@ -311,6 +321,16 @@ async fn durable_limit(
     options: &Options,
     dir: &std::path::Path,
 ) -> Result<(crate::durable::Measured, i64), Box<dyn std::error::Error>> {
+    measure_floor(options, dir.join("durable-limit.db"), crate::durable::Rows::One).await
+}
+
+/// Runs a floor of `durable.rs` on `db` for the run's N and mode, over a window that starts
+/// now; with the fires expected in it.
+async fn measure_floor(
+    options: &Options,
+    db: std::path::PathBuf,
+    rows: crate::durable::Rows,
+) -> Result<(crate::durable::Measured, i64), Box<dyn std::error::Error>> {
     #[allow(clippy::disallowed_methods)]
     let now = Timestamp::now();
     let every_signed = jiff::SignedDuration::try_from(options.every)?;
@@ -319,10 +339,44 @@ async fn durable_limit(
     let window = (start, start.checked_add(jiff::SignedDuration::from_secs(i64::try_from(options.seconds)?))?);
     let workload =
         crate::durable::Workload { tasks: options.tasks, every: options.every, aligned: options.aligned, base, window };
-    let db = dir.join("durable-limit.db");
     let measured =
-        tokio::task::spawn_blocking(move || crate::durable::run(&workload, &db).map_err(|e| e.to_string())).await??;
+        tokio::task::spawn_blocking(move || crate::durable::run(&workload, &db, rows).map_err(|e| e.to_string()))
+            .await??;
     Ok((measured, expected_fires(options, window.0, window.1, base)))
+}
+
+/// The record floor (`durable.rs`): the durable limit's loop writing the engine's rows for
+/// each fire on a scheduler database of the same N tasks, for the same mode and window.
+async fn record_floor(
+    options: &Options,
+    dir: &std::path::Path,
+) -> Result<(crate::durable::Measured, i64), Box<dyn std::error::Error>> {
+    let db = dir.join("record-floor.db");
+    {
+        let store = SqliteStore::open(&db)?;
+        let defaults = SchedulerConfig::default().task_defaults();
+        #[allow(clippy::disallowed_methods)]
+        let now = Timestamp::now();
+        let mut pending = Vec::with_capacity(10_000);
+        for n in 0..options.tasks {
+            let schedule = TaskSchedule::parse("1h", None, None, now)?;
+            pending.push(NewTask::new(format!("task-{n}"), "noop", schedule, &defaults));
+            if pending.len() == 10_000 || n + 1 == options.tasks {
+                store.create_tasks(std::mem::take(&mut pending), now).await?;
+            }
+        }
+    }
+    let conn = rusqlite::Connection::open(&db)?;
+    let mut ids = vec![String::new(); options.tasks];
+    let mut stmt = conn.prepare("SELECT id, name FROM scheduled_tasks")?;
+    for row in stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))? {
+        let (id, name) = row?;
+        let n: usize = name.trim_start_matches("task-").parse()?;
+        ids[n] = id;
+    }
+    drop(stmt);
+    drop(conn);
+    measure_floor(options, db, crate::durable::Rows::Engine(ids)).await
 }
 
 /// Task `n`'s anchor, in nanoseconds: aligned tasks share `base`, staggered ones spread
