@@ -213,18 +213,29 @@ pub struct PausedClockStore {
     inner: Arc<dyn Store>,
     // Invariant: how many of the next recorded outcomes fail with `DiskFull`.
     failing_finishes: std::sync::atomic::AtomicUsize,
+    // Invariant: how many `finish_executions` calls were made.
+    finish_batches: std::sync::atomic::AtomicUsize,
 }
 
 impl PausedClockStore {
     /// Wraps `inner`.
     pub fn new(inner: Arc<dyn Store>) -> PausedClockStore {
-        PausedClockStore { inner, failing_finishes: std::sync::atomic::AtomicUsize::new(0) }
+        PausedClockStore {
+            inner,
+            failing_finishes: std::sync::atomic::AtomicUsize::new(0),
+            finish_batches: std::sync::atomic::AtomicUsize::new(0),
+        }
     }
 
     /// Makes the next `count` outcomes recorded fail with
     /// [`StoreError::DiskFull`], as on a full disk (nothing is written).
     pub fn fail_finishes(&self, count: usize) {
         self.failing_finishes.store(count, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many batches of outcomes (`finish_executions` calls) the store was given.
+    pub fn finish_batches(&self) -> usize {
+        self.finish_batches.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// How many injected failures are still to come.
@@ -296,6 +307,7 @@ impl Store for PausedClockStore {
         inhibit(self.inner.request_run(id, now))
     }
     fn finish_executions(&self, finishes: Vec<Finish>) -> StoreFuture<Vec<Result<FinishOutcome, StoreError>>> {
+        self.finish_batches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         // Each outcome in turn takes one injected failure while any are left; the others
         // go to the real store as one batch, and the answers are merged back in order.
         let injected: Vec<bool> = finishes

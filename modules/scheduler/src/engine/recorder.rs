@@ -79,3 +79,52 @@ async fn write_batches(store: Arc<dyn Store>, mut outcomes: mpsc::UnboundedRecei
         tokio::time::sleep(LINGER).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::Recorder;
+    use crate::store::{Finish, FinishOutcome, SqliteStore, StoreError};
+    use crate::task::{ExecutionId, ExecutionStatus};
+    use crate::testing::PausedClockStore;
+
+    fn outcome_of(id: i64) -> Finish {
+        Finish {
+            execution_id: ExecutionId(id),
+            status: ExecutionStatus::Completed,
+            finished_at: "2026-01-01T00:00:00Z".parse().expect("an instant"),
+            duration: Duration::from_millis(1),
+            output: None,
+            error: None,
+            retryable: false,
+            retry_not_before: None,
+            retry_delay_max: Duration::from_secs(60),
+            retry_jitter: false,
+        }
+    }
+
+    /// Outcomes handed over while the recorder is busy are written together, each answered
+    /// with its own result: here executions that do not exist (`NotRunning`), and the one
+    /// the store refused as a full disk.
+    #[tokio::test(flavor = "current_thread")]
+    async fn outcomes_queued_together_are_one_store_call_and_each_gets_its_own_answer() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let sqlite = Arc::new(SqliteStore::open(&dir.path().join("scheduler.db")).expect("open"));
+        let store = Arc::new(PausedClockStore::new(sqlite));
+        store.fail_finishes(1);
+        let (recorder, task) = Recorder::start(store.clone());
+        // The recorder task has not run yet (one thread, no await so far): all are queued.
+        let answers: Vec<_> = (1..=100).map(|id| recorder.record(outcome_of(id))).collect();
+        let mut results = Vec::new();
+        for answer in answers {
+            results.push(answer.await);
+        }
+        assert_eq!(store.finish_batches(), 1, "one store call for the hundred outcomes");
+        assert!(matches!(results[0], Err(StoreError::DiskFull(_))), "{:?}", results[0]);
+        assert!(results[1..].iter().all(|result| matches!(result, Ok(FinishOutcome::NotRunning))), "{results:?}");
+        drop(recorder);
+        task.await.expect("the recorder ends when its handle is dropped");
+    }
+}
