@@ -20,6 +20,7 @@ use rusqlite::{Connection, params};
 use scheduler_schedule::ScheduleKind;
 
 use super::rows::{self, TASK_COLUMNS, duration_ms, ms};
+use super::within_savepoint;
 use crate::policy::overlap::{self, Admission};
 use crate::policy::retry::{self, Backoff};
 use crate::policy::{manual, misfire, once};
@@ -589,29 +590,6 @@ pub(super) fn finish_all(
         }
     }
     Ok(outcomes)
-}
-
-/// Runs `work` inside savepoint `name`: released when it succeeds, rolled back when it fails.
-fn within_savepoint<T>(
-    conn: &Connection,
-    name: &str,
-    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    conn.execute_batch(&format!("SAVEPOINT {name}"))?;
-    let result = work(conn);
-    if conn.is_autocommit() {
-        // SQLite rolled the whole transaction back (a full disk): nothing to end.
-        return result;
-    }
-    let end = match &result {
-        Ok(_) => conn.execute_batch(&format!("RELEASE {name}")),
-        Err(_) => conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}")),
-    };
-    match (result, end) {
-        (Err(cause), _) => Err(cause),
-        (Ok(_), Err(error)) => Err(error.into()),
-        (Ok(value), Ok(())) => Ok(value),
-    }
 }
 
 /// Records how a running attempt ended.

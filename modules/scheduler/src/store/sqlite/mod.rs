@@ -126,29 +126,11 @@ impl<T: Send> Job for FnJob<T> {
         let Some(work) = self.work.take() else {
             return;
         };
-        if savepoint && let Err(error) = exec_cached(conn, "SAVEPOINT job") {
-            self.result = Some(Err(error));
-            return;
-        }
-        let result = catch_unwind(AssertUnwindSafe(|| work(conn)))
-            .unwrap_or_else(|_| Err(StoreError::Database("a store job panicked".to_owned())));
-        if savepoint {
-            let end = if result.is_ok() {
-                exec_cached(conn, "RELEASE job")
-            } else {
-                exec_cached(conn, "ROLLBACK TO job").and_then(|()| exec_cached(conn, "RELEASE job"))
-            };
-            if let Err(error) = end {
-                // A full disk makes SQLite roll the whole transaction back, savepoint
-                // included: the failure that caused it is the error worth reporting.
-                self.result = Some(match result {
-                    Err(cause) if cause.is_storage_failure() => Err(cause),
-                    _ => Err(error),
-                });
-                return;
-            }
-        }
-        self.result = Some(result);
+        let guarded = |conn: &Connection| {
+            catch_unwind(AssertUnwindSafe(|| work(conn)))
+                .unwrap_or_else(|_| Err(StoreError::Database("a store job panicked".to_owned())))
+        };
+        self.result = Some(if savepoint { within_savepoint(conn, "job", guarded) } else { guarded(conn) });
     }
 
     fn finish(self: Box<Self>, commit: Result<(), StoreError>) {
@@ -158,6 +140,32 @@ impl<T: Send> Job for FnJob<T> {
         };
         // The caller may have stopped waiting; that is fine.
         let _ = self.reply.send(result);
+    }
+}
+
+/// Runs `work` inside savepoint `name`: released when it succeeds, rolled back when it fails
+/// (so a failing job, or one outcome of a batch, rolls back alone). When the work failed,
+/// its error is the answer, whatever ending the savepoint said; after a storage failure
+/// (a full disk) SQLite has rolled the whole transaction back and there is nothing to end.
+pub(super) fn within_savepoint<T>(
+    conn: &Connection,
+    name: &str,
+    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    exec_cached(conn, &format!("SAVEPOINT {name}"))?;
+    let result = work(conn);
+    if conn.is_autocommit() {
+        return result;
+    }
+    let end = match &result {
+        Ok(_) => exec_cached(conn, &format!("RELEASE {name}")),
+        Err(_) => exec_cached(conn, &format!("ROLLBACK TO {name}"))
+            .and_then(|()| exec_cached(conn, &format!("RELEASE {name}"))),
+    };
+    match (result, end) {
+        (Err(cause), _) => Err(cause),
+        (Ok(_), Err(error)) => Err(error),
+        (Ok(value), Ok(())) => Ok(value),
     }
 }
 
