@@ -37,9 +37,9 @@ pub(crate) struct Workload {
 pub(crate) enum Rows {
     /// One row in a table of its own.
     One,
-    /// The engine's record of a fire, on a scheduler database whose tasks are named
-    /// `task-<n>`: the ids of tasks 0..N, in order.
-    Engine(Vec<String>),
+    /// The engine's record of a fire, on a scheduler database: the id and name of tasks
+    /// 0..N, in order.
+    Engine(Vec<(String, String)>),
 }
 
 /// What the limit measured.
@@ -132,8 +132,7 @@ pub(crate) fn run(
                         conn.prepare_cached("UPDATE scheduled_tasks SET next_run_at = ?2 WHERE id = ?1")?;
                     let mut inserted = Vec::with_capacity(group.len());
                     for (task, due) in &group {
-                        let id = &ids[*task as usize];
-                        let name = format!("task-{task}");
+                        let (id, name) = &ids[*task as usize];
                         let due = due_ms(due);
                         insert.execute(rusqlite::params![id, name, due, fired_at, fired_at + 60_000])?;
                         inserted.push((id, conn.last_insert_rowid()));

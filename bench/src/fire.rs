@@ -357,22 +357,22 @@ async fn record_floor(
         let defaults = SchedulerConfig::default().task_defaults();
         #[allow(clippy::disallowed_methods)]
         let now = Timestamp::now();
+        let schedule = TaskSchedule::parse("1h", None, None, now)?;
         let mut pending = Vec::with_capacity(10_000);
         for n in 0..options.tasks {
-            let schedule = TaskSchedule::parse("1h", None, None, now)?;
-            pending.push(NewTask::new(format!("task-{n}"), "noop", schedule, &defaults));
+            pending.push(NewTask::new(format!("task-{n}"), "noop", schedule.clone(), &defaults));
             if pending.len() == 10_000 || n + 1 == options.tasks {
                 store.create_tasks(std::mem::take(&mut pending), now).await?;
             }
         }
     }
     let conn = rusqlite::Connection::open(&db)?;
-    let mut ids = vec![String::new(); options.tasks];
+    let mut ids = vec![(String::new(), String::new()); options.tasks];
     let mut stmt = conn.prepare("SELECT id, name FROM scheduled_tasks")?;
     for row in stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))? {
         let (id, name) = row?;
         let n: usize = name.trim_start_matches("task-").parse()?;
-        ids[n] = id;
+        ids[n] = (id, name);
     }
     drop(stmt);
     drop(conn);

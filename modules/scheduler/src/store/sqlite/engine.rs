@@ -574,9 +574,8 @@ pub(super) fn finish_all(
     conn: &Connection,
     finishes: &[Finish],
 ) -> Result<Vec<Result<FinishOutcome, StoreError>>, StoreError> {
-    let together = within_savepoint(conn, "finishes", |conn| {
-        finishes.iter().map(|one| finish(conn, one)).collect::<Result<Vec<_>, _>>()
-    });
+    let together =
+        within_savepoint(conn, |conn| finishes.iter().map(|one| finish(conn, one)).collect::<Result<Vec<_>, _>>());
     match together {
         Ok(outcomes) => return Ok(outcomes.into_iter().map(Ok).collect()),
         Err(error) if error.is_storage_failure() || conn.is_autocommit() => return Err(error),
@@ -584,7 +583,7 @@ pub(super) fn finish_all(
     }
     let mut outcomes = Vec::with_capacity(finishes.len());
     for one in finishes {
-        match within_savepoint(conn, "finish", |conn| finish(conn, one)) {
+        match within_savepoint(conn, |conn| finish(conn, one)) {
             Err(error) if error.is_storage_failure() || conn.is_autocommit() => return Err(error),
             outcome => outcomes.push(outcome),
         }

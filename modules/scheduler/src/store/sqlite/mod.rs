@@ -130,7 +130,7 @@ impl<T: Send> Job for FnJob<T> {
             catch_unwind(AssertUnwindSafe(|| work(conn)))
                 .unwrap_or_else(|_| Err(StoreError::Database("a store job panicked".to_owned())))
         };
-        self.result = Some(if savepoint { within_savepoint(conn, "job", guarded) } else { guarded(conn) });
+        self.result = Some(if savepoint { within_savepoint(conn, guarded) } else { guarded(conn) });
     }
 
     fn finish(self: Box<Self>, commit: Result<(), StoreError>) {
@@ -143,24 +143,26 @@ impl<T: Send> Job for FnJob<T> {
     }
 }
 
-/// Runs `work` inside savepoint `name`: released when it succeeds, rolled back when it fails
-/// (so a failing job, or one outcome of a batch, rolls back alone). When the work failed,
-/// its error is the answer, whatever ending the savepoint said; after a storage failure
-/// (a full disk) SQLite has rolled the whole transaction back and there is nothing to end.
+/// Runs `work` inside a savepoint: released when it succeeds, rolled back when it fails (so
+/// a failing job, or one outcome of a batch, rolls back alone). When the work failed, its
+/// error is the answer, whatever ending the savepoint said; after a storage failure (a full
+/// disk) SQLite has rolled the whole transaction back and there is nothing to end.
+///
+/// Every savepoint has the one name `work`: savepoints nest, and `RELEASE`/`ROLLBACK TO` act
+/// on the innermost of a name, so a batch inside a job needs no name of its own and the
+/// three statements stay fixed (prepared once, not formatted per job).
 pub(super) fn within_savepoint<T>(
     conn: &Connection,
-    name: &str,
     work: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    exec_cached(conn, &format!("SAVEPOINT {name}"))?;
+    exec_cached(conn, "SAVEPOINT work")?;
     let result = work(conn);
     if conn.is_autocommit() {
         return result;
     }
     let end = match &result {
-        Ok(_) => exec_cached(conn, &format!("RELEASE {name}")),
-        Err(_) => exec_cached(conn, &format!("ROLLBACK TO {name}"))
-            .and_then(|()| exec_cached(conn, &format!("RELEASE {name}"))),
+        Ok(_) => exec_cached(conn, "RELEASE work"),
+        Err(_) => exec_cached(conn, "ROLLBACK TO work").and_then(|()| exec_cached(conn, "RELEASE work")),
     };
     match (result, end) {
         (Err(cause), _) => Err(cause),
