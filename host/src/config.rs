@@ -5,6 +5,7 @@
 //! is an error naming the file and the key.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -29,6 +30,60 @@ struct ConfigFile {
     disabled_modules: Vec<String>,
     #[serde(default)]
     modules: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    http: HttpFile,
+}
+
+/// The `http:` section as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpFile {
+    bind: Option<String>,
+    max_body_bytes: Option<usize>,
+    request_timeout_ms: Option<u64>,
+    max_concurrent_requests: Option<usize>,
+}
+
+/// How the host serves HTTP (`host/src/http/`).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Where to listen; `None` when HTTP is off (`bind: off`). Port 0 picks a free port.
+    pub bind: Option<SocketAddr>,
+    /// The largest request body accepted, in bytes; a larger one is answered 413.
+    pub max_body_bytes: usize,
+    /// The longest a request may take; a command that takes longer is answered 504.
+    pub request_timeout: Duration,
+    /// Requests served at once; one more is answered 503 at once rather than queued.
+    pub max_concurrent_requests: usize,
+}
+
+/// The default HTTP address: loopback only.
+pub const DEFAULT_HTTP_BIND: &str = "127.0.0.1:7420";
+
+/// Reads an HTTP bind address: `host:port` with an IP or `localhost`, or `off`.
+fn parse_bind(source: &str, value: &str) -> anyhow::Result<Option<SocketAddr>> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let resolved = match value.strip_prefix("localhost:") {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => value.to_owned(),
+    };
+    let addr: SocketAddr = resolved.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "{source} must be an address and port such as 127.0.0.1:7420, [::1]:7420 or localhost:7420 \
+             (port 0 picks a free port), or off; got '{value}'"
+        )
+    })?;
+    if !addr.ip().is_loopback() {
+        // No door is open to the network until callers can be told apart.
+        anyhow::bail!(
+            "{source} is {addr}, which is not a loopback address: the HTTP API has no authentication \
+             configured, so anyone who reaches it could run any command; bind 127.0.0.1 or [::1]"
+        );
+    }
+    Ok(Some(addr))
 }
 
 /// The resolved configuration of one host.
@@ -60,6 +115,8 @@ pub struct HostConfig {
     pub disabled_modules: Vec<String>,
     /// Per-module config overrides, by module name.
     pub module_overrides: BTreeMap<String, serde_json::Value>,
+    /// The HTTP API.
+    pub http: HttpConfig,
 }
 
 /// Where the CLI flags point.
@@ -85,6 +142,8 @@ pub mod env {
     pub const AUTOSTART: &str = "SYSTEMPROMPT_AUTOSTART";
     /// The log level.
     pub const LOG: &str = "SYSTEMPROMPT_LOG";
+    /// The HTTP address (`http.bind`), or `off`.
+    pub const HTTP_BIND: &str = "SYSTEMPROMPT_HTTP_BIND";
     /// Prefix of per-module overrides: `SYSTEMPROMPT__<MODULE>__<KEY>`.
     pub const MODULE_OVERRIDE_PREFIX: &str = "SYSTEMPROMPT__";
 }
@@ -94,6 +153,10 @@ const DEFAULT_CONFIG: &str = "config/systemprompt.yaml";
 /// The default of `max_request_bytes`: 8 MiB, far above any CLI request (one argument is at
 /// most 128 KiB on Linux) and small enough that a hostile line cannot grow the host.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+
+/// The default of `http.max_body_bytes`: 1 MiB, far above any task (its data is at most
+/// the scheduler's `maxTaskDataBytes`, 64 KiB by default).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 fn split_paths(value: &str) -> Vec<PathBuf> {
     value.split(':').filter(|p| !p.is_empty()).map(PathBuf::from).collect()
@@ -162,6 +225,20 @@ impl HostConfig {
                 );
             }
         }
+        let file_label = file.as_deref().unwrap_or(Path::new("config")).display().to_string();
+        let bind = match std::env::var(env::HTTP_BIND) {
+            Ok(value) => parse_bind(env::HTTP_BIND, &value)?,
+            Err(_) => parse_bind(
+                &format!("{file_label}: http.bind"),
+                parsed.http.bind.as_deref().unwrap_or(DEFAULT_HTTP_BIND),
+            )?,
+        };
+        let http = HttpConfig {
+            bind,
+            max_body_bytes: parsed.http.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES).max(1024),
+            request_timeout: Duration::from_millis(parsed.http.request_timeout_ms.unwrap_or(30_000).max(1)),
+            max_concurrent_requests: parsed.http.max_concurrent_requests.unwrap_or(256).max(1),
+        };
         Ok(HostConfig {
             file,
             data_dir,
@@ -175,6 +252,7 @@ impl HostConfig {
             library_paths,
             disabled_modules: parsed.disabled_modules,
             module_overrides: parsed.modules,
+            http,
         })
     }
 
@@ -198,8 +276,34 @@ impl HostConfig {
         self.data_dir.join("host.lock")
     }
 
+    /// The HTTP address the serving host bound, written once it listens.
+    pub fn http_addr_path(&self) -> PathBuf {
+        self.data_dir.join("http.addr")
+    }
+
     /// The host's log directory.
     pub fn log_dir(&self) -> PathBuf {
         self.data_dir.join("logs")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bind;
+
+    #[test]
+    fn an_http_bind_is_a_loopback_address_localhost_or_off() {
+        assert_eq!(parse_bind("b", "127.0.0.1:0").unwrap().unwrap().to_string(), "127.0.0.1:0");
+        assert_eq!(parse_bind("b", "[::1]:7420").unwrap().unwrap().to_string(), "[::1]:7420");
+        assert_eq!(parse_bind("b", "localhost:8080").unwrap().unwrap().to_string(), "127.0.0.1:8080");
+        assert_eq!(parse_bind("b", "off").unwrap(), None);
+    }
+
+    #[test]
+    fn a_network_address_is_refused_while_the_api_has_no_authentication() {
+        let error = parse_bind("http.bind", "0.0.0.0:7420").unwrap_err().to_string();
+        assert!(error.starts_with("http.bind is 0.0.0.0:7420, which is not a loopback address"), "{error}");
+        let error = parse_bind("SYSTEMPROMPT_HTTP_BIND", "7420").unwrap_err().to_string();
+        assert!(error.contains("must be an address and port such as 127.0.0.1:7420"), "{error}");
     }
 }

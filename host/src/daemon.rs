@@ -61,6 +61,14 @@ fn lock_data_dir(config: &HostConfig) -> anyhow::Result<DataDirLock> {
     Ok(DataDirLock { _file: file, pid_path, wrote_pid: false })
 }
 
+/// Writes where HTTP listens to `DATA_DIR/http.addr` (for scripts: `curl $(cat …)`).
+fn write_http_addr(config: &HostConfig, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let mut file =
+        open_no_follow(&config.http_addr_path(), std::fs::OpenOptions::new().write(true).create(true).truncate(true))?;
+    writeln!(file, "{addr}")?;
+    Ok(())
+}
+
 /// Runs the host until it is asked to stop.
 pub fn serve(config: HostConfig) -> anyhow::Result<()> {
     let warnings = datadir::check(&config.data_dir)?;
@@ -77,6 +85,31 @@ pub fn serve(config: HostConfig) -> anyhow::Result<()> {
         let shutdown = host.shutdown_token().clone();
         let server =
             tokio::spawn(ipc::server::serve(listener, host.bus().clone(), shutdown.clone(), config.max_request_bytes));
+        let http = match config.http.bind {
+            None => None,
+            Some(_) => {
+                let serves = crate::http::Serves {
+                    bus: host.bus().clone(),
+                    tokens: host.tokens().clone(),
+                    modules: host.modules(),
+                    builtins: Host::builtin_manifests(),
+                    call_timeout: config.call_timeout,
+                };
+                let server = match crate::http::Server::bind(&config.http, serves).await {
+                    Ok(server) => server,
+                    Err(error) => {
+                        shutdown.cancel();
+                        host.stop().await;
+                        return Err(error);
+                    }
+                };
+                let addr = server.local_addr()?;
+                write_http_addr(&config, addr)?;
+                host.set_http_addr(addr);
+                tracing::info!(%addr, "Serving HTTP.");
+                Some(tokio::spawn(server.serve(shutdown.clone())))
+            }
+        };
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tracing::info!(socket = %config.socket_path().display(), pid = std::process::id(), "Serving.");
         tokio::select! {
@@ -86,6 +119,10 @@ pub fn serve(config: HostConfig) -> anyhow::Result<()> {
         }
         shutdown.cancel();
         let _ = server.await;
+        if let Some(http) = http {
+            let _ = http.await;
+            let _ = std::fs::remove_file(config.http_addr_path());
+        }
         let _ = std::fs::remove_file(config.socket_path());
         host.stop().await;
         tracing::info!("Host stopped.");

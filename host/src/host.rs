@@ -31,6 +31,8 @@ pub struct Host {
     events: Arc<EventBus>,
     shutdown: CancellationToken,
     started: Instant,
+    tokens: Arc<crate::tokens::TokenStore>,
+    http_addr: Arc<OnceLock<String>>,
 }
 
 fn json_result(value: &impl serde::Serialize) -> CallResult {
@@ -46,6 +48,9 @@ struct Shared {
     events: Arc<EventBus>,
     config: HostConfig,
     started: Instant,
+    tokens: Arc<crate::tokens::TokenStore>,
+    // Invariant: set once the HTTP API listens (never when it is off).
+    http_addr: Arc<OnceLock<String>>,
 }
 
 /// The answer of `host:modules` (and the `modules` of `host:status`).
@@ -79,8 +84,12 @@ fn look_up_command(shared: &Shared, payload: &[u8]) -> CallResult {
 fn builtins(shared: Arc<Shared>, shutdown: CancellationToken) -> Vec<(String, BuiltinFn)> {
     let modules = shared.clone();
     let lookup = shared.clone();
+    let (create, list, revoke) = (shared.tokens.clone(), shared.tokens.clone(), shared.tokens.clone());
     let status = shared;
     vec![
+        ("tokens:create".to_owned(), Arc::new(move |payload: &[u8]| create.create(payload)) as BuiltinFn),
+        ("tokens:list".to_owned(), Arc::new(move |_: &[u8]| list.list())),
+        ("tokens:revoke".to_owned(), Arc::new(move |payload: &[u8]| revoke.revoke(payload))),
         (ListModules::NAME.to_owned(), Arc::new(move |_: &[u8]| json_result(&modules_report(&modules))) as BuiltinFn),
         (LookUpCommand::NAME.to_owned(), Arc::new(move |payload: &[u8]| look_up_command(&lookup, payload))),
         (
@@ -92,6 +101,7 @@ fn builtins(shared: Arc<Shared>, shutdown: CancellationToken) -> Vec<(String, Bu
                     "data_dir": status.config.data_dir.display().to_string(),
                     "config_file": status.config.file_name(),
                     "uptime_secs": status.started.elapsed().as_secs_f64(),
+                    "http": status.http_addr.get().map(|addr| format!("http://{addr}")),
                     "modules": modules_report(&status),
                     "skipped": status.skipped.get().cloned().unwrap_or_default(),
                     "events": { "published": status.events.published(), "subscribers": status.events.stats() },
@@ -116,7 +126,11 @@ impl Host {
         let loader::Loaded { modules, mut skipped } = loader::load_all(&config);
         let events = Arc::new(EventBus::new(config.event_queue_capacity));
         let shutdown = CancellationToken::new();
+        let tokens = Arc::new(crate::tokens::TokenStore::open(&config.data_dir)?);
+        let http_addr = Arc::new(OnceLock::new());
         let shared = Arc::new(Shared {
+            tokens: tokens.clone(),
+            http_addr: http_addr.clone(),
             modules: modules.clone(),
             skipped: OnceLock::new(),
             bus: OnceLock::new(),
@@ -169,7 +183,7 @@ impl Host {
             tracing::warn!(%message, "Module skipped.");
         }
         let _ = shared.skipped.set(skipped.clone());
-        let host = Host { config, modules, skipped, bus, events, shutdown, started };
+        let host = Host { config, modules, skipped, bus, events, shutdown, started, tokens, http_addr };
         tracing::info!(
             modules = ?host.modules.iter().filter(|m| m.state() == ModuleState::Started).map(|m| m.name()).collect::<Vec<_>>(),
             skipped = host.skipped.len(),
@@ -258,5 +272,20 @@ impl Host {
     /// The config it runs with.
     pub fn config(&self) -> &HostConfig {
         &self.config
+    }
+
+    /// The API tokens.
+    pub fn tokens(&self) -> &Arc<crate::tokens::TokenStore> {
+        &self.tokens
+    }
+
+    /// Records where the HTTP API listens, for `host:status`.
+    pub fn set_http_addr(&self, addr: std::net::SocketAddr) {
+        let _ = self.http_addr.set(addr.to_string());
+    }
+
+    /// The manifests of the commands the host answers itself.
+    pub fn builtin_manifests() -> Vec<Manifest> {
+        vec![builtin_manifest(), crate::tokens::manifest()]
     }
 }

@@ -8,6 +8,7 @@
 //! - [`host`]: a running host and its `host:*` commands.
 //! - [`ipc`]: the CLI's socket protocol; [`daemon`]: serving in the foreground;
 //!   [`datadir`]: who may own the data dir and how the host's files in it are opened.
+//! - [`http`]: the HTTP API, a door onto the bus; [`tokens`]: who may use it.
 //! - [`cli`]: the command line.
 //!
 //! Architecture Invariant: the host knows no module by name; everything a module offers
@@ -20,6 +21,8 @@ pub mod daemon;
 pub mod datadir;
 pub mod host;
 mod host_table;
+pub mod http;
 pub mod ipc;
 pub mod loader;
 pub mod logging;
+pub mod tokens;

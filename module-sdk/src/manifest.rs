@@ -38,6 +38,10 @@ pub struct Manifest {
     /// Config defaults; overrides must use these keys with the same types.
     #[serde(default = "empty_object")]
     pub config: serde_json::Value,
+    /// One of its commands that answers only while the module can do its work (its store
+    /// reachable, its engine running): the host's `/readyz` calls it.
+    #[serde(default)]
+    pub ready: Option<String>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -79,6 +83,131 @@ pub struct CommandSpec {
     /// The command can be followed (the CLI's follow protocol); see [`FollowSpec`].
     #[serde(default)]
     pub follow: Option<FollowSpec>,
+    /// HTTP routes that call this command; see [`RouteSpec`].
+    #[serde(default)]
+    pub http: Vec<RouteSpec>,
+    /// Who may call it over HTTP: the least role a token needs (`admin` when unsaid, so a
+    /// command nobody classified is not opened to every token).
+    #[serde(default)]
+    pub access: Access,
+}
+
+/// What a command does, so the HTTP door knows which tokens may call it. A token's role
+/// is the same scale: a `viewer` token may call `read` commands, an `operator` also
+/// `operate` ones, an `admin` also `admin` ones; `local` commands (token management, host
+/// shutdown) are only for the data dir's owner through the socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Reads state (lists, shows, explains).
+    Read,
+    /// Acts on what exists (pause, resume, run, cancel).
+    Operate,
+    /// Creates, changes or deletes.
+    #[default]
+    Admin,
+    /// Never over HTTP.
+    Local,
+}
+
+impl Access {
+    /// The manifest's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Operate => "operate",
+            Access::Admin => "admin",
+            Access::Local => "local",
+        }
+    }
+
+    /// The name of the token role at this level.
+    pub fn role_name(self) -> &'static str {
+        match self {
+            Access::Read => "viewer",
+            Access::Operate => "operator",
+            Access::Admin => "admin",
+            Access::Local => "local",
+        }
+    }
+
+    /// The level of a token role (`viewer`, `operator`, `admin`).
+    pub fn from_role(role: &str) -> Option<Access> {
+        match role {
+            "viewer" => Some(Access::Read),
+            "operator" => Some(Access::Operate),
+            "admin" => Some(Access::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// One HTTP route onto a command, served by the host under `/api/v1` (the module's code
+/// never sees HTTP; the host knows no module by name).
+///
+/// The payload of the call is the JSON body (an object, or nothing), then the query
+/// parameters, then the path parameters, then `set`: a later source overwrites an earlier
+/// one's field. Query and path values are text, converted to each argument's declared type.
+/// The command's answer is the response body, with `status` on success.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    /// `METHOD /path`: `GET /schedules/{id}`; each `{name}` names an argument of the command.
+    pub route: String,
+    /// The status of a success: 200 unless the route creates (201) or starts work (202).
+    #[serde(default = "ok_status")]
+    pub status: u16,
+    /// Payload fields the route always sends (`{confirm: true}` for a DELETE).
+    #[serde(default)]
+    pub set: serde_json::Map<String, serde_json::Value>,
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
+/// The methods a route may use.
+pub const ROUTE_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+impl RouteSpec {
+    /// The method and the path (checked by [`Manifest::parse`] to be well formed).
+    pub fn method_and_path(&self) -> (&str, &str) {
+        self.route.split_once(' ').unwrap_or(("", &self.route))
+    }
+
+    /// The names of the path's `{name}` parameters, in order.
+    pub fn path_params(&self) -> impl Iterator<Item = &str> + '_ {
+        let (_, path) = self.method_and_path();
+        path.split('/').filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+    }
+
+    /// What is wrong with this route of `command`, if anything.
+    fn problem(&self, command: &CommandSpec) -> Option<String> {
+        let Some((method, path)) = self.route.split_once(' ') else {
+            return Some(format!("must be 'METHOD /path', e.g. 'GET /schedules', got '{}'", self.route));
+        };
+        if !ROUTE_METHODS.contains(&method) {
+            return Some(format!("method must be one of {}, got '{method}'", ROUTE_METHODS.join(", ")));
+        }
+        let segments_ok = path.strip_prefix('/').is_some_and(|rest| {
+            rest.split('/').all(|segment| {
+                let name = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or(segment);
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+            })
+        });
+        if !segments_ok {
+            return Some(format!(
+                "path must start with '/' and hold segments of letters, digits, '-', '_', '.', ':' or a {{parameter}}, got '{path}'"
+            ));
+        }
+        if let Some(param) = self.path_params().find(|p| !command.args.iter().any(|a| a.name == *p)) {
+            return Some(format!("path parameter '{{{param}}}' must name one of the command's arguments"));
+        }
+        if !(200..300).contains(&self.status) {
+            return Some(format!("status must be a success status (200-299), got {}", self.status));
+        }
+        None
+    }
 }
 
 /// The CLI's follow protocol, generic over modules (the host knows no module by name).
@@ -237,7 +366,13 @@ impl Manifest {
         if !self.config.is_object() {
             return Err("config must be a mapping of keys to default values".into());
         }
+        if let Some(ready) = &self.ready
+            && self.command(ready).is_none()
+        {
+            return Err(format!("ready must name one of the module's commands, got '{ready}'"));
+        }
         let mut seen = HashSet::new();
+        let mut routes = HashSet::new();
         for command in &self.commands {
             if !valid_name(&command.name) {
                 return Err(format!(
@@ -289,6 +424,14 @@ impl Manifest {
                     "follow.arg of {}:{} must name one of its boolean arguments, got '{}'",
                     self.name, command.name, follow.arg
                 ));
+            }
+            for route in &command.http {
+                if let Some(problem) = route.problem(command) {
+                    return Err(format!("http route '{}' of {}:{}: {problem}", route.route, self.name, command.name));
+                }
+                if !routes.insert(route.method_and_path()) {
+                    return Err(format!("http route '{}' is declared twice", route.route));
+                }
             }
         }
         Ok(())
@@ -378,6 +521,38 @@ config:
         let text = GOOD.replace("default: hi", "default: 3");
         let error = Manifest::parse("m.yaml", &text).unwrap_err().to_string();
         assert!(error.contains("default of argument 'message' of demo:echo must be string, got 3"), "{error}");
+    }
+
+    #[test]
+    fn an_http_route_names_its_path_parameters_among_the_arguments() {
+        let text = GOOD.replace("      - { name: message, type: string, default: hi }",
+            "      - { name: message, type: string, default: hi }\n    http:\n      - { route: 'POST /echo/{message}', status: 201 }");
+        let manifest = Manifest::parse("m.yaml", &text).unwrap();
+        let route = &manifest.commands[0].http[0];
+        assert_eq!(route.method_and_path(), ("POST", "/echo/{message}"));
+        assert_eq!(route.path_params().collect::<Vec<_>>(), ["message"]);
+        assert_eq!(route.status, 201);
+    }
+
+    #[test]
+    fn a_bad_http_route_is_refused_with_the_rule() {
+        let cases = [
+            ("'GET /echo/{nope}'", "path parameter '{nope}' must name one of the command's arguments"),
+            ("'FETCH /echo'", "method must be one of GET, POST, PUT, PATCH, DELETE, got 'FETCH'"),
+            ("'GET echo'", "path must start with '/'"),
+            ("'GET /echo//x'", "path must start with '/'"),
+            ("'/echo'", "must be 'METHOD /path'"),
+        ];
+        for (route, rule) in cases {
+            let text = GOOD.replace(
+                "      - { name: message, type: string, default: hi }",
+                &format!(
+                    "      - {{ name: message, type: string, default: hi }}\n    http:\n      - {{ route: {route} }}"
+                ),
+            );
+            let error = Manifest::parse("m.yaml", &text).unwrap_err().to_string();
+            assert!(error.contains(rule), "{route}: {error}");
+        }
     }
 
     #[test]

@@ -219,6 +219,8 @@ impl TestHost {
             .env_remove("SYSTEMPROMPT_CONFIG")
             .env_remove("SYSTEMPROMPT_AUTOSTART")
             .env_remove("SYSTEMPROMPT_MODULE_PATH")
+            // Hosts of parallel tests must not fight over one port.
+            .env("SYSTEMPROMPT_HTTP_BIND", "127.0.0.1:0")
             .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null());
         for (name, value) in &self.extra_env {
@@ -326,6 +328,21 @@ impl TestHost {
         let out = self.cli(&all);
         out.assert_code(0);
         out.json()
+    }
+
+    /// The base URL of the serving host's HTTP API (`http://127.0.0.1:PORT`), from the
+    /// `http.addr` file it writes once it listens.
+    pub fn http_base(&self) -> String {
+        let addr = wait_for("the host to write http.addr", Duration::from_secs(10), || {
+            std::fs::read_to_string(self.data_dir().join("http.addr")).ok().filter(|text| text.ends_with('\n'))
+        });
+        format!("http://{}", addr.trim())
+    }
+
+    /// Creates an API token with `role` through the CLI and returns its secret.
+    pub fn token(&self, role: &str) -> String {
+        let made = self.json(&["tokens:create", "--role", role]);
+        made["secret"].as_str().expect("tokens:create shows the secret").to_owned()
     }
 
     /// The serving process, when started by [`TestHost::start`].

@@ -114,7 +114,7 @@ pub fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => return fail(EXIT_USAGE, error),
     };
-    let mut manifests: Vec<Manifest> = vec![crate::host::builtin_manifest()];
+    let mut manifests: Vec<Manifest> = crate::host::Host::builtin_manifests();
     manifests.extend(crate::loader::discover(&config).modules.into_iter().map(|m| m.manifest));
 
     // On a terminal, commands with an interactive form do not let clap demand their
