@@ -168,6 +168,15 @@ fn schedules_are_created_read_changed_triggered_and_deleted_over_http() {
     let (status, cancelled) = read(api.send("POST", &format!("/api/v1/executions/{execution}/cancel"), &json!({})));
     assert_eq!(status, StatusCode::OK, "{cancelled}");
 
+    let (status, paused) = read(api.send("PUT", "/api/v1/schedules/nap", &json!({"enabled": false})));
+    assert_eq!((status, paused["status"].clone()), (StatusCode::OK, json!("paused")), "{paused}");
+    assert_eq!(host.json(&["scheduler:get", "--id", "nap"])["status"], "paused");
+    let (status, resumed) = read(api.send("PATCH", "/api/v1/schedules/nap", &json!({"enabled": true, "retries": 1})));
+    assert_eq!(
+        (status, resumed["status"].clone(), resumed["retries"].clone()),
+        (StatusCode::OK, json!("active"), json!(1))
+    );
+
     let (status, next) = read(api.get("/api/v1/schedules/nap/next?count=3"));
     assert_eq!((status, next.as_array().map(Vec::len)), (StatusCode::OK, Some(3)), "{next}");
     let (status, _) = read(api.send("DELETE", "/api/v1/schedules/nap", &json!({})));
@@ -208,6 +217,29 @@ fn a_request_that_cannot_be_read_is_refused_with_its_status_and_writes_nothing()
     let (status, body) = read(api.get("/api/v1/nothing-here"));
     error_of(status, &body, StatusCode::NOT_FOUND);
     assert_eq!(tasks_in_db(&host), 0, "nothing was written");
+}
+
+#[test]
+fn readyz_fails_while_the_scheduler_cannot_work_and_its_status_says_why() {
+    let mut host = host("");
+    let api = Api::new(&host, Some(&host.token("viewer")));
+    let (status, body) = read(api.get("/api/v1/scheduler/status"));
+    assert_eq!(
+        (status, body["engine"].clone(), body["store"].clone()),
+        (StatusCode::OK, json!("running"), json!("reachable"))
+    );
+    host.stop().assert_code(0);
+
+    // A store the scheduler cannot open: the module fails to start, the host serves on.
+    let db = host.data_dir().join("scheduler.db");
+    std::fs::write(&db, b"this is not a SQLite database, and the scheduler must not serve it").unwrap();
+    host.start();
+    let (status, body) = read(Api::new(&host, None).get("/readyz"));
+    assert_eq!((status, body["ready"].clone()), (StatusCode::SERVICE_UNAVAILABLE, json!(false)), "{body}");
+    let scheduler = body["checks"].as_array().unwrap().iter().find(|c| c["module"] == "scheduler").unwrap();
+    assert_eq!(scheduler["state"], "failed", "{body}");
+    let (status, _) = read(Api::new(&host, None).get("/healthz"));
+    assert_eq!(status, StatusCode::OK, "alive, though not ready");
 }
 
 #[test]

@@ -390,6 +390,37 @@ impl Command for ValidateSchedule {
     type Output = ValidateOutput;
 }
 
+/// `scheduler:status`: whether this engine runs and its store answers. An engine that is
+/// stopping or not started, or a store that does not answer, is an error `unavailable`
+/// naming which (the host's `/readyz` calls it).
+pub enum SchedulerStatus {}
+
+/// Parameters of [`SchedulerStatus`]: none.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusParams {}
+
+/// A running scheduler.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusOutput {
+    /// Always `running` (an engine that is not is an error).
+    pub engine: String,
+    /// The engine's name in execution rows (`nodeId`).
+    pub node_id: String,
+    /// Executions running on this engine now.
+    pub running: usize,
+    /// Always `reachable` (a store that does not answer is an error).
+    pub store: String,
+    /// The engine's clock when it answered (RFC 3339 UTC).
+    pub now: String,
+}
+
+impl Command for SchedulerStatus {
+    const NAME: &'static str = "scheduler:status";
+    type Params = StatusParams;
+    type Output = StatusOutput;
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

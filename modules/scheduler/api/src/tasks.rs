@@ -322,6 +322,10 @@ pub struct UpdateTaskParams {
     /// Make it a once task (with the new schedule text, or the current one).
     #[serde(default, skip_serializing_if = "is_false")]
     pub once: bool,
+    /// `false` pauses the task, `true` resumes it (as `scheduler:pause`/`resume` would,
+    /// with their audit rows and events), after the other changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
 }
 
 impl Command for UpdateTask {

@@ -6,7 +6,7 @@
 //! [`view`]; `common` holds task lookup, error mapping, audit and events for every handler.
 //!
 //! Execution commands: `run` (starts a run now; audited), `cancel` (cancels a queued or
-//! running execution; audited), `history`, `next`, `stats` and `validate` (read-only); `execution_view` converts executions by hand.
+//! running execution; audited), `history`, `next`, `stats`, `status` and `validate` (read-only); `execution_view` converts executions by hand.
 //!
 //! Log commands: `append-logs` (a runner writes its execution's lines) and `logs` (read or
 //! follow them; `run --wait` shares its follow helpers).
@@ -16,7 +16,9 @@
 //! shape without linking the scheduler.
 
 use scheduler_api::logs::{AppendLogs, ExecutionLogs};
-use scheduler_api::runs::{CancelExecution, NextRuns, RunTask, TaskHistory, TaskStatistics, ValidateSchedule};
+use scheduler_api::runs::{
+    CancelExecution, NextRuns, RunTask, SchedulerStatus, TaskHistory, TaskStatistics, ValidateSchedule,
+};
 use scheduler_api::tasks::{CreateTask, DeleteTask, GetTask, ListTasks, PauseTasks, ResumeTasks, UpdateTask};
 use systemprompt_module_sdk::Router;
 
@@ -38,6 +40,7 @@ mod resume;
 pub(crate) mod rules;
 mod run;
 mod stats;
+mod status;
 mod switch;
 mod update;
 mod validate;
@@ -61,6 +64,7 @@ pub(crate) fn routes(router: &mut Router<Scheduler>) {
         .spawn::<TaskHistory, _, _>(history::run)
         .spawn::<NextRuns, _, _>(next::run)
         .spawn::<TaskStatistics, _, _>(stats::run)
+        .spawn::<SchedulerStatus, _, _>(status::run)
         .sync::<ValidateSchedule, _>(validate::run);
     // Execution logs.
     router.spawn::<AppendLogs, _, _>(append_logs::run).spawn::<ExecutionLogs, _, _>(logs::run);

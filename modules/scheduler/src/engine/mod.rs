@@ -483,6 +483,11 @@ impl EngineHandle {
         self.shared.wake.notify_one();
     }
 
+    /// Whether the engine was asked to stop (it claims nothing more).
+    pub fn is_stopping(&self) -> bool {
+        self.shared.shutdown.is_cancelled()
+    }
+
     /// Executions running on this engine.
     pub fn running(&self) -> usize {
         self.shared.running_count.load(Ordering::SeqCst)
